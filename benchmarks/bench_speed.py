@@ -1,0 +1,89 @@
+"""Speed and memory of the refinement at 2400x1600, measured in one run.
+
+Two inputs: the shared 3492x2328 photo with its coarse mask, resized to
+2400x1600 (skipped when ../shared is absent), and a generated photo of the
+same size. For each it times, as medians over repeated runs:
+
+* the original soft-mask watershed at full resolution (the baseline);
+* ``refine`` (labels only);
+* ``refine`` with all intermediates (what the napari widget asks for);
+* a re-flood after a marker edit (a background stroke across the object);
+
+and the peak extra memory of ``refine`` (tracemalloc, NumPy allocations),
+as a multiple of the photo's size in bytes.
+
+    python benchmarks/bench_speed.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+from PIL import Image
+
+from _data import HIRES
+from napari_boostseg import refine, reflood
+from napari_boostseg.markers import BACKGROUND
+from napari_boostseg.original import refine_original
+from napari_boostseg.samples import load_sample
+
+SIZE = (2400, 1600)  # width, height
+
+
+def _inputs() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    if (HIRES / "aeroplane.jpg").exists():
+        photo = Image.open(HIRES / "aeroplane.jpg").convert("RGB").resize(SIZE, Image.BILINEAR)
+        mask = Image.open(HIRES / "aeroplane.png").convert("L").resize(SIZE, Image.NEAREST)
+        out.append(("hires photo", np.asarray(photo), np.asarray(mask) > 127))
+    else:
+        print("../shared/data/hires is absent: timing the generated photo only")
+    sample = load_sample("tshirt")
+    photo = Image.fromarray(sample.image).resize(SIZE, Image.BILINEAR)
+    coarse = Image.fromarray(sample.coarse.astype(np.uint8)).resize(SIZE, Image.NEAREST)
+    out.append(("generated t-shirt", np.asarray(photo), np.asarray(coarse).astype(np.int32)))
+    return out
+
+
+def _median_ms(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    print(f"| input | original ms | refine ms | speed-up | with intermediates ms | re-flood ms | peak extra memory / photo bytes |")
+    print("|---|---|---|---|---|---|---|")
+    for name, image, coarse in _inputs():
+        refine(image, coarse)  # warm caches and imports
+        original = _median_ms(lambda: refine_original(image, coarse), max(1, args.repeat // 3))
+        fast = _median_ms(lambda: refine(image, coarse), args.repeat)
+        full = refine(image, coarse, return_intermediates=True)
+        inter = _median_ms(lambda: refine(image, coarse, return_intermediates=True), max(1, args.repeat // 2))
+        edited = full.markers.copy()
+        rows = np.flatnonzero((full.labels > 0).any(axis=1))
+        mid = (rows[0] + rows[-1]) // 2
+        edited[mid - 10 : mid + 10, :] = BACKGROUND  # a stroke right across the object
+        again = _median_ms(lambda: reflood(full, edited), args.repeat)
+        tracemalloc.start()
+        refine(image, coarse)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        print(
+            f"| {name} {image.shape[1]}x{image.shape[0]} | {original:.0f} | {fast:.0f} | "
+            f"{original / fast:.1f}x | {inter:.0f} | {again:.0f} | {peak / image.nbytes:.2f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Checks and conversions at the edge of the refinement core.
+
+Images arrive as grayscale, RGB or RGBA, in 8 or 16 bit or floating point;
+coarse masks as a boolean mask or an instance label image. These helpers turn
+them into the few forms the core computes with, and reject anything else with
+a message that says what was expected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = ["check_image", "image_to_float", "as_label_image"]
+
+
+def check_image(image: ArrayLike) -> np.ndarray:
+    """Validate a photo without copying it; see :func:`image_to_float` for what passes.
+
+    Returns
+    -------
+    ndarray
+        ``image`` as an array, unchanged.
+    """
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise ValueError(
+            "image must be (H, W) grayscale, (H, W, 3) RGB or (H, W, 4) RGBA; "
+            f"got shape {image.shape}"
+        )
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise ValueError(f"image must be at least 2x2 pixels, got {image.shape[:2]}")
+    if image.dtype == bool:
+        raise ValueError(
+            "image is boolean; pass the photo (uint8, uint16 or float in [0, 1]), "
+            "not a mask"
+        )
+    if image.dtype in (np.uint8, np.uint16):
+        return image
+    if np.issubdtype(image.dtype, np.integer):
+        if image.size and image.min() < 0:
+            raise ValueError(
+                f"signed integer image ({image.dtype}) has negative values; "
+                "pass uint8, uint16 or float in [0, 1]"
+            )
+        return image
+    if np.issubdtype(image.dtype, np.floating):
+        lo, hi = float(np.min(image)), float(np.max(image))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise ValueError("image contains NaN or infinite values")
+        if lo < 0 or hi > 1:
+            raise ValueError(
+                f"float image values must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
+                "rescale it (e.g. image / image.max()) or pass uint8/uint16"
+            )
+        return image
+    raise ValueError(
+        f"unsupported image dtype {image.dtype}; use uint8, uint16 or float in [0, 1]"
+    )
+
+
+def image_to_float(image: ArrayLike) -> np.ndarray:
+    """Colour channels of ``image`` as float32 in [0, 1], shape (H, W, C).
+
+    Parameters
+    ----------
+    image : array_like
+        (H, W) grayscale, (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA. Integer
+        images are scaled by 255 when their type has one byte and by 65535
+        otherwise (16-bit data); float images must already lie in [0, 1].
+        The alpha channel of RGBA is dropped: the photo's colours decide the
+        edges.
+
+    Returns
+    -------
+    (H, W, C) ndarray of float32
+        C is 1 for grayscale input and 3 otherwise.
+
+    Raises
+    ------
+    ValueError
+        For other shapes, boolean, complex or object arrays, negative or
+        above-16-bit integers, floats outside [0, 1] or non-finite values.
+    """
+    image = check_image(image)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.shape[2] == 4:
+        image = image[..., :3]
+    if np.issubdtype(image.dtype, np.integer):
+        scale = 255 if image.dtype.itemsize == 1 else 65535
+        if image.dtype.itemsize > 2 and image.size and image.max() > 65535:
+            raise ValueError(
+                f"integer image ({image.dtype}) has values above 65535; "
+                "pass uint8, uint16 or float in [0, 1]"
+            )
+        return image.astype(np.float32) * np.float32(1 / scale)
+    return image.astype(np.float32, copy=False)
+
+
+def as_label_image(coarse: ArrayLike, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A coarse mask as an int32 label image (0 background, 1..N objects).
+
+    Parameters
+    ----------
+    coarse : array_like
+        (H, W) boolean mask (one object, id 1) or non-negative integer label image.
+    shape : tuple of int, optional
+        The image's shape; its first two entries must equal the mask's.
+
+    Raises
+    ------
+    ValueError
+        If the mask is not 2-D, does not match ``shape``, is float, or holds
+        negative ids.
+    """
+    coarse = np.asarray(coarse)
+    if coarse.ndim != 2:
+        raise ValueError(
+            f"coarse mask must be a 2-D (H, W) bool mask or label image, got shape {coarse.shape}"
+        )
+    if shape is not None and coarse.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"coarse mask shape {coarse.shape} does not match the image's (H, W) "
+            f"{tuple(shape[:2])}; resize the mask to the image first"
+        )
+    if coarse.dtype == bool:
+        return coarse.astype(np.int32)
+    if not np.issubdtype(coarse.dtype, np.integer):
+        raise ValueError(
+            f"coarse mask must be bool or an integer label image, got {coarse.dtype}; "
+            "threshold probabilities first (e.g. probs > 0.5)"
+        )
+    if coarse.size and coarse.min() < 0:
+        raise ValueError("coarse label image has negative ids; use 0 for background and 1..N")
+    if coarse.size and coarse.max() > np.iinfo(np.int32).max - 2:
+        raise ValueError("coarse label ids must be below 2**31 - 2")
+    return coarse.astype(np.int32, copy=False)

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+
+from napari_boostseg.flood import flood, flood_markers
+from napari_boostseg.markers import BACKGROUND, UNDECIDED
+
+
+def _ridge_scene():
+    edges = np.zeros((20, 30), np.float32)
+    edges[:, 17] = 1.0  # the true outline
+    markers = np.full((20, 30), UNDECIDED, np.int32)
+    markers[:, :5] = 2  # object 1
+    markers[:, 25:] = BACKGROUND
+    return edges, markers
+
+
+def test_flood_stops_on_the_ridge():
+    edges, markers = _ridge_scene()
+    labels = flood(edges, markers)
+    assert labels.dtype == np.int32
+    assert np.all(labels[:, :17] == 1)
+    assert np.all(labels[:, 18:] == 0)
+
+
+def test_markers_outside_the_band_are_kept():
+    edges, markers = _ridge_scene()
+    filled = flood_markers(edges, markers)
+    np.testing.assert_array_equal(filled[:, :5], 2)
+    np.testing.assert_array_equal(filled[:, 25:], BACKGROUND)
+    assert not np.any(filled == UNDECIDED)
+    assert np.all(markers[:, 10] == UNDECIDED)  # the input is not modified
+
+
+def test_painted_background_cuts_the_object():
+    edges, markers = _ridge_scene()
+    markers[8:12, 5:17] = BACKGROUND  # a stroke across the object
+    labels = flood(edges, markers)
+    assert np.all(labels[8:12, 5:17] == 0)
+    # Away from the stroke the object still reaches its outline.
+    assert np.all(labels[:3, 5:8] == 1) and np.all(labels[17:, 5:8] == 1)
+
+
+def test_undecided_pixels_no_marker_reaches_become_background():
+    edges = np.zeros((10, 10), np.float32)
+    markers = np.full((10, 10), UNDECIDED, np.int32)
+    assert not flood(edges, markers).any()
+
+
+def test_flood_checks_its_inputs():
+    with pytest.raises(ValueError, match="same shape"):
+        flood(np.zeros((4, 4)), np.zeros((4, 5), np.int32))
+    with pytest.raises(ValueError, match="integer"):
+        flood(np.zeros((4, 4)), np.zeros((4, 4), np.float32))
+    with pytest.raises(ValueError, match=">= 0"):
+        flood(np.zeros((4, 4)), np.full((4, 4), -1, np.int32))

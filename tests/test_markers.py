@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+
+from conftest import disk_labels
+from napari_boostseg.markers import (
+    BACKGROUND,
+    UNDECIDED,
+    band_geometry,
+    labels_from_markers,
+    make_markers,
+    object_marker,
+)
+
+
+def test_convention():
+    assert UNDECIDED == 0 and BACKGROUND == 1
+    assert object_marker(3) == 4
+    np.testing.assert_array_equal(labels_from_markers(np.array([1, 2, 5])), [0, 1, 4])
+
+
+def test_band_follows_the_outline_and_scales_with_the_object():
+    shape = (400, 400)
+    small = disk_labels(shape, [(200, 200)], 28)
+    large = disk_labels(shape, [(200, 200)], 140)
+    for labels, radius in ((small, 28), (large, 140)):
+        markers = make_markers(labels, band=1.5)
+        cell = 2 * radius / 28
+        undecided = markers == UNDECIDED
+        # Along a horizontal line through the centre the band spans about
+        # 1.5 cells on each side of the outline.
+        row = undecided[200]
+        left = np.flatnonzero(row[:200])
+        assert abs(left.size - 3 * cell) <= 3
+        assert markers[200, 200] == object_marker(1)
+        assert markers[0, 0] == BACKGROUND
+
+
+def test_anisotropic_boxes_get_anisotropic_bands():
+    labels = np.zeros((600, 200), np.int32)
+    labels[20:580, 60:140] = 1  # 560 tall, 80 wide: cells of 20 x 2.9 px
+    markers = make_markers(labels, band=1.0)
+    undecided = markers == UNDECIDED
+    vertical = np.flatnonzero(undecided[:, 100])
+    horizontal = np.flatnonzero(undecided[300, :])
+    # Above the top edge and left of the left edge: about one cell each.
+    assert 15 <= np.count_nonzero(vertical < 300) <= 45
+    assert 3 <= np.count_nonzero(horizontal < 100) <= 9
+
+
+def test_several_objects_keep_their_ids_and_share_a_band_where_they_touch():
+    labels = np.zeros((200, 300), np.int32)
+    labels[50:150, 40:150] = 4
+    labels[50:150, 150:260] = 9
+    markers = make_markers(labels, band=1.0)
+    assert set(np.unique(markers)) == {UNDECIDED, BACKGROUND, 5, 10}
+    assert np.all(markers[100, 148:152] == UNDECIDED)
+
+
+def test_closeness_peaks_on_the_outline():
+    labels = disk_labels((200, 200), [(100, 100)], 60)
+    geo = band_geometry(labels, band=2.0)
+    row = geo.closeness[100]
+    # The disk's left outline lies near column 40.
+    assert abs(int(np.argmax(row[:100])) - 40) <= 1
+    assert row.max() > 0.9
+    assert row[100] == 0 and row[0] == 0
+    assert geo.closeness.dtype == np.float32
+    assert geo.box[0] < 40 and geo.box[2] > 160
+
+
+def test_empty_coarse_mask_gives_all_background():
+    geo = band_geometry(np.zeros((10, 12), bool))
+    assert np.all(geo.markers == BACKGROUND)
+    assert geo.box == (0, 0, 0, 0)
+
+
+def test_band_must_be_positive():
+    with pytest.raises(ValueError, match="band"):
+        make_markers(np.ones((4, 4), bool), band=0)

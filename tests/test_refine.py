@@ -1,0 +1,133 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import scene
+from napari_boostseg import RefineParams, Refinement, refine, reflood
+from napari_boostseg.coarse import jittered28, oracle28
+from napari_boostseg.markers import BACKGROUND, UNDECIDED
+from napari_boostseg.metrics import boundary_accuracy, iou
+
+
+def _coarse_labels(truth, maker=oracle28):
+    coarse = np.zeros_like(truth)
+    for k in range(1, truth.max() + 1):
+        coarse[maker(truth == k) & (coarse == 0)] = k
+    return coarse
+
+
+@pytest.mark.parametrize(
+    "maker, iou_gain, mba_gain",
+    [(oracle28, 0.01, 0.15), (lambda m: jittered28(m, seed=3), 0.01, 0.08)],
+    ids=["oracle", "jittered"],
+)
+def test_refinement_beats_the_coarse_mask_on_a_sharp_shape(maker, iou_gain, mba_gain):
+    image, truth = scene(seed=1)
+    coarse = _coarse_labels(truth, maker)
+    out = refine(image, coarse)
+    before = iou(coarse > 0, truth > 0), boundary_accuracy(coarse > 0, truth > 0)
+    after = iou(out > 0, truth > 0), boundary_accuracy(out > 0, truth > 0)
+    # Stated margins over the coarse mask, on a plain backdrop.
+    assert after[0] >= before[0] + iou_gain, (before, after)
+    assert after[1] >= before[1] + mba_gain, (before, after)
+
+
+def test_several_objects_keep_their_ids():
+    image, truth = scene(seed=2, objects=3)
+    coarse = _coarse_labels(truth)
+    ids = {1: 5, 2: 17, 3: 300}
+    relabelled = np.zeros_like(coarse)
+    for old, new in ids.items():
+        relabelled[coarse == old] = new
+    out = refine(image, relabelled)
+    assert set(np.unique(out)) == {0, 5, 17, 300}
+    for old, new in ids.items():
+        assert iou(out == new, truth == old) > 0.95
+
+
+def test_touching_objects_are_split_at_their_edge():
+    image, truth = scene(seed=4, objects=2, touching=True)
+    assert np.any((truth[:, 1:] != truth[:, :-1]) & (truth[:, 1:] > 0) & (truth[:, :-1] > 0))
+    coarse = _coarse_labels(truth)
+    out = refine(image, coarse)
+    for k in (1, 2):
+        assert iou(out == k, truth == k) > iou(coarse == k, truth == k)
+
+
+def test_zero_objects_give_all_background():
+    image, _ = scene()
+    out = refine(image, np.zeros(image.shape[:2], bool))
+    assert out.dtype == np.int32 and not out.any()
+    full = refine(image, np.zeros(image.shape[:2], bool), return_intermediates=True)
+    assert not full.labels.any() and np.all(full.markers == BACKGROUND)
+
+
+@pytest.mark.parametrize(
+    "convert",
+    [
+        lambda im: im,
+        lambda im: im.astype(np.uint16) * 257,
+        lambda im: im.astype(np.float32) / 255,
+        lambda im: im.mean(axis=2).astype(np.uint8),
+        lambda im: np.dstack([im, np.full(im.shape[:2], 255, np.uint8)]),
+    ],
+    ids=["uint8", "uint16", "float", "grey", "rgba"],
+)
+def test_dtypes_and_channels_give_the_same_kind_of_result(convert):
+    image, truth = scene(seed=5)
+    coarse = oracle28(truth > 0)
+    out = refine(convert(image), coarse)
+    assert out.shape == truth.shape
+    assert iou(out > 0, truth > 0) > 0.97
+
+
+def test_intermediates_agree_with_the_fast_path():
+    image, truth = scene(seed=6)
+    coarse = oracle28(truth > 0)
+    full = refine(image, coarse, return_intermediates=True)
+    assert isinstance(full, Refinement)
+    np.testing.assert_array_equal(full.labels, refine(image, coarse))
+    assert full.soft_masked.dtype == image.dtype and full.soft_masked.shape == image.shape
+    assert full.edges.dtype == np.float32 and full.edges.shape == truth.shape
+    assert full.markers.dtype == np.int32
+    assert {UNDECIDED, BACKGROUND, 2} == set(np.unique(full.markers))
+    # Interior darkened, background untouched.
+    assert full.soft_masked[240, 320].sum() < image[240, 320].sum()
+    assert np.array_equal(full.soft_masked[0, 0], image[0, 0])
+
+
+def test_reflood_follows_edited_markers():
+    image, truth = scene(seed=7)
+    coarse = oracle28(truth > 0)
+    full = refine(image, coarse, return_intermediates=True)
+    np.testing.assert_array_equal(reflood(full, full.markers), full.labels)
+    edited = full.markers.copy()
+    edited[200:260, :] = BACKGROUND  # cut the object in two with a stroke
+    labels = reflood(full, edited)
+    assert not labels[200:260].any()
+    assert labels[150:200].any() and labels[260:].any()
+
+
+def test_parameters_are_validated():
+    with pytest.raises(ValueError, match="band"):
+        RefineParams(band=-1)
+    with pytest.raises(ValueError, match="soft_strength"):
+        RefineParams(soft_strength=3)
+    assert RefineParams().replace(band=2.0).band == 2.0
+
+
+def test_shape_mismatch_is_reported():
+    with pytest.raises(ValueError, match="does not match"):
+        refine(np.zeros((10, 10, 3), np.uint8), np.zeros((10, 11), bool))
+
+
+def test_importing_the_core_pulls_in_neither_napari_qt_nor_tensorflow():
+    code = (
+        "import sys, napari_boostseg, napari_boostseg.refine, napari_boostseg.samples;"
+        "heavy = [m for m in ('tensorflow', 'napari', 'qtpy', 'PyQt6', 'PyQt5') if m in sys.modules];"
+        "print(heavy); sys.exit(bool(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
