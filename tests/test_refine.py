@@ -131,3 +131,22 @@ def test_importing_the_core_pulls_in_neither_napari_qt_nor_tensorflow():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_local_reflood_matches_the_edit_and_keeps_the_rest():
+    image, truth = scene(seed=8, shape=(600, 800))
+    coarse = oracle28(truth > 0)
+    full = refine(image, coarse, return_intermediates=True)
+    edited = full.markers.copy()
+    edited[280:300, 300:340] = BACKGROUND  # a small stroke inside the object
+    local = reflood(full, edited, previous_markers=full.markers, previous_labels=full.labels)
+    everywhere = reflood(full, edited)
+    assert not local[280:300, 300:340].any()
+    # Same answer as flooding the whole band, in this case and in general
+    # close to it; far from the stroke nothing moves.
+    assert np.count_nonzero(local != everywhere) <= 0.001 * local.size
+    far = np.ones(local.shape, bool)
+    far[150:430, 150:490] = False
+    np.testing.assert_array_equal(local[far], full.labels[far])
+    unchanged = reflood(full, full.markers, previous_markers=full.markers, previous_labels=full.labels)
+    np.testing.assert_array_equal(unchanged, full.labels)

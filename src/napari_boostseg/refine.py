@@ -237,7 +237,13 @@ def refine(
     )
 
 
-def reflood(refinement: Refinement, markers: ArrayLike) -> np.ndarray:
+def reflood(
+    refinement: Refinement,
+    markers: ArrayLike,
+    *,
+    previous_markers: np.ndarray | None = None,
+    previous_labels: np.ndarray | None = None,
+) -> np.ndarray:
     """Labels from edited markers, reusing the cached edge map.
 
     Parameters
@@ -246,9 +252,54 @@ def reflood(refinement: Refinement, markers: ArrayLike) -> np.ndarray:
         Result of ``refine(..., return_intermediates=True)``.
     markers : (H, W) array_like of int
         Edited markers (0 undecided, 1 background, ``k + 1`` object ``k``).
+    previous_markers, previous_labels : (H, W) ndarray, optional
+        The markers before this edit and the labels they gave. With both,
+        only a window around the changed markers is flooded again (grown by
+        twice the widest band, so the flood there sees the same
+        neighbourhood) and the rest of ``previous_labels`` is kept: an
+        interactive edit then costs in proportion to the stroke, not the
+        image. Without them the whole band is flooded.
 
     Returns
     -------
     (H, W) ndarray of int32
     """
-    return flood(refinement.edges, markers)
+    markers = np.asarray(markers)
+    if previous_markers is None or previous_labels is None:
+        return flood(refinement.edges, markers)
+    if previous_markers.shape != markers.shape or previous_labels.shape != markers.shape:
+        raise ValueError("previous markers and labels must have the markers' shape")
+    changed = markers != previous_markers
+    if not changed.any():
+        return previous_labels.copy()
+    rows = np.flatnonzero(changed.any(axis=1))
+    cols = np.flatnonzero(changed.any(axis=0))
+    margin = _widest_band_pixels(refinement)
+    h, w = markers.shape
+    y1, y2 = max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, h)
+    x1, x2 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, w)
+    window = (slice(y1, y2), slice(x1, x2))
+    local = markers[window].astype(np.int32, copy=True)
+    # Undecided pixels on the window's rim keep their current label: they
+    # seed the flood inside as the unchanged outside would.
+    rim = np.zeros(local.shape, dtype=bool)
+    rim[[0, -1], :] = True
+    rim[:, [0, -1]] = True
+    rim &= local == UNDECIDED
+    local[rim] = previous_labels[window][rim] + 1
+    out = previous_labels.copy()
+    out[window] = labels_from_markers(flood_markers(refinement.edges[window], local))
+    return out
+
+
+def _widest_band_pixels(refinement: Refinement) -> int:
+    """Twice the widest undecided band of the refinement, in pixels."""
+    from scipy import ndimage as ndi
+
+    sides = [
+        max(s[0].stop - s[0].start, s[1].stop - s[1].start)
+        for s in ndi.find_objects(refinement.coarse)
+        if s is not None
+    ]
+    cell = max(sides, default=GRID_CELLS) / GRID_CELLS
+    return int(np.ceil(2 * refinement.params.band * cell)) + 2

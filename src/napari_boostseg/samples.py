@@ -16,7 +16,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.draw import ellipse, polygon
 
-from .coarse import jittered28, oracle28
+from .coarse import jittered28
+from .softmask import blur_mask
 
 __all__ = ["Sample", "SAMPLE_NAMES", "load_sample", "load_samples"]
 
@@ -69,8 +70,7 @@ def _fabric(shape: tuple[int, int], colour, stripe_period: float, rng) -> np.nda
 
 def _shadowed(photo: np.ndarray, mask: np.ndarray, offset: tuple[int, int], blur: float) -> None:
     """Darken the backdrop under a soft drop shadow of ``mask`` (in place)."""
-    shadow = ndi.shift(mask.astype(np.float32), offset, order=0)
-    shadow = ndi.gaussian_filter(shadow, blur)
+    shadow = blur_mask(np.roll(mask, offset, axis=(0, 1)), blur)
     photo *= (1 - 0.35 * shadow)[..., None]
 
 
