@@ -1,0 +1,339 @@
+"""The ``boostseg`` command line: ``segment``, ``evaluate`` and ``train``.
+
+This module imports only the standard library; each sub-command imports what
+it needs when it runs, and TensorFlow is imported only when Mask R-CNN weights
+are used (or for ``train``), so ``boostseg --help`` starts quickly.
+
+Exit status: 0 when every photo (or image pair) went through, 1 when some
+failed (the summary says how many), 2 for wrong usage or unusable inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# Refinement parameters settable from the command line: (field, type, help).
+_REFINE_OPTIONS = [
+    ("band", float, "half-width of the undecided band, in cells of the 28x28 mask grid"),
+    ("prior", float, "pull of the coarse outline against photo edges (0 = photo only)"),
+    ("edge_sigma", float, "Gaussian smoothing before the gradient, in pixels"),
+    ("edge_percentile", float, "band gradient percentile that counts as a clear edge"),
+    ("soft_sigma", float, "soft-mask blur, in cells"),
+    ("soft_strength", float, "how much the soft mask dims object interiors, 0-1"),
+]
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_segment(sub) -> None:
+    p = sub.add_parser(
+        "segment",
+        help="cut out products from photos",
+        description=(
+            "Refine coarse masks to the photo's edges and write, per photo, the label "
+            "image (OUT/labels), the RGBA cut-out (OUT/cutouts) and on request the "
+            "cut-out on white (OUT/white) and the soft mask and markers (OUT/inspect). "
+            "Photos whose outputs exist are skipped, so an interrupted run resumes."
+        ),
+        epilog=(
+            "A photo that cannot be read or processed is reported and skipped; the exit "
+            "status is 1 when any failed. Set BOOSTSEG_TRACEBACK=1 to see the full "
+            "traceback of each failure."
+        ),
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder")
+    src = p.add_argument_group("coarse masks (one of)")
+    src.add_argument(
+        "--masks",
+        type=Path,
+        metavar="DIR",
+        help="folder of coarse masks named like the photos (NAME.png or NAME.tif)",
+    )
+    src.add_argument(
+        "--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model, if any)"
+    )
+    src.add_argument(
+        "--config", type=Path, metavar="JSON", help="Mask R-CNN config (default: beside the weights)"
+    )
+    out = p.add_argument_group("outputs")
+    out.add_argument(
+        "--labels-format", choices=("png", "tif"), default="png", help="label image format (default png)"
+    )
+    out.add_argument("--jpeg", action="store_true", help="also write the cut-out flattened on white")
+    out.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)")
+    out.add_argument(
+        "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
+    )
+    out.add_argument("--overwrite", action="store_true", help="recompute and replace existing outputs")
+    run = p.add_argument_group("running")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="run on a local Dask cluster of N processes"
+    )
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on an existing dask.distributed scheduler"
+    )
+    run.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ref = p.add_argument_group("refinement (defaults as RefineParams)")
+    for name, kind, text in _REFINE_OPTIONS:
+        ref.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
+    p.set_defaults(func=_cmd_segment)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="score predicted masks against ground truth",
+        description=(
+            "Compare label images in PRED_DIR with those of the same name in GT_DIR "
+            "(any non-zero id is foreground): IoU (mean and pooled), mBA as CascadePSP "
+            "computes it, and boundary F. A ground truth without prediction scores as "
+            "an empty prediction."
+        ),
+    )
+    p.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="predicted masks or label images")
+    p.add_argument("gt_dir", type=Path, metavar="GT_DIR", help="ground-truth masks or label images")
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the per-image table as CSV ('-' for stdout)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write a PNG of the per-image distributions")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--overwrite", action="store_true", help="replace existing --csv/--plot files")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the Mask R-CNN on photos and label images",
+        description=(
+            "Train the Mask R-CNN on DATA_DIR (photos and instance label images, "
+            "laid out as napari_boostseg.mrcnn.dataset describes; label images as "
+            "'segment' writes them). Checkpoints and a loss log go to a run folder "
+            "inside --out."
+        ),
+    )
+    p.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="folder for the run folder")
+    p.add_argument(
+        "--config", type=Path, metavar="JSON", help="Mask R-CNN config (default: MaskRCNNConfig defaults)"
+    )
+    p.add_argument(
+        "--epochs", type=_positive_int, default=30, help="train up to this epoch number (default 30)"
+    )
+    p.add_argument(
+        "--layers", default="heads", help="layers to train: heads, 3+, 4+, 5+ or all (default heads)"
+    )
+    p.add_argument("--init-weights", type=Path, metavar="H5", help="weights to start from")
+    p.add_argument(
+        "--new-classes",
+        action="store_true",
+        help="do not load the class-specific layers of --init-weights (other number of classes)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    p.add_argument("--learning-rate", type=float, metavar="LR", help="base learning rate (default: config)")
+    p.add_argument("--steps-per-epoch", type=_positive_int, metavar="N", help="default: config")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``boostseg`` (for documentation and tests)."""
+    parser = argparse.ArgumentParser(
+        prog="boostseg",
+        description="Pixel-accurate product cut-outs from studio photos.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_segment(sub)
+    _add_evaluate(sub)
+    _add_train(sub)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("napari-boostseg")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _fail(message: str) -> int:
+    print(f"boostseg: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+# --------------------------------------------------------------------------- #
+# Sub-commands
+
+
+def _cmd_segment(args: argparse.Namespace) -> int:
+    from .batch import SegmentOptions, bundled_weights, collect_photos, run_batch
+    from .refine import RefineParams
+
+    if args.masks is None and args.weights is None:
+        args.weights = bundled_weights()
+        if args.weights is None:
+            return _fail(
+                "no source of coarse masks: give --masks DIR (masks named like the "
+                "photos) or --weights FILE.h5 (a Mask R-CNN); this installation has "
+                "no bundled model"
+            )
+    if args.masks is not None and args.weights is not None:
+        return _fail("give either --masks or --weights, not both")
+    if args.masks is not None and not args.masks.is_dir():
+        return _fail(f"--masks {args.masks}: no such folder")
+    if args.weights is not None and not args.weights.is_file():
+        return _fail(f"--weights {args.weights}: no such file")
+    if args.config is not None and (args.weights is None or not args.config.is_file()):
+        return _fail(f"--config {args.config}: needs --weights and an existing JSON file")
+    changes = {name: getattr(args, name) for name, _, _ in _REFINE_OPTIONS if getattr(args, name) is not None}
+    try:
+        params = RefineParams(**changes)
+        options = SegmentOptions(
+            out_dir=args.out,
+            masks_dir=args.masks,
+            weights=args.weights,
+            config=args.config,
+            label_format=args.labels_format,
+            jpeg=args.jpeg,
+            inspect=args.inspect,
+            overwrite=args.overwrite,
+            params=params,
+            jpeg_quality=args.jpeg_quality,
+        )
+        photos = collect_photos(args.inputs, recursive=args.recursive, exclude=args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+
+    progress = not args.no_progress
+    if args.workers is None and args.scheduler is None:
+        summary = run_batch(photos, options, progress=progress)
+    else:
+        from .distributed import dask_client, iter_dask
+
+        try:
+            with dask_client(args.workers, args.scheduler) as client:
+                summary = run_batch(
+                    photos, options, results=iter_dask(photos, options, client), progress=progress
+                )
+        except OSError as exc:
+            if args.scheduler is None:
+                raise
+            return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
+    print(summary.describe(), file=sys.stderr)
+    if summary.failed:
+        print(
+            f"{summary.failed} photo(s) failed (listed above); fix or remove them and "
+            "run the same command again: finished photos are skipped.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import evaluate as ev
+
+    for name, folder in (("PRED_DIR", args.pred_dir), ("GT_DIR", args.gt_dir)):
+        if not folder.is_dir():
+            return _fail(f"{name} {folder}: no such folder")
+    for option, target in (("--csv", args.csv), ("--plot", args.plot)):
+        if target is not None and str(target) != "-" and target.exists() and not args.overwrite:
+            return _fail(f"{option} {target} exists; add --overwrite to replace it")
+    try:
+        report = ev.evaluate_folders(args.pred_dir, args.gt_dir)
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    if args.csv is not None:
+        if str(args.csv) == "-":
+            ev.write_csv(sys.stdout, report.rows)
+        else:
+            ev.save_csv(args.csv, report.rows, overwrite=args.overwrite)
+    if args.plot is not None:
+        try:
+            ev.plot_distributions(report.rows, args.plot, overwrite=args.overwrite)
+        except RuntimeError as exc:
+            return _fail(str(exc))
+    if args.json:
+        import json
+
+        print(json.dumps(report.summary, indent=2))
+    else:
+        print(ev.format_summary(report.summary))
+    for name, message in report.errors:
+        print(f"FAILED {name}: {message}", file=sys.stderr)
+    return EXIT_FAILED if report.errors else EXIT_OK
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from . import mrcnn
+    except ImportError as exc:
+        return _fail(
+            f"training is not available in this installation ({exc}); it needs the "
+            "Mask R-CNN subpackage napari_boostseg.mrcnn with TensorFlow"
+        )
+    if not args.data_dir.is_dir():
+        return _fail(f"DATA_DIR {args.data_dir}: no such folder")
+    if args.init_weights is not None and not args.init_weights.is_file():
+        return _fail(f"--init-weights {args.init_weights}: no such file")
+    try:
+        config = (
+            mrcnn.MaskRCNNConfig.from_json(args.config)
+            if args.config is not None
+            else mrcnn.MaskRCNNConfig()
+        )
+        result = mrcnn.train(  # imports TensorFlow
+            config,
+            args.data_dir,
+            args.out,
+            epochs=args.epochs,
+            layers=args.layers,
+            init_weights=args.init_weights,
+            exclude=mrcnn.CLASS_SPECIFIC_LAYERS if args.new_classes else (),
+            resume=args.resume,
+            learning_rate=args.learning_rate,
+            steps_per_epoch=args.steps_per_epoch,
+            verbose=not args.no_progress,
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    print(f"run folder: {result.log_dir}", file=sys.stderr)
+    if result.checkpoints:
+        print(f"last checkpoint: {result.checkpoints[-1]}", file=sys.stderr)
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``boostseg`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted; run the same command again to resume (finished photos are skipped)",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

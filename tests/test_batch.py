@@ -1,0 +1,233 @@
+"""The per-photo job: outputs, resuming, overwriting and failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from _shoot import ICC, make_shoot, tree_bytes
+from napari_boostseg import batch
+from napari_boostseg import io as bio
+from napari_boostseg.refine import RefineParams, refine
+
+
+@pytest.fixture
+def shoot(tmp_path):
+    return make_shoot(tmp_path / "shoot", corrupt=True, samples=0)
+
+
+def _options(tmp_path, shoot, **kw):
+    return batch.SegmentOptions(out_dir=tmp_path / "out", masks_dir=shoot["masks"], **kw)
+
+
+def test_outputs_are_correct(tmp_path, shoot):
+    options = _options(tmp_path, shoot, jpeg=True, inspect=True)
+    photos = batch.collect_photos([shoot["images"] / "a.jpg", shoot["images"] / "b.png", shoot["images"] / "c.tif"])
+    for path in photos:
+        result = batch.segment_photo(path, options)
+        assert result.status == "done", result.message
+        assert result.objects == 1
+        out = batch.output_paths(path, options)
+        photo = bio.read_image(path)
+        coarse = batch.coarse_from_mask(bio.read_labels(batch.find_mask(path, shoot["masks"])), photo.shape)
+        expected = refine(photo.pixels, coarse, RefineParams())
+        labels = bio.read_labels(out["labels"])
+        np.testing.assert_array_equal(labels, expected)
+        cut = bio.read_image(out["cutout"]).pixels
+        assert cut.shape == photo.shape + (4,)
+        assert cut.dtype == photo.pixels.dtype
+        top = np.iinfo(cut.dtype).max
+        np.testing.assert_array_equal(cut[..., 3], np.where(expected > 0, top, 0))
+        inside = expected > 0
+        np.testing.assert_array_equal(cut[inside][:, :3], photo.pixels[inside][:, :3])
+        white = bio.read_image(out["white"]).pixels
+        assert white.shape == photo.shape + (3,)
+        # JPEG is lossy; the background must still come out white.
+        assert white[~inside].mean() > 245
+        markers = bio.read_labels(out["markers"])
+        assert set(np.unique(markers)) <= {0, 1, 2}
+        soft = bio.read_image(out["soft"]).pixels
+        assert soft.shape == photo.shape
+    # EXIF orientation 6: the photo is stored 80 wide and 112 tall; upright it is
+    # 112 wide and 80 tall, like its mask.
+    with Image.open(shoot["images"] / "b.png") as im:
+        assert im.size == (80, 112)
+    assert bio.read_labels(tmp_path / "out" / "labels" / "b.png").shape == (80, 112)
+    # ICC profile carried over to the cut-out and the JPEG.
+    with Image.open(tmp_path / "out" / "cutouts" / "a.png") as im:
+        assert im.info.get("icc_profile") == ICC
+    assert bio.read_image(tmp_path / "out" / "white" / "a.jpg").icc_profile == ICC
+    # 16 bits kept in the cut-out of the 16-bit TIFF.
+    with open(tmp_path / "out" / "cutouts" / "c.png", "rb") as f:
+        assert f.read(26)[24] == 16
+
+
+def test_resume_skips_and_completes(tmp_path, shoot):
+    options = _options(tmp_path, shoot)
+    photos = batch.collect_photos([shoot["images"]])
+    first = batch.run_batch(photos, options, progress=False, report=lambda _: None)
+    assert (first.done, first.skipped, first.failed) == (3, 0, 1)
+    before = tree_bytes(tmp_path / "out")
+    again = batch.run_batch(photos, options, progress=False, report=lambda _: None)
+    assert (again.done, again.skipped, again.failed) == (0, 3, 1)
+    assert tree_bytes(tmp_path / "out") == before
+    # An interrupted run leaves some outputs of a photo: only those missing are made.
+    cut = tmp_path / "out" / "cutouts" / "a.png"
+    cut.unlink()
+    labels = tmp_path / "out" / "labels" / "a.png"
+    stamp = labels.stat().st_mtime_ns
+    result = batch.segment_photo(shoot["images"] / "a.jpg", options)
+    assert result.status == "done"
+    assert labels.stat().st_mtime_ns == stamp
+    assert tree_bytes(tmp_path / "out") == before
+
+
+def test_overwrite(tmp_path, shoot):
+    options = _options(tmp_path, shoot)
+    photo = shoot["images"] / "a.jpg"
+    assert batch.segment_photo(photo, options).status == "done"
+    labels = batch.output_paths(photo, options)["labels"]
+    good = labels.read_bytes()
+    labels.write_bytes(b"stale")
+    assert batch.segment_photo(photo, options).status == "skipped"
+    assert labels.read_bytes() == b"stale"
+    redo = batch.SegmentOptions(out_dir=options.out_dir, masks_dir=options.masks_dir, overwrite=True)
+    assert batch.segment_photo(photo, redo).status == "done"
+    assert labels.read_bytes() == good
+    # No temporary files left behind.
+    assert not [p for p in (tmp_path / "out").rglob(".*")]
+
+
+def test_failures_are_reported_not_raised(tmp_path, shoot):
+    options = _options(tmp_path, shoot)
+    bad = batch.segment_photo(shoot["images"] / "bad.jpg", options)
+    assert bad.status == "failed"
+    assert "bad.jpg" in bad.message and "ImageReadError" in bad.message
+    no_mask_dir = tmp_path / "empty"
+    no_mask_dir.mkdir()
+    missing = batch.segment_photo(
+        shoot["images"] / "a.jpg", batch.SegmentOptions(out_dir=tmp_path / "o2", masks_dir=no_mask_dir)
+    )
+    assert missing.status == "failed" and "no coarse mask for a.jpg" in missing.message
+    assert not (tmp_path / "o2" / "labels" / "a.png").exists()
+
+
+def test_empty_mask_gives_empty_outputs(tmp_path):
+    shoot = make_shoot(tmp_path / "s", samples=0)
+    bio.write_labels(shoot["masks"] / "a.png", np.zeros((96, 128), np.uint8), overwrite=True)
+    options = batch.SegmentOptions(out_dir=tmp_path / "out", masks_dir=shoot["masks"])
+    result = batch.segment_photo(shoot["images"] / "a.jpg", options)
+    assert result.status == "done" and result.objects == 0 and "no object" in result.message
+    assert not bio.read_labels(tmp_path / "out" / "labels" / "a.png").any()
+
+
+def test_coarse_from_mask():
+    m = np.zeros((4, 6), np.uint8)
+    m[1:3, 2:4] = 255
+    np.testing.assert_array_equal(batch.coarse_from_mask(m, (4, 6)), m // 255)
+    # Half resolution, same aspect ratio: nearest neighbour.
+    up = batch.coarse_from_mask(m, (8, 12))
+    np.testing.assert_array_equal(up, np.kron(m // 255, np.ones((2, 2), int)))
+    labels = np.array([[0, 3], [7, 7]])
+    np.testing.assert_array_equal(batch.coarse_from_mask(labels, (2, 2)), labels)
+    with pytest.raises(ValueError, match="aspect ratio"):
+        batch.coarse_from_mask(m, (6, 4))
+
+
+def test_collect_photos(tmp_path):
+    (tmp_path / "x").mkdir()
+    (tmp_path / "y").mkdir()
+    for name in ("x/1.jpg", "x/2.PNG", "x/notes.txt", "x/.1.tmp.png", "y/3.tif"):
+        (tmp_path / name).write_bytes(b"")
+    got = batch.collect_photos([tmp_path / "x", str(tmp_path / "y" / "*.tif"), tmp_path / "x" / "1.jpg"])
+    assert [p.name for p in got] == ["1.jpg", "2.PNG", "3.tif"]
+    with pytest.raises(FileNotFoundError, match="nothing|no photos"):
+        batch.collect_photos([tmp_path / "nope"])
+    # A run's own outputs are never taken for photos.
+    (tmp_path / "x" / "out" / "cutouts").mkdir(parents=True)
+    (tmp_path / "x" / "out" / "cutouts" / "1.png").write_bytes(b"")
+    got = batch.collect_photos([tmp_path / "x"], recursive=True, exclude=tmp_path / "x" / "out")
+    assert [p.name for p in got] == ["1.jpg", "2.PNG"]
+    (tmp_path / "y" / "1.png").write_bytes(b"")
+    with pytest.raises(ValueError, match="more than once"):
+        batch.collect_photos([tmp_path / "x", tmp_path / "y"])
+
+
+def test_options_need_one_mask_source(tmp_path):
+    with pytest.raises(ValueError, match="exactly one"):
+        batch.SegmentOptions(out_dir=tmp_path)
+    with pytest.raises(ValueError, match="exactly one"):
+        batch.SegmentOptions(out_dir=tmp_path, masks_dir=tmp_path, weights=tmp_path / "w.h5")
+
+
+class _FakeDetections:
+    def __init__(self, labels):
+        self._labels = labels
+
+    def to_labels(self):
+        return self._labels
+
+
+class _FakeModel:
+    """Stands in for a Mask R-CNN: 'detects' the coarse mask stored for the photo size."""
+
+    def __init__(self, coarse):
+        self.coarse = coarse
+        self.seen = []
+
+    def detect(self, images):
+        self.seen.append((images[0].shape, images[0].dtype))
+        return [_FakeDetections(self.coarse)]
+
+
+def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
+    shoot = make_shoot(tmp_path / "s", samples=0)
+    coarse = batch.coarse_from_mask(bio.read_labels(shoot["masks"] / "c.tif"), (96, 128))
+    model = _FakeModel(coarse)
+    loads = []
+
+    def fake_load(weights, config):
+        loads.append((weights, config))
+        return model
+
+    monkeypatch.setattr(batch, "_MODELS", {})
+    monkeypatch.setattr(batch, "_load_detector", fake_load)
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"")
+    options = batch.SegmentOptions(out_dir=tmp_path / "out", weights=weights, overwrite=True)
+    for _ in range(2):
+        assert batch.segment_photo(shoot["images"] / "c.tif", options).status == "done"
+    assert len(loads) == 1
+    # The detector gets the photo as read (it converts to 8-bit RGB itself).
+    photo = bio.read_image(shoot["images"] / "c.tif")
+    assert model.seen[0] == (photo.pixels.shape, photo.pixels.dtype)
+    np.testing.assert_array_equal(
+        bio.read_labels(tmp_path / "out" / "labels" / "c.png"), refine(photo.pixels, coarse)
+    )
+
+
+@pytest.mark.slow
+def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
+    pytest.importorskip("tensorflow")
+    mrcnn = pytest.importorskip("napari_boostseg.mrcnn")
+    from napari_boostseg.cli import main
+
+    # A small ResNet-50 model with random weights: detections are arbitrary,
+    # but the whole path (config beside the weights, loading once per
+    # process, detection on 8-bit RGB, refinement, writing) runs for real.
+    config = mrcnn.MaskRCNNConfig(
+        name="t", class_names=("BG", "garment"), backbone="resnet50", image_min_dim=128, image_max_dim=128
+    )
+    weights = mrcnn.MaskRCNN(config).save_weights(tmp_path / "w" / "mask_rcnn_t.h5", write_config=True)
+    shoot = make_shoot(tmp_path / "s", samples=0)
+    monkeypatch.setattr(batch, "_MODELS", {})
+    out = tmp_path / "out"
+    rc = main(["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert len(batch._MODELS) == 1
+    for stem, shape in (("a", (96, 128)), ("b", (80, 112)), ("c", (96, 128))):
+        labels = bio.read_labels(out / "labels" / f"{stem}.png")
+        assert labels.shape == shape
+        cut = bio.read_image(out / "cutouts" / f"{stem}.png").pixels
+        np.testing.assert_array_equal(cut[..., 3] > 0, labels > 0)
