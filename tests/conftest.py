@@ -1,49 +1,16 @@
-"""Shared fixtures: generated scenes with a known truth, and the optional real data."""
+"""Fixtures shared by the core tests."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from skimage.draw import ellipse, polygon
+
+# Test modules import their helpers (``_scenes``) from this folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def scene(shape=(480, 640), seed=0, objects=1, touching=False):
-    """A plain backdrop with sharp-edged objects of distinct colours.
-
-    Returns the uint8 RGB photo and its true int32 labels.
-    """
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    photo = np.empty((h, w, 3), np.float32)
-    photo[:] = (0.85, 0.86, 0.88)
-    truth = np.zeros(shape, np.int32)
-    colours = [(0.15, 0.2, 0.55), (0.6, 0.15, 0.1), (0.2, 0.5, 0.2)]
-    for k in range(objects):
-        cy = h * 0.5
-        cx = w * (k + 1) / (objects + 1)
-        if touching:
-            cx = w * 0.5 + (k - 0.5) * w * 0.16
-        ry, rx = h * 0.32, w * (0.12 if objects > 1 else 0.25)
-        angles = np.linspace(0, 2 * np.pi, 11, endpoint=False)
-        radius = 1 - 0.25 * (np.arange(11) % 2)  # a blunt star: corners and concavities
-        ys = cy + ry * radius * np.sin(angles)
-        xs = cx + rx * radius * np.cos(angles)
-        rr, cc = polygon(ys, xs, shape)
-        free = truth[rr, cc] == 0
-        truth[rr[free], cc[free]] = k + 1
-        photo[rr[free], cc[free]] = colours[k % 3]
-    photo += rng.normal(0, 0.02, photo.shape).astype(np.float32)
-    image = (np.clip(photo, 0, 1) * 255).astype(np.uint8)
-    return image, truth
-
-
-@pytest.fixture
-def one_object():
-    return scene(seed=1)
 
 
 @pytest.fixture
@@ -51,11 +18,3 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "ccp" / "images").is_dir():
         pytest.skip("../shared/data is not present beside the repository")
     return SHARED_DATA
-
-
-def disk_labels(shape, centres, radius):
-    labels = np.zeros(shape, np.int32)
-    for k, (cy, cx) in enumerate(centres, start=1):
-        rr, cc = ellipse(cy, cx, radius, radius, shape=shape)
-        labels[rr, cc] = k
-    return labels

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import disk_labels
+from _scenes import disk_labels
 from napari_boostseg.coarse import area_matrix, bilinear_matrix, bounding_box, jittered28, oracle28
 from napari_boostseg.metrics import iou
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import disk_labels
+from _scenes import disk_labels
 from napari_boostseg.markers import (
     BACKGROUND,
     UNDECIDED,

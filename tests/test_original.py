@@ -1,6 +1,6 @@
 import numpy as np
 
-from conftest import scene
+from _scenes import scene
 from napari_boostseg.coarse import oracle28
 from napari_boostseg.metrics import iou
 from napari_boostseg.original import refine_original

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import scene
+from _scenes import scene
 from napari_boostseg import RefineParams, Refinement, refine, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED
