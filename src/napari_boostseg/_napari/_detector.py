@@ -1,0 +1,160 @@
+"""Mask R-CNN detection in a separate process, for the Detect widget.
+
+TensorFlow never enters the napari process: it is loaded in a child Python
+process that the first detection starts and later detections reuse (so the
+model is built once). This keeps napari light, lets Cancel stop a detection
+at once (the child is ended), and avoids a known clash between TensorFlow's
+bundled LLVM and the LLVM of Mesa's OpenGL drivers, which crashes a process
+that has an OpenGL canvas open when TensorFlow loads.
+
+The two processes exchange pickled messages over the child's stdin and stdout.
+Requests are ``(photo, weights_path, min_score, nms_threshold)``; replies are
+``("step", i)`` as work progresses, then ``("result", dict)`` or
+``("error", message)``.
+
+This module imports neither napari nor Qt.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from typing import Any, Iterator
+
+#: Steps reported while a request runs.
+STEPS = ("starting TensorFlow", "loading the model", "detecting", "making labels")
+
+
+class DetectionStopped(Exception):
+    """The detection process ended before it answered (cancelled or crashed)."""
+
+
+class Detector:
+    """A reusable child process that runs Mask R-CNN detections."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _start(self) -> subprocess.Popen:
+        with self._lock:
+            if not self.alive():
+                env = dict(os.environ)
+                env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-m", __name__],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    env=env,
+                )
+            return self._proc
+
+    def detect(self, photo, weights: str, min_score: float, nms: float) -> Iterator[int]:
+        """Yield step numbers (see ``STEPS``); return the result dict.
+
+        The result holds ``labels`` ((H, W) int32, ids 1..N by descending
+        score), ``class_names`` and ``scores`` (length N, in id order).
+
+        Raises
+        ------
+        ValueError
+            With the child process's message, if the detection failed there.
+        DetectionStopped
+            If the child process ended first (see :meth:`stop`).
+        """
+        proc = self._start()
+        try:
+            pickle.dump((photo, str(weights), float(min_score), float(nms)), proc.stdin, protocol=5)
+            proc.stdin.flush()
+            while True:
+                kind, value = pickle.load(proc.stdout)
+                if kind == "step":
+                    yield value
+                elif kind == "error":
+                    raise ValueError(value)
+                else:
+                    return value
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+            raise DetectionStopped("the detection process stopped") from exc
+
+    def stop(self) -> None:
+        """End the child process now (a running detection is dropped)."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+_shared: Detector | None = None
+
+
+def shared_detector() -> Detector:
+    """The detection process shared by every Detect widget of this napari instance."""
+    global _shared
+    if _shared is None:
+        import atexit
+
+        _shared = Detector()
+        atexit.register(_shared.stop)
+    return _shared
+
+
+# --------------------------------------------------------------------------- #
+# The child process
+
+
+def _answer(request: tuple, send) -> dict[str, Any]:
+    import numpy as np
+
+    photo, weights, min_score, nms = request
+    send(("step", 0))
+    from napari_boostseg.mrcnn import MaskRCNNConfig, load_model
+    from napari_boostseg.mrcnn.model import config_path_for
+
+    config = MaskRCNNConfig.from_json(config_path_for(weights)).replace(
+        detection_min_confidence=min_score, detection_nms_threshold=nms
+    )
+    send(("step", 1))
+    model = load_model(weights, config=config)
+    send(("step", 2))
+    detections = model.detect([photo])[0]
+    send(("step", 3))
+    order = np.argsort(-np.asarray(detections.scores), kind="stable")
+    return {
+        "labels": detections.to_labels(),
+        "class_names": [detections.class_names[i] for i in order],
+        "scores": np.asarray(detections.scores, np.float32)[order],
+    }
+
+
+def _serve() -> None:
+    # Keep the protocol on the real stdout; anything else printed goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    requests = sys.stdin.buffer
+
+    def send(message) -> None:
+        pickle.dump(message, out, protocol=5)
+        out.flush()
+
+    while True:
+        try:
+            request = pickle.load(requests)
+        except EOFError:  # napari closed
+            return
+        try:
+            send(("result", _answer(request, send)))
+        except Exception as exc:  # reported to napari as a notification
+            send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+if __name__ == "__main__":
+    _serve()

@@ -1,0 +1,29 @@
+"""Sample data contribution: the bundled studio photos with their coarse masks."""
+
+from __future__ import annotations
+
+
+def _layers(name: str) -> list[tuple]:
+    from napari_boostseg.samples import load_sample
+
+    sample = load_sample(name)
+    # The sample arrays are read-only; the coarse mask is copied so it can be painted.
+    return [
+        (sample.image, {"name": name}, "image"),
+        (sample.coarse.copy(), {"name": f"{name} coarse", "opacity": 0.4}, "labels"),
+    ]
+
+
+def tshirt() -> list[tuple]:
+    """A striped T-shirt on white paper."""
+    return _layers("tshirt")
+
+
+def dress() -> list[tuple]:
+    """A red dress on grey paper (portrait)."""
+    return _layers("dress")
+
+
+def bag_and_scarf() -> list[tuple]:
+    """A bag with a handle hole, and a striped scarf beside it: two objects."""
+    return _layers("bag_and_scarf")

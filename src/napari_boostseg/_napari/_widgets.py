@@ -1,0 +1,637 @@
+"""The napari widgets: Detect, Refine and Export cut-outs.
+
+Each widget is a thin shell over :mod:`napari_boostseg`: it reads layers,
+calls the core in a thread worker and shows the result as layers. The Mask
+R-CNN runs in a separate process (:mod:`._detector`), so TensorFlow is never
+imported into napari and opening napari with the plugin installed costs
+nothing.
+
+Marker colours (the ``<photo> markers`` layer, which a person paints on):
+
+* undecided (0): clear, the photo shows through; the watershed decides here;
+* background (1): blue;
+* object ``k`` (marker ``k + 1``): the colour of object ``k`` in the
+  ``<photo> segmentation`` layer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+from magicgui.widgets import (
+    CheckBox,
+    ComboBox,
+    Container,
+    FileEdit,
+    FloatSpinBox,
+    Label,
+    LineEdit,
+    ProgressBar,
+    PushButton,
+    SpinBox,
+)
+from napari.layers import Image, Labels
+from napari.utils.notifications import show_error, show_info, show_warning
+
+from ._detector import STEPS
+
+if TYPE_CHECKING:
+    import napari
+
+# --------------------------------------------------------------------------- #
+# Shared pieces
+
+#: Object colours; object ``k`` gets ``PALETTE[(k - 1) % len(PALETTE)]``.
+PALETTE = np.array(
+    [
+        (1.00, 0.60, 0.00),  # orange
+        (0.10, 0.85, 0.25),  # green
+        (1.00, 0.10, 0.75),  # magenta
+        (1.00, 0.90, 0.00),  # yellow
+        (0.00, 0.85, 0.95),  # cyan
+        (0.95, 0.20, 0.15),  # red
+        (0.65, 0.35, 1.00),  # violet
+        (0.60, 1.00, 0.55),  # light green
+    ]
+)
+BACKGROUND_COLOUR = (0.15, 0.35, 1.00)
+_N_COLOURS = 256
+
+
+def object_colour(k: int) -> np.ndarray:
+    """RGBA colour of object ``k`` (k >= 1)."""
+    return np.append(PALETTE[(k - 1) % len(PALETTE)], 1.0)
+
+
+def _colormap(markers: bool):
+    """Direct colormap for the segmentation (``markers=False``) or the markers."""
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colours: dict[int | None, Any] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
+    if markers:
+        colours[1] = (*BACKGROUND_COLOUR, 1.0)
+        colours.update({k + 1: object_colour(k) for k in range(1, _N_COLOURS)})
+    else:
+        colours.update({k: object_colour(k) for k in range(1, _N_COLOURS)})
+    return DirectLabelColormap(color_dict=colours)
+
+
+def _layer_choices(viewer: "napari.Viewer", kind: type) -> Callable[[Any], list]:
+    def choices(_widget: Any) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kind)]
+
+    return choices
+
+
+def _photo(layer: Image | None) -> np.ndarray:
+    """The 2-D photo (grayscale or RGB/RGBA) of an Image layer, or ValueError saying why not."""
+    if layer is None:
+        raise ValueError("Open a photo first (File > Open, or File > Open Sample > BoostSeg).")
+    data = layer.data[0] if layer.multiscale else layer.data
+    data = np.asarray(data)
+    planes = data.ndim - (1 if layer.rgb else 0)
+    if planes != 2:
+        raise ValueError(
+            f"'{layer.name}' has {planes} dimensions ({data.shape}); BoostSeg works on one "
+            "2-D photo. Open a single photo, or split the stack (right-click > Split Stack)."
+        )
+    return data
+
+
+def _label_image(layer: Labels | None, what: str) -> np.ndarray:
+    if layer is None:
+        raise ValueError(
+            f"Choose a {what} Labels layer: run Detect, or add a new Labels layer and "
+            "paint each product with its own label."
+        )
+    data = np.asarray(layer.data[0] if layer.multiscale else layer.data)
+    if data.ndim != 2:
+        raise ValueError(f"'{layer.name}' must be a 2-D label image, got shape {data.shape}.")
+    return data
+
+
+def _start(
+    work: Callable[[], Iterator],
+    *,
+    yielded: Callable[[Any], None],
+    returned: Callable[[Any], None],
+    errored: Callable[[BaseException], None],
+    finished: Callable[[], None],
+    synchronous: bool,
+):
+    """Run a generator function in a napari thread worker (or here, when synchronous).
+
+    The generator yields progress messages and returns its result. Returns the
+    worker (None when synchronous).
+    """
+    if synchronous:
+        gen = work()
+        try:
+            while True:
+                yielded(next(gen))
+        except StopIteration as stop:
+            returned(stop.value)
+        except Exception as exc:  # shown as a notification, like the worker's errors
+            errored(exc)
+        finally:
+            finished()
+        return None
+    from napari.qt.threading import create_worker
+
+    connect = {"yielded": yielded, "returned": returned, "errored": errored, "finished": finished}
+    return create_worker(work, _connect=connect, _start_thread=True)
+
+
+def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
+    """Update ``existing`` in place if it is still in the viewer, else add a new layer."""
+    if existing is not None and existing in viewer.layers and existing.data.shape == data.shape:
+        existing.data = data
+        existing.name = name
+        return existing
+    add = viewer.add_labels if kind == "labels" else viewer.add_image
+    return add(data, name=name, **kwargs)
+
+
+# --------------------------------------------------------------------------- #
+# Detect
+
+
+def bundled_weights() -> Path | None:
+    """The default weights shipped with the package, if any (``models/*.h5``)."""
+    folder = Path(__file__).resolve().parent.parent / "models"
+    found = sorted(folder.glob("*.h5")) if folder.is_dir() else []
+    return found[0] if found else None
+
+
+class DetectWidget(Container):
+    """Mask R-CNN detection of the products in a photo, as a coarse Labels layer."""
+
+    def __init__(self, napari_viewer: "napari.Viewer"):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.synchronous = False
+        self.worker = None
+        self._run_id = 0
+        weights = bundled_weights()
+        self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
+        self.weights = FileEdit(
+            label="weights",
+            mode="r",
+            filter="*.h5",
+            value=weights or "",
+            tooltip="Mask R-CNN weights (.h5) with their config (.json, same name) beside them.",
+        )
+        self.min_score = FloatSpinBox(
+            label="min score", value=0.7, min=0.0, max=1.0, step=0.05,
+            tooltip="Detections scoring lower are dropped.",
+        )
+        self.nms = FloatSpinBox(
+            label="overlap (NMS)", value=0.3, min=0.05, max=1.0, step=0.05,
+            tooltip="Of two detections overlapping more than this (IoU), the weaker is dropped.",
+        )
+        self.run_button = PushButton(text="Detect")
+        self.cancel_button = PushButton(text="Cancel", enabled=False)
+        self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
+        self.status = Label(label="", value="")
+        self.extend([
+            self.image, self.weights, self.min_score, self.nms,
+            Container(
+                widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
+            ),
+            self.progress, self.status,
+        ])
+        self.run_button.changed.connect(self.run)
+        self.cancel_button.changed.connect(self.cancel)
+        self.weights.changed.connect(self._weights_chosen)
+        self._weights_chosen()
+
+    def _weights_chosen(self) -> None:
+        """Start from the thresholds the model was configured with."""
+        from napari_boostseg.mrcnn import MaskRCNNConfig
+
+        weights = Path(str(self.weights.value))
+        if weights.suffix.lower() != ".h5":
+            return
+        try:
+            loaded = MaskRCNNConfig.from_json(weights.with_suffix(".json"))
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # no or unreadable config: Detect says what to do
+        self.min_score.value = loaded.detection_min_confidence
+        self.nms.value = max(loaded.detection_nms_threshold, self.nms.min)
+
+    def _check(self) -> tuple[np.ndarray, str, Path, Path]:
+        layer = self.image.value
+        photo = _photo(layer)
+        weights = Path(self.weights.value) if str(self.weights.value) not in ("", ".") else None
+        if weights is None or not weights.is_file():
+            raise ValueError(
+                "Choose a Mask R-CNN weights file (.h5). No weights? Paint a coarse mask in a "
+                "new Labels layer, or try File > Open Sample > BoostSeg, then use Refine."
+            )
+        config = weights.with_suffix(".json")
+        if not config.is_file():
+            raise ValueError(
+                f"No config beside the weights: expected {config.name} in {config.parent}. "
+                "Save it with MaskRCNNConfig.to_json()."
+            )
+        return photo, layer.name, weights, config
+
+    def run(self) -> None:
+        """Start a detection on the chosen photo."""
+        if self.worker is not None:
+            show_warning("A detection is running; wait for it or press Cancel.")
+            return
+        try:
+            photo, name, weights, config_path = self._check()
+        except ValueError as exc:
+            show_error(str(exc))
+            return
+        min_score, nms = float(self.min_score.value), float(self.nms.value)
+        self._run_id += 1
+        run_id = self._run_id
+
+        def work():
+            from ._detector import shared_detector
+
+            return (yield from shared_detector().detect(photo, weights, min_score, nms))
+
+        self._busy(True)
+        self.worker = _start(
+            work,
+            yielded=lambda step: self._progress(run_id, step),
+            returned=lambda result: self._add(run_id, result, name),
+            errored=lambda exc: self._failed(run_id, exc),
+            finished=lambda: self._finished(run_id),
+            synchronous=self.synchronous,
+        )
+
+    def cancel(self) -> None:
+        """Stop the running detection; its result, if it still comes, is dropped."""
+        if self.worker is None:
+            return
+        from ._detector import shared_detector
+
+        self.worker.quit()
+        shared_detector().stop()  # ends the detection process, and TensorFlow's work with it
+        self._run_id += 1
+        self.worker = None
+        self._busy(False)
+        self.status.value = "Cancelled."
+
+    def _busy(self, busy: bool) -> None:
+        self.run_button.enabled = not busy
+        self.cancel_button.enabled = busy
+        self.progress.visible = busy
+        self.progress.value = 0
+
+    def _progress(self, run_id: int, step: int) -> None:
+        if run_id == self._run_id:
+            self.progress.value = step
+            self.status.value = STEPS[step].capitalize() + "…"
+
+    def _failed(self, run_id: int, exc: BaseException) -> None:
+        if run_id == self._run_id:
+            show_error(f"Detection failed: {exc}")
+            self.status.value = "Failed."
+
+    def _finished(self, run_id: int) -> None:
+        if run_id == self._run_id:
+            self.worker = None
+            self._busy(False)
+
+    def _add(self, run_id: int, result: dict, name: str) -> None:
+        if run_id != self._run_id:
+            return
+        import pandas as pd
+
+        n = len(result["scores"])
+        features = pd.DataFrame({
+            "index": np.arange(n + 1),
+            "class_name": ["", *result["class_names"]],
+            "score": np.concatenate([[np.nan], result["scores"]]),
+        })
+        layer = self.viewer.add_labels(
+            result["labels"], name=f"{name} coarse", opacity=0.4, features=features
+        )
+        self.status.value = f"{n} product(s) found."
+        if not n:
+            show_info(
+                "No product found. Lower 'min score', or paint a coarse mask into "
+                f"'{layer.name}' by hand."
+            )
+
+
+# --------------------------------------------------------------------------- #
+# Refine: soft mask, markers, watershed
+
+# Widget ranges for the known parameters; fields added later get generic ones.
+_PARAM_RANGES = {
+    "band": dict(min=0.1, max=10.0, step=0.1),
+    "prior": dict(min=0.0, max=5.0, step=0.05),
+    "edge_sigma": dict(min=0.0, max=10.0, step=0.1),
+    "edge_percentile": dict(min=1.0, max=100.0, step=1.0),
+    "soft_sigma": dict(min=0.1, max=10.0, step=0.1),
+    "soft_strength": dict(min=0.0, max=1.0, step=0.05),
+}
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """First sentence of each attribute in a NumPy-style docstring, for tooltips."""
+    docs: dict[str, str] = {}
+    pattern = re.compile(r"^    (\w+) : .*\n((?:        .*\n?)+)", re.MULTILINE)
+    for name, body in pattern.findall(cls.__doc__ or ""):
+        docs[name] = " ".join(body.split())
+    return docs
+
+
+def _param_widgets() -> dict[str, Any]:
+    from napari_boostseg import RefineParams
+
+    docs = _field_docs(RefineParams)
+    widgets: dict[str, Any] = {}
+    for field in dataclasses.fields(RefineParams):
+        default = field.default
+        common = dict(label=field.name.replace("_", " "), tooltip=docs.get(field.name, ""))
+        if isinstance(default, bool):
+            widgets[field.name] = CheckBox(value=default, **common)
+        elif isinstance(default, int):
+            widgets[field.name] = SpinBox(value=default, min=0, max=10_000, **common)
+        elif isinstance(default, float):
+            ranges = _PARAM_RANGES.get(field.name, dict(min=0.0, max=10_000.0, step=0.1))
+            widgets[field.name] = FloatSpinBox(value=default, **ranges, **common)
+    return widgets
+
+
+class RefineWidget(Container):
+    """Soft mask, markers and watershed, with live re-flooding as markers are painted."""
+
+    #: Calm after a parameter change before recomputing, in milliseconds.
+    PARAM_DELAY_MS = 300
+    #: Calm after the last marker edit (stroke, undo, redo) before re-flooding, in ms.
+    PAINT_DELAY_MS = 30
+
+    def __init__(self, napari_viewer: "napari.Viewer"):
+        from qtpy.QtCore import QTimer
+
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.synchronous = False
+        self.worker = None
+        self.refinement = None
+        self.layers: dict[str, Any] = {}
+        self._flooded: np.ndarray | None = None  # the markers the segmentation comes from
+        self._source: tuple[str, str] | None = None  # (photo, coarse) layer names
+        self._pending = False
+        self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
+        self.coarse = ComboBox(label="coarse", choices=_layer_choices(napari_viewer, Labels))
+        self.params = _param_widgets()
+        self.live = CheckBox(text="update as parameters change", value=True)
+        self.run_button = PushButton(text="Refine")
+        self.status = Label(label="", value="")
+        self.help = Label(
+            label="",
+            value="Paint on the markers layer: 1 background,\nk+1 object k, 0 (eraser) "
+            "undecided.\nCtrl+Z undoes a stroke.",
+        )
+        self.extend([self.image, self.coarse, *self.params.values(), self.live,
+                     self.run_button, self.status, self.help])
+        self.run_button.changed.connect(self.run)
+        for widget in self.params.values():
+            widget.changed.connect(self._params_changed)
+        self._param_timer = QTimer(singleShot=True, interval=self.PARAM_DELAY_MS)
+        self._param_timer.timeout.connect(self.run)
+        self._paint_timer = QTimer(singleShot=True, interval=self.PAINT_DELAY_MS)
+        self._paint_timer.timeout.connect(self.follow_markers)
+
+    # -- parameters ------------------------------------------------------- #
+
+    def refine_params(self):
+        """The parameters as set in the widget (ValueError if out of range)."""
+        from napari_boostseg import RefineParams
+
+        return RefineParams(**{name: w.value for name, w in self.params.items()})
+
+    def _params_changed(self) -> None:
+        if self.live.value and self.refinement is not None:
+            self._param_timer.start()
+
+    # -- computing -------------------------------------------------------- #
+
+    def run(self) -> None:
+        """Refine the chosen coarse layer on the chosen photo and show every step."""
+        if self.worker is not None:
+            self._pending = True  # run again with the newest settings when this one ends
+            return
+        try:
+            params = self.refine_params()
+            photo = _photo(self.image.value)
+            coarse = _label_image(self.coarse.value, "coarse").copy()
+            if photo.shape[:2] != coarse.shape:
+                raise ValueError(
+                    f"The photo is {photo.shape[1]}x{photo.shape[0]} pixels but "
+                    f"'{self.coarse.value.name}' is {coarse.shape[1]}x{coarse.shape[0]}; "
+                    "choose the coarse layer made for this photo."
+                )
+            if not coarse.any():
+                raise ValueError(
+                    f"'{self.coarse.value.name}' is empty: paint at least one product into it "
+                    "(label 1, 2, ... one per product) or run Detect."
+                )
+        except ValueError as exc:
+            show_error(str(exc))
+            return
+        name = self.image.value.name
+        source = (name, self.coarse.value.name)
+        features = getattr(self.coarse.value, "features", None)
+
+        def work():
+            from napari_boostseg import refine
+
+            yield "Refining…"
+            return refine(photo, coarse, params, return_intermediates=True)
+
+        self.status.value = "Refining…"
+        self.run_button.enabled = False
+        self.worker = _start(
+            work,
+            yielded=lambda message: None,
+            returned=lambda result: self._show(result, source, features),
+            errored=self._failed,
+            finished=self._finished,
+            synchronous=self.synchronous,
+        )
+
+    def _failed(self, exc: BaseException) -> None:
+        show_error(f"Refinement failed: {exc}")
+        self.status.value = "Failed."
+
+    def _finished(self) -> None:
+        self.worker = None
+        self.run_button.enabled = True
+        if self._pending:
+            self._pending = False
+            self.run()
+
+    def _show(self, result, source: tuple[str, str], features) -> None:
+        """Show a new refinement; marker edits made by hand on the same input are kept."""
+        from napari_boostseg import reflood
+
+        markers = result.markers.copy()
+        old = self.layers.get("markers")
+        if (
+            self.refinement is not None
+            and source == self._source
+            and old is not None
+            and old in self.viewer.layers
+            and old.data.shape == markers.shape
+        ):
+            edited = old.data != self.refinement.markers
+            markers[edited] = old.data[edited]
+        labels = reflood(result, markers) if (markers != result.markers).any() else result.labels
+        self.refinement, self._source = result, source
+        self._flooded = markers.copy()
+        self._set_layers(source[0], result, markers, labels, features)
+        markers_name = self.layers["markers"].name
+        self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'."
+
+    def _set_layers(self, name, result, markers, labels, features) -> None:
+        viewer, layers = self.viewer, self.layers
+        first = "segmentation" not in layers or layers["segmentation"] not in viewer.layers
+        layers["soft"] = _place_layer(
+            viewer, layers.get("soft"), result.soft_masked, f"{name} soft-masked", "image",
+            visible=False,
+        )
+        layers["edges"] = _place_layer(
+            viewer, layers.get("edges"), result.edges, f"{name} edges", "image",
+            colormap="magma", visible=False,
+        )
+        layers["segmentation"] = _place_layer(
+            viewer, layers.get("segmentation"), labels, f"{name} segmentation", "labels",
+            colormap=_colormap(markers=False), opacity=0.5,
+        )
+        if features is not None and len(features):
+            layers["segmentation"].features = features
+        marker_layer = layers.get("markers")
+        if marker_layer is not None and marker_layer in viewer.layers:
+            marker_layer.events.paint.disconnect(self._markers_edited)
+            marker_layer.events.set_data.disconnect(self._markers_edited)
+        marker_layer = _place_layer(
+            viewer, marker_layer, markers, f"{name} markers", "labels",
+            colormap=_colormap(markers=True), opacity=0.5,
+        )
+        layers["markers"] = marker_layer
+        marker_layer.events.paint.connect(self._markers_edited)
+        marker_layer.events.set_data.connect(self._markers_edited)
+        if first:
+            marker_layer.selected_label = 1
+            marker_layer.brush_size = max(5, min(markers.shape) // 60)
+            viewer.layers.selection.active = marker_layer
+            marker_layer.mode = "paint"
+
+    # -- live marker editing ---------------------------------------------- #
+
+    def _markers_edited(self, _event=None) -> None:
+        # A stroke, an undo or a redo: re-flood once the events settle.
+        self._paint_timer.start()
+
+    def follow_markers(self) -> bool:
+        """Re-flood the segmentation from the markers layer if it changed.
+
+        Returns True when the segmentation was updated. Called by itself after
+        painting, erasing, undo and redo; reuses the cached edge map.
+        """
+        from napari_boostseg import reflood
+
+        markers_layer = self.layers.get("markers")
+        segmentation = self.layers.get("segmentation")
+        if self.refinement is None or markers_layer is None or segmentation is None:
+            return False
+        markers = np.asarray(markers_layer.data)
+        if markers.shape != self.refinement.edges.shape or np.array_equal(markers, self._flooded):
+            return False
+        try:
+            labels = reflood(self.refinement, markers)
+        except ValueError as exc:
+            show_error(f"Cannot use these markers: {exc}")
+            return False
+        self._flooded = markers.copy()
+        if segmentation in self.viewer.layers:
+            segmentation.data = labels
+        return True
+
+
+# --------------------------------------------------------------------------- #
+# Export cut-outs
+
+
+def confirm_overwrite(paths: list[Path]) -> bool:
+    """Ask whether existing files may be replaced."""
+    from qtpy.QtWidgets import QMessageBox
+
+    shown = "\n".join(p.name for p in paths[:8]) + ("\n…" if len(paths) > 8 else "")
+    answer = QMessageBox.question(
+        None,
+        "Replace files?",
+        f"{len(paths)} file(s) already exist in {paths[0].parent}:\n{shown}\n\nReplace them?",
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class ExportWidget(Container):
+    """Each product as a full-resolution RGBA PNG with a transparent background."""
+
+    def __init__(self, napari_viewer: "napari.Viewer"):
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
+        self.labels = ComboBox(label="segmentation", choices=_layer_choices(napari_viewer, Labels))
+        self.folder = FileEdit(label="folder", mode="d", value=Path.home())
+        self.prefix = LineEdit(label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name.")
+        self.crop = CheckBox(text="crop to each product", value=False)
+        self.export_button = PushButton(text="Export cut-outs")
+        self.extend([self.image, self.labels, self.folder, self.prefix, self.crop, self.export_button])
+        self.export_button.changed.connect(self.export)
+
+    def export(self) -> list[Path]:
+        """Write ``<name>_<id>.png`` per object; returns the files written."""
+        from napari_boostseg import io
+
+        try:
+            photo = _photo(self.image.value)
+            labels = _label_image(self.labels.value, "segmentation")
+            if photo.shape[:2] != labels.shape:
+                raise ValueError(
+                    f"'{self.labels.value.name}' ({labels.shape[1]}x{labels.shape[0]}) does not "
+                    f"match the photo ({photo.shape[1]}x{photo.shape[0]}); choose its segmentation."
+                )
+            ids = [int(i) for i in np.unique(labels) if i != 0]
+            if not ids:
+                raise ValueError(f"'{self.labels.value.name}' has no products to cut out.")
+        except ValueError as exc:
+            show_error(str(exc))
+            return []
+        folder = Path(self.folder.value)
+        stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
+        targets = {k: folder / f"{stem}_{k:02d}.png" for k in ids}
+        existing = [p for p in targets.values() if p.exists()]
+        if existing and not confirm_overwrite(existing):
+            show_info("Nothing exported; choose another folder or name.")
+            return []
+        from scipy import ndimage as ndi
+
+        boxes = ndi.find_objects(labels)
+        written = []
+        try:
+            for k, path in targets.items():
+                window = boxes[k - 1] if self.crop.value else (slice(None), slice(None))
+                rgba = io.cutout(photo[window], labels[window], label=k)
+                written.append(io.write_cutout(path, rgba, overwrite=True))
+        except (OSError, ValueError) as exc:
+            show_error(f"Export stopped after {len(written)} file(s): {exc}")
+            return written
+        show_info(f"Saved {len(written)} cut-out(s) to {folder}.")
+        return written

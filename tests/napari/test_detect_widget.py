@@ -1,0 +1,136 @@
+"""The Detect widget with a real (small, random-weight) Mask R-CNN in a thread worker."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+
+from napari_boostseg._napari._widgets import DetectWidget, RefineWidget
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
+
+WAIT_MS = 180_000
+
+
+TINY_MODEL = """
+import sys
+import numpy as np
+from napari_boostseg.mrcnn import MaskRCNNConfig, build_model
+
+config = MaskRCNNConfig(
+    name="tiny", class_names=("BG", "garment"), backbone="resnet50",
+    image_min_dim=256, image_max_dim=256,
+)
+model = build_model(config)
+# Bias the class head towards "garment" so that random weights still detect.
+model.net.layer("mrcnn_class_logits").bias.assign(np.array([0.0, 8.0], np.float32))
+model.save_weights(sys.argv[1])
+"""
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A ResNet-50 Mask R-CNN with random weights, saved with its JSON config.
+
+    Built in a separate process: TensorFlow stays out of the test process,
+    as it stays out of napari.
+    """
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("Mask R-CNN needs TensorFlow")
+    path = tmp_path_factory.mktemp("weights") / "tiny.h5"
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    subprocess.run([sys.executable, "-c", TINY_MODEL, str(path)], check=True, env=env)
+    return path
+
+
+def detect_widget(viewer, weights, photo) -> DetectWidget:
+    widget = DetectWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.image.value = viewer.add_image(photo, name="photo")
+    widget.weights.value = weights
+    return widget
+
+
+def test_cancel_a_running_detection_then_keep_working(make_napari_viewer, qtbot, weights, shown):
+    from napari_boostseg.samples import load_sample
+
+    sample = load_sample("tshirt")
+    viewer = make_napari_viewer()
+    widget = detect_widget(viewer, weights, sample.image)
+    widget.min_score.value = 0.35  # a model not built before by these tests
+    widget.run_button.clicked.emit()
+    worker = widget.worker
+    assert worker is not None and widget.cancel_button.enabled and not widget.run_button.enabled
+    results = []
+    worker.returned.connect(results.append)
+    qtbot.waitUntil(lambda: widget.progress.value >= 1, timeout=WAIT_MS)  # loading the model
+
+    widget.cancel_button.clicked.emit()
+    # The widget is free at once ...
+    assert widget.run_button.enabled and not widget.cancel_button.enabled
+    assert widget.status.value == "Cancelled."
+    # ... and the worker stops at its next step without delivering anything.
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=WAIT_MS)
+    qtbot.wait(50)
+    assert worker.abort_requested and results == []
+    assert [layer.name for layer in viewer.layers] == ["photo"]
+    assert not shown["error"]
+
+    # The viewer is usable afterwards: paint a coarse mask by hand and refine it.
+    coarse = viewer.add_labels(sample.coarse.copy(), name="painted")
+    refine = RefineWidget(viewer)
+    viewer.window.add_dock_widget(refine)
+    refine.synchronous = True
+    refine.image.value, refine.coarse.value = viewer.layers["photo"], coarse
+    refine.run_button.clicked.emit()
+    assert "photo segmentation" in [layer.name for layer in viewer.layers]
+    assert "tensorflow" not in sys.modules
+
+
+def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, qtbot, weights, shown):
+    from napari_boostseg.samples import load_sample
+
+    photo = load_sample("dress").image
+    viewer = make_napari_viewer()
+    widget = detect_widget(viewer, weights, photo)
+    widget.min_score.value = 0.0  # random weights score low; keep everything
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    assert not shown["error"], shown
+    layer = viewer.layers["photo coarse"]
+    assert layer.data.shape == photo.shape[:2] and layer.data.dtype == np.int32
+    ids = np.unique(layer.data)
+    n = len(layer.features) - 1
+    assert n > 0 and ids.max() <= n
+    features = layer.features.set_index("index")
+    assert set(features.loc[1:, "class_name"]) == {"garment"}
+    scores = features.loc[1:, "score"].to_numpy()
+    assert np.all(np.diff(scores) <= 0)  # id 1 is the best detection
+    assert widget.status.value == f"{n} product(s) found."
+    # Hovering over an object shows its class and score.
+    y, x = np.argwhere(layer.data == ids[-1])[0]
+    status = layer.get_status((y, x), world=True)
+    text = status["coordinates"] if isinstance(status, dict) else str(status)
+    assert "garment" in text and "score" in text
+    assert "tensorflow" not in sys.modules  # it ran in the detection process
+
+
+def test_detect_without_weights_says_what_to_do(make_napari_viewer, tmp_path, shown):
+    viewer = make_napari_viewer()
+    widget = DetectWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.image.value = viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="photo")
+    widget.weights.value = tmp_path / "missing.h5"
+    widget.run_button.clicked.emit()
+    assert "Choose a Mask R-CNN weights file" in shown["error"][0]
+    (tmp_path / "alone.h5").write_bytes(b"")
+    widget.weights.value = tmp_path / "alone.h5"
+    widget.run_button.clicked.emit()
+    assert "alone.json" in shown["error"][1]
+    assert widget.worker is None and widget.run_button.enabled

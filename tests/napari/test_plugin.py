@@ -1,0 +1,80 @@
+"""The plugin as napari finds it: a valid manifest, light imports, sample data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+
+
+def test_manifest_is_valid_and_every_contribution_imports():
+    from npe2 import PluginManifest
+
+    manifest = PluginManifest.from_distribution("napari-boostseg")
+    manifest.validate_imports()
+    contributions = manifest.contributions
+    assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs"}
+    assert {s.key for s in contributions.sample_data} == {"tshirt", "dress", "bag_and_scarf"}
+    (writer,) = contributions.writers
+    assert writer.layer_types == ["labels"]
+    assert set(writer.filename_extensions) == {".png", ".tif", ".tiff"}
+
+
+def test_plugin_modules_do_not_import_tensorflow():
+    code = (
+        "import sys\n"
+        "import napari_boostseg._napari._widgets, napari_boostseg._napari._writer\n"
+        "import napari_boostseg._napari._sample_data, napari_boostseg._napari._detector\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.gui
+@needs_display
+def test_sample_data_opens_photo_and_coarse_mask(make_napari_viewer):
+    from napari.layers import Image, Labels
+
+    from napari_boostseg.samples import load_sample
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "dress")
+    photo, coarse = viewer.layers
+    assert isinstance(photo, Image) and photo.rgb and photo.name == "dress"
+    assert isinstance(coarse, Labels) and coarse.name == "dress coarse"
+    sample = load_sample("dress")
+    np.testing.assert_array_equal(photo.data, sample.image)
+    np.testing.assert_array_equal(coarse.data, sample.coarse)
+    coarse.paint((800, 600), 3)  # the coarse mask can be corrected by hand
+    assert coarse.data[800, 600] == 3
+
+
+@pytest.mark.gui
+@needs_display
+@pytest.mark.parametrize("name", ["Detect", "Refine", "Export cut-outs"])
+def test_widgets_open_from_the_plugins_menu(make_napari_viewer, name):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "tshirt")
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", name)
+    assert widget.image.value.name == "tshirt"  # the photo is picked already
+    viewer.layers["tshirt"].name = "shirt"
+    assert [layer.name for layer in widget.image.choices] == ["shirt"]
+
+
+@pytest.mark.gui
+@needs_display
+def test_napari_starts_without_importing_the_plugin():
+    code = (
+        "import sys\n"
+        "import napari\n"
+        "viewer = napari.Viewer(show=False)\n"
+        "assert 'BoostSeg' in [m.display_name for m in __import__('npe2').PluginManager.instance().iter_manifests()]\n"
+        "loaded = [m for m in sys.modules if m.startswith('napari_boostseg') or m == 'tensorflow']\n"
+        "viewer.close()\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,196 @@
+"""The Refine widget in a real viewer: layers, live re-flooding, undo, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _viewer_fixtures import (  # noqa: F401
+    leaky_dress,
+    needs_display,
+    no_tensorflow_beside_opengl,
+    shown,
+)
+from scipy import ndimage as ndi
+
+from napari_boostseg import BACKGROUND, UNDECIDED
+from napari_boostseg._napari._widgets import BACKGROUND_COLOUR, RefineWidget, object_colour
+
+pytestmark = [pytest.mark.gui, needs_display]
+
+WAIT_MS = 60_000
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / (a | b).sum())
+
+
+def refine_widget(viewer, photo_layer, coarse_layer) -> RefineWidget:
+    """The Refine widget as a person opens it: Plugins > BoostSeg > Refine."""
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Refine")
+    assert isinstance(widget, RefineWidget)
+    widget.image.value = photo_layer
+    widget.coarse.value = coarse_layer
+    return widget
+
+
+def refined(qtbot, widget: RefineWidget) -> None:
+    """Press Refine and wait for the thread worker to deliver the layers."""
+    before = widget.refinement
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.refinement is not before and widget.worker is None, timeout=WAIT_MS)
+
+
+def test_whole_chain_on_a_sample(make_napari_viewer, qtbot):
+    from napari_boostseg.samples import load_sample
+
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "bag_and_scarf")
+    photo, coarse = viewer.layers["bag_and_scarf"], viewer.layers["bag_and_scarf coarse"]
+    # As a person opens it: Plugins > BoostSeg > Refine.
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Refine")
+    assert widget.image.value.name == "bag_and_scarf"
+    assert widget.coarse.value.name == "bag_and_scarf coarse"
+    refined(qtbot, widget)
+
+    names = [layer.name for layer in viewer.layers]
+    for suffix in ("soft-masked", "edges", "segmentation", "markers"):
+        assert f"bag_and_scarf {suffix}" in names
+    soft = viewer.layers["bag_and_scarf soft-masked"]
+    assert soft.rgb and soft.data.shape == photo.data.shape and soft.data.dtype == np.uint8
+    assert viewer.layers["bag_and_scarf edges"].data.shape == coarse.data.shape
+    segmentation = viewer.layers["bag_and_scarf segmentation"].data
+    markers_layer = viewer.layers["bag_and_scarf markers"]
+    markers = markers_layer.data
+    # Same ids as the coarse masks, and closer to the truth than they are.
+    assert set(np.unique(segmentation)) == set(np.unique(coarse.data)) == {0, 1, 2}
+    truth = load_sample("bag_and_scarf").truth
+    for k in (1, 2):
+        assert iou(segmentation == k, truth == k) > iou(coarse.data == k, truth == k)
+    # All three kinds of marker are there, and their colours tell them apart.
+    assert {UNDECIDED, BACKGROUND, 2, 3} <= set(np.unique(markers))
+    colours = markers_layer.colormap.map(np.array([UNDECIDED, BACKGROUND, 2, 3]))
+    assert colours[0][3] == 0  # undecided: clear
+    np.testing.assert_allclose(colours[1][:3], BACKGROUND_COLOUR, atol=1e-6)
+    np.testing.assert_allclose(colours[2], object_colour(1), atol=1e-6)
+    np.testing.assert_allclose(colours[3], object_colour(2), atol=1e-6)
+    # Marker k+1 has the colour of object k in the segmentation.
+    seg_colours = viewer.layers["bag_and_scarf segmentation"].colormap.map(np.array([1, 2]))
+    np.testing.assert_allclose(seg_colours, colours[2:], atol=1e-6)
+    # Ready to paint background.
+    assert viewer.layers.selection.active is markers_layer
+    assert markers_layer.mode == "paint" and markers_layer.selected_label == BACKGROUND
+
+
+def test_background_stroke_removes_a_leak_and_undo_brings_it_back(
+    make_napari_viewer, qtbot, leaky_dress
+):
+    photo, coarse, truth, patch, stroke = leaky_dress
+    viewer = make_napari_viewer()
+    widget = refine_widget(
+        viewer, viewer.add_image(photo, name="dress"), viewer.add_labels(coarse, name="painted")
+    )
+    refined(qtbot, widget)
+    segmentation = viewer.layers["dress segmentation"]
+    markers = viewer.layers["dress markers"]
+    before = segmentation.data.copy()
+    leak = patch & (before == 1)
+    assert leak.sum() > 0.8 * patch.sum(), "the watershed should flood the look-alike patch"
+
+    # One stroke of background across the leak, as the brush would paint it.
+    markers.brush_size = 6
+    with markers.block_history():
+        for point in stroke:
+            markers.paint(point, BACKGROUND, refresh=False)
+    markers.refresh()
+    qtbot.waitUntil(lambda: not np.array_equal(segmentation.data, before), timeout=WAIT_MS)
+    after = segmentation.data.copy()
+
+    changed = after != before
+    # The leak is gone, up to the one-pixel seam where the two floods meet ...
+    assert (leak & ~changed).sum() <= 0.02 * leak.sum()
+    assert np.all(after[changed] == 0)
+    # ... and nothing else changed.
+    seam = ndi.binary_dilation(leak, iterations=2)
+    assert not (changed & ~seam).any()
+    assert iou(after == 1, truth == 1) > iou(before == 1, truth == 1)
+
+    # napari's undo takes the stroke back, and the segmentation follows.
+    markers.undo()
+    qtbot.waitUntil(lambda: np.array_equal(segmentation.data, before), timeout=WAIT_MS)
+    markers.redo()
+    qtbot.waitUntil(lambda: np.array_equal(segmentation.data, after), timeout=WAIT_MS)
+
+
+def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "tshirt")
+    widget = refine_widget(viewer, viewer.layers["tshirt"], viewer.layers["tshirt coarse"])
+    refined(qtbot, widget)
+    markers = viewer.layers["tshirt markers"]
+    band_before = (markers.data == UNDECIDED).sum()
+    # A hand edit: a background dot far out in the backdrop.
+    with markers.block_history():
+        markers.paint((20, 20), 5)
+    edited = markers.data == 5
+    assert edited.any()
+
+    first = widget.refinement
+    widget.params["band"].value = 3.0  # live: no button press
+    qtbot.waitUntil(lambda: widget.refinement is not first and widget.worker is None, timeout=WAIT_MS)
+    assert widget.refinement.params.band == 3.0
+    assert (markers.data == UNDECIDED).sum() > band_before  # a wider band
+    assert np.all(markers.data[edited] == 5)  # the hand edit survived
+    # Marker 5 seeds a new object 4 there.
+    assert np.all(viewer.layers["tshirt segmentation"].data[edited] == 4)
+
+
+def test_grayscale_photo(make_napari_viewer, qtbot):
+    from napari_boostseg.samples import load_sample
+
+    sample = load_sample("tshirt")
+    grey = sample.image[::2, ::2].mean(axis=2).astype(np.uint16) * 257  # 16-bit grey
+    viewer = make_napari_viewer()
+    widget = refine_widget(
+        viewer, viewer.add_image(grey, name="grey"),
+        viewer.add_labels(sample.coarse[::2, ::2].copy(), name="c"),
+    )
+    refined(qtbot, widget)
+    segmentation = viewer.layers["grey segmentation"].data
+    truth = sample.truth[::2, ::2] == 1
+    assert iou(segmentation == 1, truth) > iou(sample.coarse[::2, ::2] == 1, truth) + 0.05
+    assert viewer.layers["grey soft-masked"].data.dtype == np.uint16
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [
+        ("no coarse layer", "Choose a coarse Labels layer"),
+        ("empty coarse", "is empty"),
+        ("size mismatch", "choose the coarse layer made for this photo"),
+        ("stack", "Split Stack"),
+        ("float out of range", "rescale"),
+    ],
+)
+def test_bad_input_is_a_notification(make_napari_viewer, shown, case, expected):
+    viewer = make_napari_viewer()
+    photo = np.zeros((40, 50, 3), np.uint8)
+    coarse = np.zeros((40, 50), np.int32)
+    coarse[10:30, 10:40] = 1
+    if case == "empty coarse":
+        coarse[:] = 0
+    if case == "size mismatch":
+        coarse = coarse[:30]
+    if case == "stack":
+        photo = np.zeros((3, 40, 50), np.uint8)
+    if case == "float out of range":
+        photo = np.full((40, 50), 300.0)
+    widget = RefineWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.synchronous = True
+    widget.image.value = viewer.add_image(photo, name="photo")
+    if case != "no coarse layer":
+        widget.coarse.value = viewer.add_labels(coarse, name="coarse")
+    widget.run_button.clicked.emit()
+    assert len(shown["error"]) == 1 and expected in shown["error"][0], shown
+    assert widget.refinement is None
+    assert [layer.name for layer in viewer.layers][-1] in ("photo", "coarse")
