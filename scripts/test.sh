@@ -42,6 +42,7 @@ if [ $# -gt 0 ]; then
     exec xvfb .venv/bin/python -m pytest "$@"
 fi
 status=0
+.venv/bin/npe2 validate napari-boostseg || status=$?
 .venv/bin/python -m pytest -q --ignore=tests/napari || status=$?
 xvfb .venv/bin/python -m pytest -q tests/napari || status=$?
 exit $status
