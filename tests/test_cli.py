@@ -129,3 +129,26 @@ def test_train_is_wired(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--init-weights", "x.h5"]) == 2
     assert "--init-weights" in capsys.readouterr().err
+
+
+def test_demo_writes_masks_and_cutouts_and_refuses_to_overwrite(tmp_path, capsys):
+    from napari_boostseg import io as bio
+    from napari_boostseg.cli import main
+    from napari_boostseg.samples import load_samples
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert str(out.resolve()) in printed
+    for sample in load_samples():
+        labels = bio.read_labels(out / f"{sample.name}_labels.png")
+        assert labels.shape == sample.truth.shape
+        assert set(np.unique(labels)) == set(np.unique(sample.coarse))
+        cut = bio.read_image(out / f"{sample.name}_cutout_1.png").pixels
+        assert cut.shape == sample.image.shape[:2] + (4,)
+        np.testing.assert_array_equal(cut[..., 3] > 0, labels == 1)
+    before = (out / "dress_labels.png").stat().st_mtime_ns
+    assert main(["demo", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "dress_labels.png").stat().st_mtime_ns == before
+    assert main(["demo", "--out", str(out), "--overwrite"]) == 0

@@ -151,6 +151,29 @@ def _add_train(sub) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="refine the bundled sample photos and save masks and cut-outs",
+        description="Refine the coarse masks of the bundled sample photos and write the "
+        "photos, coarse and refined label images and one RGBA cut-out per product.",
+    )
+    p.add_argument("--out", type=Path, default=Path("boostseg-demo"), metavar="DIR",
+                   help="output folder (default: boostseg-demo)")
+    p.add_argument("--overwrite", action="store_true", help="replace files of an earlier run")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    try:
+        run_demo(args.out, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        return _fail(str(exc))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``boostseg`` (for documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -162,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_segment(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    _add_demo(sub)
     return parser
 
 
