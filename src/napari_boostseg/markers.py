@@ -20,6 +20,7 @@ objects, and for tall and wide ones.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,14 +84,23 @@ def _object_boxes(labels: np.ndarray) -> list[tuple[int, tuple[slice, slice]]]:
     return [(i + 1, s) for i, s in enumerate(slices) if s is not None]
 
 
-def _outline_distance(inside: np.ndarray, cell_y: float, cell_x: float) -> np.ndarray:
-    """Unsigned distance to the outline of ``inside``, in cells, float32.
+def _signed_distance_small(
+    inside: np.ndarray, cell_y: float, cell_x: float
+) -> tuple[np.ndarray, int]:
+    """Signed distance to the outline of ``inside`` on blocks, in cells.
 
     The outline was drawn on the 28x28 grid, so its distance field is smooth
-    at the scale of a cell: it is computed on blocks of about a third of a
-    cell and sampled back bilinearly, which costs a small fraction of an
-    exact transform at full resolution. Distances are measured from the
-    outline, half way between the pixels on its two sides.
+    at the scale of a cell: it is computed on blocks of ``f`` pixels, about a
+    third of a cell, which costs a small fraction of an exact transform at
+    full resolution. Distances are measured from the outline, half way
+    between the pixels on its two sides; positive inside.
+
+    Returns
+    -------
+    signed : (h, w) ndarray of float32
+        On the block grid (``block_mean`` of ``inside`` with ``f``).
+    f : int
+        Block size in pixels (1: full resolution).
     """
     f = max(1, int(min(cell_y, cell_x) / 3))
     small = block_mean(inside, f) >= 0.5 if f > 1 else inside
@@ -102,12 +112,46 @@ def _outline_distance(inside: np.ndarray, cell_y: float, cell_x: float) -> np.nd
     ).astype(np.float32)
     # Pixel centres lie half a pixel from the outline on either side.
     signed -= np.where(small, 0.5, -0.5).astype(np.float32) * np.float32(min(sampling))
+    return signed, f
+
+
+def _outline_distance(inside: np.ndarray, cell_y: float, cell_x: float) -> np.ndarray:
+    """Unsigned distance to the outline of ``inside``, in cells, float32.
+
+    See :func:`_signed_distance_small`; sampled back to full resolution
+    bilinearly.
+    """
+    signed, f = _signed_distance_small(inside, cell_y, cell_x)
     if f > 1:
         signed = upsample(signed, f, inside.shape)
     return np.abs(signed)
 
 
-def band_geometry(coarse: ArrayLike, band: float = 1.5) -> BandGeometry:
+def _medial_ridge(signed: np.ndarray, depth: float, band: float) -> np.ndarray:
+    """Local maxima of a distance field at least ``depth`` deep, within ``band``.
+
+    These are the pixels along the middle of parts thinner than the band: a
+    strap, an arm, a gap between an arm and the body. Where ``signed`` is a
+    signed distance, pass ``signed`` for the inside and ``-signed`` for the
+    outside.
+    """
+    peak = signed >= ndi.grey_dilation(signed, size=(3, 3), mode="nearest")
+    return peak & (signed >= depth) & (signed <= band)
+
+
+def _full_resolution(small: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """Each block of a block-grid mask repeated over its ``f`` x ``f`` pixels."""
+    if f == 1:
+        return small
+    return np.repeat(np.repeat(small, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
+
+
+def band_geometry(
+    coarse: ArrayLike,
+    band: float = 1.5,
+    ridge: float = 0.0,
+    bands: Mapping[int, float] | None = None,
+) -> BandGeometry:
     """Markers and outline closeness for a coarse label image.
 
     Parameters
@@ -118,19 +162,37 @@ def band_geometry(coarse: ArrayLike, band: float = 1.5) -> BandGeometry:
         Half-width of the undecided band, in cells of the object's 28x28 mask
         grid (see module docstring). Pixels nearer than this to a coarse
         outline are undecided. Default 1.5.
+    ridge : float, optional
+        Parts thinner than the band (a strap, a shoe, a bag, the gap between
+        an arm and the body) would lie wholly in it, with no sure pixel to
+        seed them, and the watershed would give them away. With ``ridge`` > 0
+        the middle line of such parts stays sure: pixels on the medial ridge
+        of the object, or of the background between its parts, at least
+        ``ridge`` cells from the coarse outline. It must exceed the coarse
+        mask's typical error. 0 turns it off. Default 0.
+    bands : mapping of int to float, optional
+        Half-widths for some object ids instead of ``band``, in cells: wider
+        for objects whose coarse outline is known to be less certain.
 
     Returns
     -------
     BandGeometry
     """
-    if not band > 0:
-        raise ValueError(f"band must be > 0 cells, got {band}")
+    bands = dict(bands or {})
+    for width in [band, *bands.values()]:
+        if not width > 0:
+            raise ValueError(f"band must be > 0 cells, got {width}")
+    if not ridge >= 0:
+        raise ValueError(f"ridge must be >= 0 cells, got {ridge}")
     labels = as_label_image(coarse)
     h, w = labels.shape
     markers = np.full(labels.shape, BACKGROUND, dtype=np.int32)
     closeness = np.zeros(labels.shape, dtype=np.float32)
     undecided = np.zeros(labels.shape, dtype=bool)
+    kept = np.zeros(labels.shape, dtype=bool)
+    default_band = band
     for label_id, (sy, sx) in _object_boxes(labels):
+        band = bands.get(label_id, default_band)
         cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
         cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)
         # Work in the object's box grown by the band, plus one pixel so the
@@ -139,17 +201,30 @@ def band_geometry(coarse: ArrayLike, band: float = 1.5) -> BandGeometry:
         y2 = min(sy.stop + int(np.ceil(band * cell_y)) + 1, h)
         x1 = max(sx.start - int(np.ceil(band * cell_x)) - 1, 0)
         x2 = min(sx.stop + int(np.ceil(band * cell_x)) + 1, w)
-        inside = labels[y1:y2, x1:x2] == label_id
-        dist = _outline_distance(inside, cell_y, cell_x)
+        window = (slice(y1, y2), slice(x1, x2))
+        crop = labels[window]
+        inside = crop == label_id
+        signed, f = _signed_distance_small(inside, cell_y, cell_x)
+        dist = np.abs(upsample(signed, f, inside.shape)) if f > 1 else np.abs(signed)
         near = dist <= band
         sure = inside & ~near
-        window = (slice(y1, y2), slice(x1, x2))
+        if ridge > 0 and ridge < band:
+            # A block on the ridge lies within half a block of the middle
+            # line, well inside any part at least 2 * ridge cells thick.
+            sure_in = _full_resolution(_medial_ridge(signed, ridge, band), f, inside.shape) & inside
+            sure_out = _full_resolution(_medial_ridge(-signed, ridge, band), f, inside.shape)
+            sure_out &= crop == 0
+            sure |= sure_in
+            kept[window] |= sure_in | sure_out
+            near &= ~(sure_in | sure_out)
         markers[window][sure] = object_marker(label_id)
         undecided[window] |= near
         tent = np.clip(1 - dist / band, 0, 1).astype(np.float32)
         np.maximum(closeness[window], np.where(near, tent, 0), out=closeness[window])
     # Every pixel near any outline stays undecided, also where it lies in the
     # sure part of a neighbouring object: touching objects share that band.
+    # Ridge pixels are the exception, as they are the only seed of their part.
+    undecided &= ~kept
     markers[undecided] = UNDECIDED
     rows = np.flatnonzero(undecided.any(axis=1))
     if rows.size:
@@ -160,7 +235,7 @@ def band_geometry(coarse: ArrayLike, band: float = 1.5) -> BandGeometry:
     return BandGeometry(markers=markers, closeness=closeness, box=box)
 
 
-def make_markers(coarse: ArrayLike, band: float = 1.5) -> np.ndarray:
+def make_markers(coarse: ArrayLike, band: float = 1.5, ridge: float = 0.0) -> np.ndarray:
     """Marker image for ``coarse``; see :func:`band_geometry`.
 
     Returns
@@ -168,4 +243,4 @@ def make_markers(coarse: ArrayLike, band: float = 1.5) -> np.ndarray:
     (H, W) ndarray of int32
         0 undecided, 1 background, ``k + 1`` sure part of object ``k``.
     """
-    return band_geometry(coarse, band).markers
+    return band_geometry(coarse, band, ridge).markers

@@ -1,0 +1,310 @@
+"""Move a misplaced coarse mask to where the photo's colours put the object.
+
+A Mask R-CNN mask is a 28x28 grid stretched over the detected box. When the
+box is off by a few per cent, or the head's threshold makes the mask a cell
+too fat or too thin, the whole outline is off by one to three cells: further
+than a narrow undecided band can reach, and a wide band lets the watershed
+wander off to texture edges where the mask was right. The error is mostly a
+shift and a uniform growth or shrinkage of the whole object, so it is
+estimated per object as just that:
+
+1. colour models: beyond a wide band around the coarse outline, the sure
+   object and sure background near the band give local colour statistics
+   (a diagonal Gaussian per pixel, from Gaussian-weighted means and
+   variances of the nearby sure pixels of each class);
+2. evidence: in the wide band, the clipped log-likelihood ratio ``L`` of
+   object over background colour;
+3. search: over shifts of up to ``search`` cells and growths of up to
+   ``MAX_GROWTH`` cells, the moved mask ``M`` maximises ``sum(L[M])``;
+4. gate: the move is kept only when it gains at least ``min_gain`` per band
+   pixel over the mask as it was, and when the moved outline still lies on
+   photo edges at least ``EDGE_KEEP`` times as strong (on average) as the
+   coarse one. An accurate mask gains little that way, and where colours
+   mislead, moving it would leave the photo's edges behind; a misplaced
+   mask gains a lot and moves onto them.
+
+All of it runs on blocks of about a quarter of a cell (the colour
+statistics on blocks of half a cell), so the cost follows the number of
+cells, not the photo's resolution. The moved mask is then refined at full
+resolution like any coarse mask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from .inputs import image_to_float
+from .markers import GRID_CELLS
+from .resample import block_mean, upsample
+
+__all__ = ["Move", "align_objects"]
+
+#: Half-width of the band where colour evidence is weighed, in cells.
+EVIDENCE_BAND = 2.5
+#: How far beyond that band sure pixels feed the colour models, in cells.
+MODEL_REACH = 1.5
+#: Reach of the local colour models (Gaussian sigma), in cells.
+MODEL_SIGMA = 1.0
+#: Variance floor of the colour models, in (intensity in [0, 1]) squared:
+#: a flat patch must not make any other colour infinitely unlikely.
+VARIANCE_FLOOR = 1e-3
+#: Log-likelihood ratios are clipped to this many nats, so a few odd pixels
+#: cannot outvote the band.
+CLIP_NATS = 3.0
+#: Largest growth or shrinkage tried, in cells.
+MAX_GROWTH = 1.5
+#: Step of the coarse search, in cells; a second pass tries half steps.
+STEP = 0.5
+#: A move must keep the outline on edges at least this strong, relative to
+#: the mean edge strength along the coarse outline.
+EDGE_KEEP = 0.75
+#: Blocks per cell side for the whole estimate.
+BLOCKS_PER_CELL = 4.0
+
+
+@dataclass(frozen=True)
+class Move:
+    """How one object's coarse mask was moved.
+
+    Attributes
+    ----------
+    label_id : int
+    dy, dx : float
+        Shift in pixels (down, right).
+    growth : float
+        Growth of the outline in cells (negative: shrinkage).
+    gain : float
+        Mean gain of clipped log-likelihood ratio per band pixel, in nats.
+    edge_ratio : float
+        Mean edge strength along the moved outline over that along the
+        coarse one (NaN when not computed: the gain was too small).
+    applied : bool
+        Whether the move passed the gate and the mask was moved.
+    """
+
+    label_id: int
+    dy: float
+    dx: float
+    growth: float
+    gain: float
+    edge_ratio: float
+    applied: bool
+
+
+def _shifted(values: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
+    """``values`` moved by ``(dy, dx)`` pixels, ``fill`` where nothing moves in."""
+    out = np.full(values.shape, fill, dtype=values.dtype)
+    h, w = values.shape
+    ys, ye = max(dy, 0), h + min(dy, 0)
+    xs, xe = max(dx, 0), w + min(dx, 0)
+    if ys < ye and xs < xe:
+        out[ys:ye, xs:xe] = values[ys - dy : ye - dy, xs - dx : xe - dx]
+    return out
+
+
+def _colour_evidence(
+    photo: np.ndarray, sure_object: np.ndarray, sure_background: np.ndarray, sigma: tuple[float, float]
+) -> np.ndarray:
+    """Log-likelihood ratio, object over background, under local Gaussian models.
+
+    Parameters
+    ----------
+    photo : (h, w, C) ndarray of float32
+    sure_object, sure_background : (h, w) ndarray of bool
+        Pixels whose colours make each model.
+    sigma : tuple of float
+        Reach of the models in pixels (rows, columns).
+    """
+    coarse_sigma = (sigma[0] / 2, sigma[1] / 2)
+
+    def blur(values: np.ndarray) -> np.ndarray:
+        # A Gaussian of a whole cell keeps nothing finer than half a cell,
+        # so it runs on blocks twice as coarse and is sampled back bilinearly
+        # (as in softmask.blur_mask). Its default reach of 4 sigmas matters:
+        # the band's middle lies 2.5 sigmas from the nearest model pixels.
+        small = ndi.gaussian_filter(block_mean(values, 2), coarse_sigma, mode="nearest")
+        return upsample(small, 2, values.shape)
+
+    loglik = []
+    for sure in (sure_object, sure_background):
+        weight = sure.astype(np.float32)
+        total = np.maximum(blur(weight), 1e-6)
+        out = np.zeros(sure.shape, dtype=np.float32)
+        for c in range(photo.shape[2]):
+            channel = photo[..., c]
+            mean = blur(weight * channel) / total
+            square = blur(weight * channel * channel) / total
+            var = np.maximum(square - mean * mean, 0) + np.float32(VARIANCE_FLOOR)
+            out += (channel - mean) ** 2 / var + np.log(var)
+        loglik.append(-0.5 * out)
+    return loglik[0] - loglik[1]
+
+
+def _outline_support(edges: np.ndarray, mask: np.ndarray) -> float:
+    """Mean of ``edges`` over the outline (inner boundary pixels) of ``mask``."""
+    outline = mask & ~ndi.binary_erosion(mask, border_value=1)
+    return float(edges[outline].mean()) if outline.any() else 0.0
+
+
+def _edge_ratio(photo: np.ndarray, signed: np.ndarray, dy: int, dx: int, growth: float) -> float:
+    """Edge strength along the moved outline relative to the coarse outline.
+
+    Computed on the block grid: a gradient of one block's scale still peaks
+    where the photo's outline is, which is all the comparison needs.
+    """
+    edges = np.zeros(signed.shape, dtype=np.float32)
+    for c in range(photo.shape[2]):
+        edges += ndi.gaussian_gradient_magnitude(photo[..., c], 1.0, mode="nearest") ** 2
+    before = _outline_support(edges, signed > 0)
+    after = _outline_support(edges, _shifted(signed, dy, dx, -1e3) > -growth)
+    return after / before if before > 0 else np.inf
+
+
+def _best_move(
+    evidence: np.ndarray,
+    signed: np.ndarray,
+    steps: tuple[int, int],
+    reach: tuple[int, int],
+    growths: np.ndarray,
+) -> tuple[float, int, int, float]:
+    """Shift and growth of the mask ``signed > 0`` that collect most evidence.
+
+    The mask grown by ``g`` cells and shifted by ``(dy, dx)`` blocks is
+    ``shifted(signed) > -g``. Only pixels with evidence count; a pixel with
+    moved distance ``d`` lies in every mask with ``g > -d``, so one weighted
+    histogram over the growths (evenly spaced, ascending) scores them all
+    at once.
+    """
+    where = np.nonzero(evidence)
+    values = evidence[where].astype(np.float64)
+    pad = max(reach) + max(steps)
+    padded = np.pad(signed, pad, mode="constant", constant_values=-1e3)
+    # Flat indices make each shift one cheap ``take``.
+    width = padded.shape[1]
+    flat = (where[0] + pad) * width + (where[1] + pad)
+    padded = padded.ravel()
+
+    def score(dy: int, dx: int, grow: np.ndarray) -> np.ndarray:
+        moved = padded.take(flat - (dy * width + dx))
+        # Index of the first growth with g > -d (grow.size when none).
+        step = grow[1] - grow[0]
+        first = np.floor((-moved - np.float32(grow[0])) / np.float32(step)) + 1
+        first = np.clip(first, 0, grow.size, out=first).astype(np.intp)
+        return np.cumsum(np.bincount(first, weights=values, minlength=grow.size + 1))[: grow.size]
+
+    best = (-np.inf, 0, 0, 0.0)
+    ny, nx = reach[0] // steps[0], reach[1] // steps[1]
+    for dy in range(-ny * steps[0], ny * steps[0] + 1, steps[0]):
+        for dx in range(-nx * steps[1], nx * steps[1] + 1, steps[1]):
+            scores = score(dy, dx, growths)
+            i = int(np.argmax(scores))
+            if scores[i] > best[0]:
+                best = (float(scores[i]), dy, dx, float(growths[i]))
+    # Refine by half steps around the best move.
+    _, by, bx, bg = best
+    half = (max(steps[0] // 2, 1), max(steps[1] // 2, 1))
+    near_growths = np.array([bg - STEP / 2, bg, bg + STEP / 2])
+    for dy in (by - half[0], by, by + half[0]):
+        for dx in (bx - half[1], bx, bx + half[1]):
+            scores = score(dy, dx, near_growths)
+            i = int(np.argmax(scores))
+            if scores[i] > best[0]:
+                best = (float(scores[i]), dy, dx, float(near_growths[i]))
+    return best
+
+
+def align_objects(
+    image: np.ndarray,
+    labels: np.ndarray,
+    search: float = 2.0,
+    min_gain: float = 0.08,
+) -> tuple[np.ndarray, list[Move]]:
+    """Shift and grow each object's coarse mask to fit the photo's colours.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, C) ndarray
+        Photo, any dtype :func:`napari_boostseg.inputs.image_to_float` takes.
+    labels : (H, W) ndarray of int
+        Coarse labels, 0 background, 1..N objects.
+    search : float, optional
+        Largest shift tried along each axis, in cells of the object's 28x28
+        grid. 0 turns alignment off. Default 2.0.
+    min_gain : float, optional
+        A move is applied only when it raises the clipped colour
+        log-likelihood ratio by at least this much per band pixel, in nats.
+        Default 0.08.
+
+    Returns
+    -------
+    labels : (H, W) ndarray of int32
+        Labels with the moved objects; an object grows only into background.
+    moves : list of Move
+        One per object searched.
+    """
+    out = np.array(labels, dtype=np.int32, copy=True)
+    moves: list[Move] = []
+    if not search > 0:
+        return out, moves
+    h, w = labels.shape
+    for index, box in enumerate(ndi.find_objects(labels)):
+        if box is None:
+            continue
+        label_id = index + 1
+        sy, sx = box
+        cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
+        cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)
+        f = max(1, int(min(cell_y, cell_x) / BLOCKS_PER_CELL))
+        if (sy.stop - sy.start) < 4 * f or (sx.stop - sx.start) < 4 * f:
+            continue
+        # Room for the evidence band, the models' reach and their blur.
+        margin = EVIDENCE_BAND + MODEL_REACH + 2 * MODEL_SIGMA
+        y1, y2 = max(sy.start - int(margin * cell_y), 0), min(sy.stop + int(margin * cell_y), h)
+        x1, x2 = max(sx.start - int(margin * cell_x), 0), min(sx.stop + int(margin * cell_x), w)
+        window = (slice(y1, y2), slice(x1, x2))
+        photo = image_to_float(image[window])
+        photo = np.stack([block_mean(photo[..., c], f) for c in range(photo.shape[2])], axis=-1)
+        inside = block_mean(labels[window] == label_id, f) >= 0.5
+        sampling = (f / cell_y, f / cell_x)  # distances in cells
+        signed = np.where(
+            inside,
+            ndi.distance_transform_edt(inside, sampling=sampling),
+            -ndi.distance_transform_edt(~inside, sampling=sampling),
+        ).astype(np.float32)
+        signed -= np.where(inside, 0.5, -0.5).astype(np.float32) * np.float32(min(sampling))
+        depth = np.abs(signed)
+        band = depth <= EVIDENCE_BAND
+        model = ~band & (depth <= EVIDENCE_BAND + MODEL_REACH)
+        if not (model & inside).any() or not (model & ~inside).any():
+            continue
+        evidence = _colour_evidence(
+            photo, model & inside, model & ~inside, (MODEL_SIGMA * cell_y / f, MODEL_SIGMA * cell_x / f)
+        )
+        evidence = np.clip(evidence, -CLIP_NATS, CLIP_NATS) * band
+        steps = (max(1, round(STEP * cell_y / f)), max(1, round(STEP * cell_x / f)))
+        reach = (round(search * cell_y / f), round(search * cell_x / f))
+        growths = np.arange(-MAX_GROWTH, MAX_GROWTH + STEP / 2, STEP)
+        score, dy, dx, growth = _best_move(evidence, signed, steps, reach, growths)
+        stay = float(evidence[signed > 0].sum())
+        gain = (score - stay) / max(int(band.sum()), 1)
+        applied = gain >= min_gain and (dy, dx, growth) != (0, 0, 0.0)
+        ratio = _edge_ratio(photo, signed, dy, dx, growth) if applied else float("nan")
+        applied = applied and ratio >= EDGE_KEEP
+        moves.append(Move(label_id, dy * f, dx * f, growth, gain, ratio, applied))
+        if not applied:
+            continue
+        current = labels[window] == label_id
+        if growth == 0:
+            moved = _shifted(current, dy * f, dx * f, False)
+        else:
+            # The grown outline only needs the accuracy of a block: the
+            # watershed snaps it to the photo afterwards.
+            level = upsample(_shifted(signed, dy, dx, -1e3), f, current.shape)
+            moved = level > -growth
+        target = out[window]
+        target[current & ~moved] = 0
+        target[moved & (target == 0)] = label_id
+    return out, moves

@@ -1,0 +1,66 @@
+"""Alignment of misplaced coarse masks, and ridge markers for thin parts."""
+
+import numpy as np
+
+from napari_boostseg import RefineParams, refine
+from napari_boostseg.alignment import align_objects
+from napari_boostseg.markers import UNDECIDED, band_geometry
+from napari_boostseg.metrics import iou
+
+
+def _photo(truth: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A red object on a grey, slightly noisy backdrop."""
+    rng = np.random.default_rng(seed)
+    image = np.where(truth[..., None], [200, 40, 40], [120, 120, 120]).astype(np.float32)
+    image += rng.normal(0, 6, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def _disc(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - centre[0]) ** 2 + (xx - centre[1]) ** 2 <= radius**2
+
+
+def test_shifted_mask_is_moved_back() -> None:
+    truth = _disc((300, 300), (150, 150), 80)
+    coarse = _disc((300, 300), (150, 162), 80)  # about 2 cells to the right
+    moved, moves = align_objects(_photo(truth), coarse.astype(np.int32))
+    assert moves[0].applied
+    assert iou(moved > 0, truth) > iou(coarse, truth) + 0.05
+
+
+def test_accurate_mask_stays() -> None:
+    truth = _disc((300, 300), (150, 150), 80)
+    moved, moves = align_objects(_photo(truth), truth.astype(np.int32))
+    assert not moves[0].applied
+    np.testing.assert_array_equal(moved > 0, truth)
+
+
+def test_alignment_off() -> None:
+    truth = _disc((120, 120), (60, 60), 30)
+    moved, moves = align_objects(_photo(truth), truth.astype(np.int32), search=0)
+    assert moves == []
+    np.testing.assert_array_equal(moved > 0, truth)
+
+
+def test_refine_recovers_shifted_disc() -> None:
+    truth = _disc((300, 300), (150, 150), 80)
+    coarse = _disc((300, 300), (141, 160), 76)
+    out = refine(_photo(truth), coarse)
+    assert iou(out > 0, truth) > 0.97
+    plain = refine(_photo(truth), coarse, RefineParams(align=0))
+    assert iou(out > 0, truth) > iou(plain > 0, truth)
+
+
+def test_ridge_keeps_thin_part_seeded() -> None:
+    labels = np.zeros((280, 280), bool)
+    labels[40:240, 40:160] = True  # body
+    labels[40:240, 200:210] = True  # a strap 1.6 cells thick (cell: 6.2 px wide)
+    strap = (slice(40, 240), slice(200, 210))
+    plain = band_geometry(labels, band=1.0)
+    assert not (plain.markers[strap] == 2).any()
+    geo = band_geometry(labels, band=1.0, ridge=0.5)
+    assert (geo.markers[strap] == 2).any()
+    # Seeds stay inside the strap, and the rest of the band stays undecided.
+    assert not (geo.markers[40:240, 160:200] == 2).any()
+    assert (geo.markers[40:240, 195:200] == UNDECIDED).all()
