@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .inputs import image_to_float
+from .inputs import intensity_scale
 from .markers import GRID_CELLS
 from .resample import block_mean, upsample
 
@@ -221,6 +221,7 @@ def align_objects(
     labels: np.ndarray,
     search: float = 2.0,
     min_gain: float = 0.08,
+    boxes=None,
 ) -> tuple[np.ndarray, list[Move]]:
     """Shift and grow each object's coarse mask to fit the photo's colours.
 
@@ -233,6 +234,8 @@ def align_objects(
     search : float, optional
         Largest shift tried along each axis, in cells of the object's 28x28
         grid. 0 turns alignment off. Default 2.0.
+    boxes : list of (slice, slice) or None, optional
+        ``scipy.ndimage.find_objects(labels)`` when the caller has it already.
     min_gain : float, optional
         A move is applied only when it raises the clipped colour
         log-likelihood ratio by at least this much per band pixel, in nats.
@@ -250,7 +253,7 @@ def align_objects(
     if not search > 0:
         return out, moves
     h, w = labels.shape
-    for index, box in enumerate(ndi.find_objects(labels)):
+    for index, box in enumerate(ndi.find_objects(labels) if boxes is None else boxes):
         if box is None:
             continue
         label_id = index + 1
@@ -265,8 +268,12 @@ def align_objects(
         y1, y2 = max(sy.start - int(margin * cell_y), 0), min(sy.stop + int(margin * cell_y), h)
         x1, x2 = max(sx.start - int(margin * cell_x), 0), min(sx.stop + int(margin * cell_x), w)
         window = (slice(y1, y2), slice(x1, x2))
-        photo = image_to_float(image[window])
-        photo = np.stack([block_mean(photo[..., c], f) for c in range(photo.shape[2])], axis=-1)
+        # Average the raw channels block by block and scale afterwards: no
+        # float copy of the full-resolution window.
+        raw = image[window] if image.ndim == 3 else image[window][..., None]
+        channels = range(min(raw.shape[2], 3))  # alpha does not count
+        photo = np.stack([block_mean(raw[..., c], f) for c in channels], axis=-1)
+        photo *= np.float32(1 / intensity_scale(image.dtype))
         inside = block_mean(labels[window] == label_id, f) >= 0.5
         sampling = (f / cell_y, f / cell_x)  # distances in cells
         signed = np.where(

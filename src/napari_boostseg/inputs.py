@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["check_image", "image_to_float", "as_label_image"]
+__all__ = ["check_image", "intensity_scale", "image_to_float", "as_label_image"]
 
 
 def check_image(image: ArrayLike) -> np.ndarray:
@@ -59,6 +59,18 @@ def check_image(image: ArrayLike) -> np.ndarray:
     )
 
 
+def intensity_scale(dtype: np.dtype) -> float:
+    """The value that stands for full intensity in an image of ``dtype``.
+
+    255 for one-byte integers, 65535 for wider integers (16-bit data), 1 for
+    floats.
+    """
+    dtype = np.dtype(dtype)
+    if np.issubdtype(dtype, np.integer):
+        return 255.0 if dtype.itemsize == 1 else 65535.0
+    return 1.0
+
+
 def image_to_float(image: ArrayLike) -> np.ndarray:
     """Colour channels of ``image`` as float32 in [0, 1], shape (H, W, C).
 
@@ -88,7 +100,7 @@ def image_to_float(image: ArrayLike) -> np.ndarray:
     if image.shape[2] == 4:
         image = image[..., :3]
     if np.issubdtype(image.dtype, np.integer):
-        scale = 255 if image.dtype.itemsize == 1 else 65535
+        scale = intensity_scale(image.dtype)
         if image.dtype.itemsize > 2 and image.size and image.max() > 65535:
             raise ValueError(
                 f"integer image ({image.dtype}) has values above 65535; "

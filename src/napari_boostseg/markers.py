@@ -20,7 +20,7 @@ objects, and for tall and wide ones.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,8 +79,8 @@ class BandGeometry:
     box: tuple[int, int, int, int]
 
 
-def _object_boxes(labels: np.ndarray) -> list[tuple[int, tuple[slice, slice]]]:
-    slices = ndi.find_objects(labels)
+def _object_boxes(labels: np.ndarray, slices=None) -> list[tuple[int, tuple[slice, slice]]]:
+    slices = ndi.find_objects(labels) if slices is None else slices
     return [(i + 1, s) for i, s in enumerate(slices) if s is not None]
 
 
@@ -151,6 +151,7 @@ def band_geometry(
     band: float = 1.5,
     ridge: float = 0.0,
     bands: Mapping[int, float] | None = None,
+    boxes: Sequence[tuple[slice, slice] | None] | None = None,
 ) -> BandGeometry:
     """Markers and outline closeness for a coarse label image.
 
@@ -173,6 +174,8 @@ def band_geometry(
     bands : mapping of int to float, optional
         Half-widths for some object ids instead of ``band``, in cells: wider
         for objects whose coarse outline is known to be less certain.
+    boxes : sequence of (slice, slice) or None, optional
+        ``scipy.ndimage.find_objects(coarse)`` when the caller has it already.
 
     Returns
     -------
@@ -191,7 +194,7 @@ def band_geometry(
     undecided = np.zeros(labels.shape, dtype=bool)
     kept = np.zeros(labels.shape, dtype=bool)
     default_band = band
-    for label_id, (sy, sx) in _object_boxes(labels):
+    for label_id, (sy, sx) in _object_boxes(labels, boxes):
         band = bands.get(label_id, default_band)
         cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
         cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import ndimage as ndi
 
 from .alignment import align_objects
 from .edges import edge_map, gradient_in_band, gradient_magnitude
@@ -158,13 +159,14 @@ class Refinement:
     aligned: np.ndarray | None = None
 
 
-def soft_sigma_pixels(labels: np.ndarray, soft_sigma: float) -> float:
-    """Soft-mask blur in pixels: ``soft_sigma`` cells of the objects' mean cell side."""
-    from scipy import ndimage as ndi
+def soft_sigma_pixels(labels: np.ndarray, soft_sigma: float, boxes=None) -> float:
+    """Soft-mask blur in pixels: ``soft_sigma`` cells of the objects' mean cell side.
 
+    ``boxes`` is ``scipy.ndimage.find_objects(labels)`` when the caller has it.
+    """
     sides = [
         ((s[0].stop - s[0].start) + (s[1].stop - s[1].start)) / (2 * GRID_CELLS)
-        for s in ndi.find_objects(labels)
+        for s in (ndi.find_objects(labels) if boxes is None else boxes)
         if s is not None
     ]
     return max(float(np.mean(sides)) * soft_sigma, 1.0) if sides else 1.0
@@ -250,10 +252,13 @@ def refine(
     image = check_image(image)
     labels = as_label_image(coarse, image.shape)
     # Everything after alignment works from the moved masks, ``guide``.
-    guide, moves = align_objects(image, labels, params.align, params.align_gain)
+    boxes = ndi.find_objects(labels)
+    guide, moves = align_objects(image, labels, params.align, params.align_gain, boxes)
     moved = {move.label_id: params.moved_band for move in moves if move.applied}
-    geometry = band_geometry(guide, params.band, params.ridge, moved)
-    sigma = soft_sigma_pixels(guide, params.soft_sigma)
+    if moved:
+        boxes = ndi.find_objects(guide)
+    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
+    sigma = soft_sigma_pixels(guide, params.soft_sigma, boxes)
     shape = labels.shape
     if not return_intermediates:
         if geometry.box == (0, 0, 0, 0):
@@ -338,8 +343,6 @@ def reflood(
 
 def _widest_band_pixels(refinement: Refinement) -> int:
     """Twice the widest undecided band of the refinement, in pixels."""
-    from scipy import ndimage as ndi
-
     sides = [
         max(s[0].stop - s[0].start, s[1].stop - s[1].start)
         for s in ndi.find_objects(refinement.coarse)

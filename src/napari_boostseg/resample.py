@@ -14,11 +14,19 @@ __all__ = ["block_mean", "upsample"]
 
 
 def block_mean(image: np.ndarray, f: int) -> np.ndarray:
-    """Mean over ``f`` x ``f`` blocks (edge-padded), float32."""
+    """Mean over ``f`` x ``f`` blocks, float32; partial blocks at the far edges
+    average the pixels they have.
+
+    Sums run in float32 straight from the input's dtype (bool, uint8,
+    uint16 or float), so no float copy of the full-resolution input is made.
+    """
     h, w = image.shape
-    hp, wp = -(-h // f) * f, -(-w // f) * f
-    padded = np.pad(image.astype(np.float32, copy=False), ((0, hp - h), (0, wp - w)), mode="edge")
-    return padded.reshape(hp // f, f, wp // f, f).mean(axis=(1, 3), dtype=np.float32)
+    sums = np.add.reduceat(image, np.arange(0, w, f), axis=1, dtype=np.float32)
+    sums = np.add.reduceat(sums, np.arange(0, h, f), axis=0)
+    rows = np.minimum(f, h - np.arange(0, h, f)).astype(np.float32)
+    cols = np.minimum(f, w - np.arange(0, w, f)).astype(np.float32)
+    sums /= rows[:, None] * cols[None, :]
+    return sums
 
 
 def upsample(
