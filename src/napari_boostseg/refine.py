@@ -79,9 +79,10 @@ class RefineParams:
         :mod:`napari_boostseg.alignment`); growth and shrinkage of up to 1.5
         cells are tried with it. 0 turns alignment off. Default 2.0.
     moved_band : float
-        Half-width of the band, in cells, for objects that alignment moved:
-        a moved outline is a good guess but less certain than one that was
-        right from the start. Default 2.0.
+        Least half-width of the band, in cells, for objects that alignment
+        moved (they get ``max(band, moved_band)``): a moved outline is a good
+        guess but less certain than one that was right from the start.
+        Default 2.0.
     align_gain : float
         A mask is moved only when the move raises the colour evidence by at
         least this much per band pixel, in nats (log-likelihood ratio clipped
@@ -254,7 +255,8 @@ def refine(
     # Everything after alignment works from the moved masks, ``guide``.
     boxes = ndi.find_objects(labels)
     guide, moves = align_objects(image, labels, params.align, params.align_gain, boxes)
-    moved = {move.label_id: params.moved_band for move in moves if move.applied}
+    wide = max(params.band, params.moved_band)
+    moved = {move.label_id: wide for move in moves if move.applied}
     if moved:
         boxes = ndi.find_objects(guide)
     geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
