@@ -54,7 +54,9 @@ def object_marker(label_id: int | np.ndarray) -> int | np.ndarray:
 
 def labels_from_markers(flooded: np.ndarray) -> np.ndarray:
     """Label image (0 background, k object) from a fully flooded marker image."""
-    return np.maximum(flooded.astype(np.int32, copy=False) - 1, 0)
+    out = np.array(flooded, dtype=np.int32)  # one full-size copy, then in place
+    out -= 1
+    return np.maximum(out, 0, out=out)
 
 
 @dataclass(frozen=True)
