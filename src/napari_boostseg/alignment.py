@@ -37,7 +37,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .inputs import intensity_scale
-from .markers import GRID_CELLS
+from .markers import GRID_CELLS, signed_distance
 from .resample import block_mean, upsample
 
 __all__ = ["Move", "align_objects"]
@@ -275,13 +275,7 @@ def align_objects(
         photo = np.stack([block_mean(raw[..., c], f) for c in channels], axis=-1)
         photo *= np.float32(1 / intensity_scale(image.dtype))
         inside = block_mean(labels[window] == label_id, f) >= 0.5
-        sampling = (f / cell_y, f / cell_x)  # distances in cells
-        signed = np.where(
-            inside,
-            ndi.distance_transform_edt(inside, sampling=sampling),
-            -ndi.distance_transform_edt(~inside, sampling=sampling),
-        ).astype(np.float32)
-        signed -= np.where(inside, 0.5, -0.5).astype(np.float32) * np.float32(min(sampling))
+        signed = signed_distance(inside, (f / cell_y, f / cell_x))  # in cells
         depth = np.abs(signed)
         band = depth <= EVIDENCE_BAND
         model = ~band & (depth <= EVIDENCE_BAND + MODEL_REACH)

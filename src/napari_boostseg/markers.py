@@ -86,6 +86,23 @@ def _object_boxes(labels: np.ndarray, slices=None) -> list[tuple[int, tuple[slic
     return [(i + 1, s) for i, s in enumerate(slices) if s is not None]
 
 
+def signed_distance(inside: np.ndarray, sampling: tuple[float, float]) -> np.ndarray:
+    """Signed distance of each pixel to the outline of ``inside``, float32.
+
+    Distances are measured from the outline, half way between the pixels on
+    its two sides, in the units of ``sampling`` (the pixel's height and
+    width); positive inside, negative outside.
+    """
+    signed = np.where(
+        inside,
+        ndi.distance_transform_edt(inside, sampling=sampling),
+        -ndi.distance_transform_edt(~inside, sampling=sampling),
+    ).astype(np.float32)
+    # Pixel centres lie half a pixel from the outline on either side.
+    signed -= np.where(inside, 0.5, -0.5).astype(np.float32) * np.float32(min(sampling))
+    return signed
+
+
 def _signed_distance_small(
     inside: np.ndarray, cell_y: float, cell_x: float
 ) -> tuple[np.ndarray, int]:
@@ -106,15 +123,7 @@ def _signed_distance_small(
     """
     f = max(1, int(min(cell_y, cell_x) / 3))
     small = block_mean(inside, f) >= 0.5 if f > 1 else inside
-    sampling = (f / cell_y, f / cell_x)  # distances come out in cells
-    signed = np.where(
-        small,
-        ndi.distance_transform_edt(small, sampling=sampling),
-        -ndi.distance_transform_edt(~small, sampling=sampling),
-    ).astype(np.float32)
-    # Pixel centres lie half a pixel from the outline on either side.
-    signed -= np.where(small, 0.5, -0.5).astype(np.float32) * np.float32(min(sampling))
-    return signed, f
+    return signed_distance(small, (f / cell_y, f / cell_x)), f  # in cells
 
 
 def _outline_distance(inside: np.ndarray, cell_y: float, cell_x: float) -> np.ndarray:
