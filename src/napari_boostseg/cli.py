@@ -11,6 +11,7 @@ failed (the summary says how many), 2 for wrong usage or unusable inputs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,14 +23,6 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 
 # Refinement parameters settable from the command line: (field, type, help).
-_REFINE_OPTIONS = [
-    ("band", float, "half-width of the undecided band, in cells of the 28x28 mask grid"),
-    ("prior", float, "pull of the coarse outline against photo edges (0 = photo only)"),
-    ("edge_sigma", float, "Gaussian smoothing before the gradient, in pixels"),
-    ("edge_percentile", float, "band gradient percentile that counts as a clear edge"),
-    ("soft_sigma", float, "soft-mask blur, in cells"),
-    ("soft_strength", float, "how much the soft mask dims object interiors, 0-1"),
-]
 
 
 def _positive_int(text: str) -> int:
@@ -91,8 +84,14 @@ def _add_segment(sub) -> None:
     run.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     ref = p.add_argument_group("refinement (defaults as RefineParams)")
-    for name, kind, text in _REFINE_OPTIONS:
-        ref.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, default=None, help=text)
+    from .refine import RefineParams
+
+    docs = RefineParams.field_help()
+    for field in dataclasses.fields(RefineParams):
+        ref.add_argument(
+            f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
+            help=docs.get(field.name, "").split(". ")[0] + f" (default {field.default})",
+        )
     p.set_defaults(func=_cmd_segment)
 
 
@@ -227,7 +226,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(f"--weights {args.weights}: no such file")
     if args.config is not None and (args.weights is None or not args.config.is_file()):
         return _fail(f"--config {args.config}: needs --weights and an existing JSON file")
-    changes = {name: getattr(args, name) for name, _, _ in _REFINE_OPTIONS if getattr(args, name) is not None}
+    from .refine import RefineParams
+
+    names = [field.name for field in dataclasses.fields(RefineParams)]
+    changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     try:
         params = RefineParams(**changes)
         options = SegmentOptions(

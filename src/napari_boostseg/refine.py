@@ -22,6 +22,7 @@ the band, and the watershed only touches the band.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -120,6 +121,12 @@ class RefineParams:
             raise ValueError(
                 f"invalid refinement parameters: {values}; see RefineParams for the ranges"
             )
+
+    @classmethod
+    def field_help(cls) -> dict[str, str]:
+        """Each field's documentation (from the class docstring), for a UI or a CLI."""
+        pattern = re.compile(r"^    (\w+) : .*\n((?:        .*\n?)+)", re.MULTILINE)
+        return {name: " ".join(body.split()) for name, body in pattern.findall(cls.__doc__ or "")}
 
     def replace(self, **changes: float) -> "RefineParams":
         """A copy with some fields changed."""

@@ -339,19 +339,10 @@ _PARAM_RANGES = {
 }
 
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """First sentence of each attribute in a NumPy-style docstring, for tooltips."""
-    docs: dict[str, str] = {}
-    pattern = re.compile(r"^    (\w+) : .*\n((?:        .*\n?)+)", re.MULTILINE)
-    for name, body in pattern.findall(cls.__doc__ or ""):
-        docs[name] = " ".join(body.split())
-    return docs
-
-
 def _param_widgets() -> dict[str, Any]:
     from napari_boostseg import RefineParams
 
-    docs = _field_docs(RefineParams)
+    docs = RefineParams.field_help()
     widgets: dict[str, Any] = {}
     for field in dataclasses.fields(RefineParams):
         default = field.default
