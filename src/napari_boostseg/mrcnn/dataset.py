@@ -39,12 +39,23 @@ LABEL_SUFFIXES = (".png", ".tif", ".tiff")
 
 
 def _read_image(path: Path) -> np.ndarray:
-    import imageio.v3 as iio
+    # The package's reader applies the EXIF orientation, as the labels writer
+    # and the command line see the photo: images and labels stay aligned.
+    from ..io import read_image
 
     try:
-        return np.asarray(iio.imread(path))
-    except Exception as exc:  # imageio raises many types for unreadable files
+        return read_image(path).pixels
+    except (OSError, ValueError) as exc:
         raise ValueError(f"Cannot read image {str(path)!r}: {exc}") from None
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    from ..io import read_labels
+
+    try:
+        return read_labels(path)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"Cannot read label image {str(path)!r}: {exc}") from None
 
 
 class InstanceDataset:
@@ -134,7 +145,7 @@ class InstanceDataset:
         """
         image_path, label_path = self.items[index]
         image = to_rgb_uint8(_read_image(image_path))
-        labels = _read_image(label_path)
+        labels = _read_labels(label_path)
         if labels.ndim == 3 and labels.shape[2] == 1:
             labels = labels[:, :, 0]
         if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
