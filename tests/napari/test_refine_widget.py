@@ -142,6 +142,10 @@ def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qt
     assert np.all(markers.data[edited] == 5)  # the hand edit survived
     # Marker 5 seeds a new object 4 there.
     assert np.all(viewer.layers["tshirt segmentation"].data[edited] == 4)
+    # After all this, every field still shows its name beside it.
+    assert widget.labels
+    shown = {w.text() for w in widget.native.findChildren(type(widget.status.native)) if not w.isHidden()}
+    assert {"photo", "coarse", "band", "moved band"} <= shown
 
 
 def test_grayscale_photo(make_napari_viewer, qtbot):

@@ -375,7 +375,7 @@ class RefineWidget(Container):
         self.refinement = None
         self.layers: dict[str, Any] = {}
         self._flooded: np.ndarray | None = None  # the markers the segmentation comes from
-        self._labels: np.ndarray | None = None  # the segmentation those markers gave
+        self._segmentation: np.ndarray | None = None  # the segmentation those markers gave
         self._source: tuple[str, str] | None = None  # (photo, coarse) layer names
         self._pending = False
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
@@ -486,7 +486,7 @@ class RefineWidget(Container):
         labels = reflood(result, markers) if (markers != result.markers).any() else result.labels
         self.refinement, self._source = result, source
         self._flooded = markers.copy()
-        self._labels = labels
+        self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
         self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'."
@@ -552,13 +552,13 @@ class RefineWidget(Container):
                 self.refinement,
                 markers,
                 previous_markers=self._flooded,
-                previous_labels=self._labels,
+                previous_labels=self._segmentation,
             )
         except ValueError as exc:
             show_error(f"Cannot use these markers: {exc}")
             return False
         self._flooded = markers.copy()
-        self._labels = labels
+        self._segmentation = labels
         if segmentation in self.viewer.layers:
             segmentation.data = labels
         return True
