@@ -277,9 +277,11 @@ def refine(
         soft = blur_mask(guide > 0, sigma, window)
         edges = _elevation(image, geometry, params, window, soft, everywhere=False)
         markers = geometry.markers
-        flooded = markers.copy()
-        flooded[window] = flood_markers(edges, markers[window])
-        return labels_from_markers(flooded)
+        del geometry, soft  # the closeness map is not needed past the edge map
+        # The markers are ours alone here: fill them in place, no full copy.
+        markers[window] = flood_markers(edges, markers[window])
+        markers -= 1
+        return np.maximum(markers, 0, out=markers)
     full = (slice(0, shape[0]), slice(0, shape[1]))
     soft = blur_mask(guide > 0, sigma)
     edges = _elevation(image, geometry, params, full, soft, everywhere=True)
