@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from _reference import cascadepsp_mba
 from napari_boostseg import evaluate as ev
 from napari_boostseg import io as bio
 
@@ -61,20 +62,6 @@ def test_summary_pooled_and_mean():
     assert s["mba_mean"] == pytest.approx((a.mba + b.mba) / 2)
 
 
-def _cv2_mba(pred, gt):
-    """mBA written directly from its definition with OpenCV's morphology."""
-    cv2 = pytest.importorskip("cv2")
-    h, w = gt.shape
-    top = (w + h) / 300
-    accs = []
-    for i in range(5):
-        r = 1 + int((top - 1) / 5 * i)
-        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-        band = cv2.morphologyEx(gt.astype(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
-        accs.append(np.mean(pred[band] == gt[band]))
-    return float(np.mean(accs))
-
-
 def test_folders_csv_plot(tmp_path):
     rng = np.random.default_rng(0)
     pred_dir, gt_dir = tmp_path / "pred", tmp_path / "gt"
@@ -95,7 +82,7 @@ def test_folders_csv_plot(tmp_path):
     assert report.summary["missing_predictions"] == 1
     for row in report.rows[:2]:
         pred, gt = truths[row.name]
-        assert row.mba == pytest.approx(_cv2_mba(pred, gt), abs=1e-12)
+        assert row.mba == pytest.approx(cascadepsp_mba(pred, gt), abs=1e-12)
     buffer = io.StringIO()
     ev.write_csv(buffer, report.rows)
     table = list(csv.DictReader(io.StringIO(buffer.getvalue())))
@@ -128,4 +115,4 @@ def test_mba_matches_opencv_on_ccp():
     gt = bio.read_labels(labels) > 0
     pred = jittered28(gt, seed=1)
     score = ev.score_masks("0801", pred, gt)
-    assert score.mba == pytest.approx(_cv2_mba(pred, gt), abs=1e-12)
+    assert score.mba == pytest.approx(cascadepsp_mba(pred, gt), abs=1e-12)
