@@ -126,18 +126,6 @@ def _signed_distance_small(
     return signed_distance(small, (f / cell_y, f / cell_x)), f  # in cells
 
 
-def _outline_distance(inside: np.ndarray, cell_y: float, cell_x: float) -> np.ndarray:
-    """Unsigned distance to the outline of ``inside``, in cells, float32.
-
-    See :func:`_signed_distance_small`; sampled back to full resolution
-    bilinearly.
-    """
-    signed, f = _signed_distance_small(inside, cell_y, cell_x)
-    if f > 1:
-        signed = upsample(signed, f, inside.shape)
-    return np.abs(signed)
-
-
 def _medial_ridge(signed: np.ndarray, depth: float, band: float) -> np.ndarray:
     """Local maxima of a distance field at least ``depth`` deep, within ``band``.
 
