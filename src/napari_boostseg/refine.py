@@ -354,10 +354,13 @@ def reflood(
 
 def _widest_band_pixels(refinement: Refinement) -> int:
     """Twice the widest undecided band of the refinement, in pixels."""
+    params = refinement.params
+    # Objects that alignment moved have the wider of the two bands.
+    band = max(params.band, params.moved_band) if params.align > 0 else params.band
     sides = [
         max(s[0].stop - s[0].start, s[1].stop - s[1].start)
         for s in ndi.find_objects(refinement.coarse)
         if s is not None
     ]
     cell = max(sides, default=GRID_CELLS) / GRID_CELLS
-    return int(np.ceil(2 * refinement.params.band * cell)) + 2
+    return int(np.ceil(2 * band * cell)) + 2
