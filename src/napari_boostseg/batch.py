@@ -307,14 +307,10 @@ _MODELS: dict[tuple[str, str | None], object] = {}
 
 
 def bundled_weights() -> Path | None:
-    """The Mask R-CNN weights shipped in the package (``models/*.h5``), if any.
+    """The default Mask R-CNN weights shipped in the package, if any."""
+    from .models import default_weights
 
-    With several files the last by name is taken, so a newer
-    ``mask_rcnn_<name>_<epoch>.h5`` wins.
-    """
-    folder = Path(__file__).resolve().parent / "models"
-    found = sorted(folder.glob("*.h5")) if folder.is_dir() else []
-    return found[-1] if found else None
+    return default_weights()
 
 
 def _load_detector(weights: Path, config: Path | None):

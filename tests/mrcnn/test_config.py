@@ -50,6 +50,9 @@ def test_frozen_and_hashable():
         (dict(mask_shape=(56, 56)), "mask_shape"),
         (dict(learning_rate=-1.0), "learning_rate"),
         (dict(name="a/b"), "name"),
+        (dict(backbone_width=0.0), "backbone_width"),
+        (dict(backbone_width=1.5), "backbone_width"),
+        (dict(top_down_pyramid_size=100), "top_down_pyramid_size"),
     ],
 )
 def test_invalid_values_name_the_field(changes, field):
@@ -86,3 +89,10 @@ def test_unknown_key_and_bad_file(tmp_path):
         MaskRCNNConfig.from_json(bad)
     with pytest.raises(FileNotFoundError):
         MaskRCNNConfig.from_json(tmp_path / "missing.json")
+
+
+def test_backbone_width_scales_channels():
+    assert MaskRCNNConfig().channels(256) == 256
+    half = MaskRCNNConfig(backbone_width=0.5)
+    assert [half.channels(c) for c in (64, 256, 2048)] == [32, 128, 1024]
+    assert MaskRCNNConfig(backbone_width=0.01).channels(64) == 8  # never below 8

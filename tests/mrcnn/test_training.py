@@ -124,6 +124,50 @@ def test_prepare_sample_flips_and_targets():
         assert (s.rpn_match == 1).sum() >= 1
     assert len(found) == 4  # no flip, horizontal, vertical, both
 
+    found = set()
+    for _ in range(12):
+        s = prepare_sample(image, masks, np.array([1]), cfg, rng, augment="horizontal")
+        found.add(tuple(masks_to_boxes(s.gt_masks[:, :, :1])[0]))
+    assert len(found) == 2 and len({b[0] for b in found}) == 1  # left-right only: rows stay
+    with pytest.raises(ValueError, match="augment"):
+        prepare_sample(image, masks, np.array([1]), cfg, rng, augment="vertical")
+
+
+class _OverlappingShapes:
+    """A dataset object (not a folder): a box and, inside it, a smaller box of another class.
+
+    Item 2 shows nothing (background only), as real data sometimes does.
+    """
+
+    def __len__(self):
+        return 3
+
+    def load(self, index):
+        image = np.full((64, 64, 3), 20, np.uint8)
+        if index == 2:
+            return image, np.zeros((64, 64, 0), bool), np.zeros(0, np.int32)
+        outer = np.zeros((64, 64), bool)
+        outer[8 + index : 56, 10:50] = True
+        inner = np.zeros((64, 64), bool)
+        inner[20:40, 20:40] = True
+        image[outer] = (200, 60, 60)
+        image[inner] = (60, 200, 60)
+        return image, np.stack([outer, inner], axis=2), np.array([1, 2], np.int32)
+
+
+def test_train_takes_a_dataset_object_with_overlapping_instances(tmp_path):
+    from napari_boostseg.mrcnn import train
+
+    seen = []
+    cfg = tiny_config(class_names=("BG", "outer", "inner"), train_bn=True, backbone_width=0.25,
+                      top_down_pyramid_size=32, fpn_classif_fc_layers_size=64)
+    result = train(cfg, _OverlappingShapes(), tmp_path / "runs", epochs=1, layers="all",
+                   steps_per_epoch=3, val_fraction=0, optimizer="adam", augment="horizontal",
+                   progress=seen.append, verbose=False)
+    assert [e.phase for e in seen] == ["train", "train", "train", "epoch"]
+    assert all(np.isfinite(v) for v in result.history[0].values())
+    assert result.checkpoints[0].is_file()
+
 
 @pytest.mark.slow
 def test_train_learns_a_shape(tmp_path):
@@ -200,3 +244,12 @@ def test_learning_rate_schedules():
     assert [learning_rate_at(e, 6, 1.0, "step") for e in range(6)] == [1, 1, 1, 1, 0.1, 0.1]
     assert learning_rate_at(0, 4, 1.0, "cosine") == 1.0 and learning_rate_at(2, 4, 1.0, "cosine") == pytest.approx(0.5)
     assert learning_rate_at(3, 4, 1.0, lambda e: 0.5**e) == 0.125
+
+
+def test_prepare_sample_without_instances():
+    """A photo with nothing annotated is a valid background-only example."""
+    cfg = tiny_config()
+    s = prepare_sample(np.zeros((40, 30, 3), np.uint8), np.zeros((40, 30, 0), bool), np.zeros(0, np.int32),
+                       cfg, np.random.default_rng(0), augment="horizontal")
+    assert s.gt_masks.shape == (64, 64, 4) and not s.gt_masks.any()
+    assert not s.gt_class_ids.any() and (s.rpn_match == 1).sum() == 0

@@ -245,3 +245,28 @@ def test_keras_reads_our_file_by_name(model, reference_file, tmp_path):
     np.testing.assert_array_equal(backbone.get_layer("res4f_branch2c").kernel.numpy(),
                                   values["res4f_branch2c/kernel:0"])
     np.testing.assert_array_equal(backbone.get_layer("fpn_p2").bias.numpy(), values["fpn_p2/bias:0"])
+
+
+def test_compact_model_float16_storage(tmp_path):
+    """A narrow model saves at half size in float16 and detects almost the same after reloading."""
+    cfg = tiny_config(backbone_width=0.5, top_down_pyramid_size=64, detection_min_confidence=0.0)
+    a = build_model(cfg)
+    full = a.save_weights(tmp_path / "w32.h5")
+    half = a.save_weights(tmp_path / "w16.h5", dtype="float16")
+    assert os.path.getsize(half) < 0.6 * os.path.getsize(full)
+    stored = read_weight_file(half)
+    assert stored["conv1"][0][1].dtype == np.float16 and stored["conv1"][0][1].shape[-1] == 32
+    assert stored["fpn_p2"][0][1].shape[-1] == 64 and stored["mrcnn_mask_conv1"][0][1].shape[-1] == 64
+    b = build_model(cfg)
+    b.load_weights(half)
+    np.testing.assert_allclose(b.net.layer("conv1").kernel.numpy(), a.net.layer("conv1").kernel.numpy(),
+                               rtol=1e-3, atol=1e-6)
+    image = np.random.default_rng(4).integers(0, 255, (60, 50, 3), dtype=np.uint8)
+    da, db = a.detect([image])[0], b.detect([image])[0]
+    assert len(da) > 0
+    np.testing.assert_allclose(db.scores[:5], da.scores[:5], atol=0.02)
+    with pytest.raises(ValueError, match="dtype"):
+        a.save_weights(tmp_path / "w8.h5", dtype="int8")
+    # A file of another width does not load into the reference width, and says what to compare.
+    with pytest.raises(ValueError, match="backbone_width"):
+        build_model(tiny_config()).load_weights(full)

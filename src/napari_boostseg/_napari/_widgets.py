@@ -37,6 +37,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 
+from ..models import default_weights
 from ._detector import STEPS
 
 if TYPE_CHECKING:
@@ -160,13 +161,6 @@ def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
 # Detect
 
 
-def bundled_weights() -> Path | None:
-    """The default weights shipped with the package, if any (``models/*.h5``)."""
-    folder = Path(__file__).resolve().parent.parent / "models"
-    found = sorted(folder.glob("*.h5")) if folder.is_dir() else []
-    return found[0] if found else None
-
-
 class DetectWidget(Container):
     """Mask R-CNN detection of the products in a photo, as a coarse Labels layer."""
 
@@ -176,7 +170,7 @@ class DetectWidget(Container):
         self.synchronous = False
         self.worker = None
         self._run_id = 0
-        weights = bundled_weights()
+        weights = default_weights()
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
         self.weights = FileEdit(
             label="weights",

@@ -54,6 +54,12 @@ class MaskRCNNConfig:
         classes (``num_classes``) is derived from it and includes background.
     backbone : {"resnet50", "resnet101"}, default "resnet101"
         ResNet depth of the feature extractor.
+    backbone_width : float, default 1.0
+        Multiplier of every ResNet channel width, in (0, 1]. 1.0 is the
+        reference network; 0.5 halves each stage's channels, which cuts the
+        backbone's compute and weights about four-fold. Widths are rounded
+        to multiples of 8. Weight files load only into the width they were
+        trained with.
     image_min_dim : int, default 800
         Images are scaled up so that their short side is at least this many
         pixels (they are never scaled down for this bound).
@@ -86,7 +92,9 @@ class MaskRCNNConfig:
     post_nms_rois_training, post_nms_rois_inference : int, default 2000, 1000
         Proposals kept after NMS.
     top_down_pyramid_size : int, default 256
-        Channels of the FPN maps. Fixed at 256 by the reference weights.
+        Channels of the FPN maps and of the mask head's convolutions; the
+        RPN's shared convolution has twice as many. 256 in the reference
+        weights; a multiple of 8.
     fpn_classif_fc_layers_size : int, default 1024
         Width of the two classifier "fully connected" (conv) layers.
     pool_size, mask_pool_size : int, default 7, 14
@@ -134,6 +142,7 @@ class MaskRCNNConfig:
     name: str = "mrcnn"
     class_names: tuple[str, ...] = ("BG", "object")
     backbone: str = "resnet101"
+    backbone_width: float = 1.0
     image_min_dim: int = 800
     image_max_dim: int = 1024
     image_resize_mode: str = "square"
@@ -204,6 +213,12 @@ class MaskRCNNConfig:
         """Length of the reference image meta vector: 12 + ``num_classes``."""
         return 12 + self.num_classes
 
+    def channels(self, reference: int) -> int:
+        """Channels of a backbone layer that has ``reference`` channels at width 1.0."""
+        if self.backbone_width == 1:
+            return reference
+        return max(8, int(round(reference * self.backbone_width / 8)) * 8)
+
     @property
     def stage4_blocks(self) -> int:
         """Number of residual blocks in ResNet stage 4."""
@@ -273,8 +288,16 @@ class MaskRCNNConfig:
             "validation_steps",
         ):
             _positive_int(self, name, fail)
-        if self.top_down_pyramid_size != 256:
-            fail("top_down_pyramid_size", "is fixed at 256 by the reference architecture.")
+        if (
+            isinstance(self.top_down_pyramid_size, bool)
+            or not isinstance(self.top_down_pyramid_size, int)
+            or self.top_down_pyramid_size < 8
+            or self.top_down_pyramid_size % 8
+        ):
+            fail("top_down_pyramid_size", "must be a positive multiple of 8 (256 in the reference weights).")
+        if not (isinstance(self.backbone_width, (int, float)) and not isinstance(self.backbone_width, bool)
+                and 0 < self.backbone_width <= 1):
+            fail("backbone_width", "must be in (0, 1]; 1.0 is the reference ResNet.")
         if tuple(self.mask_shape) != (2 * self.mask_pool_size, 2 * self.mask_pool_size):
             fail("mask_shape", f"must be twice mask_pool_size: ({2 * self.mask_pool_size}, {2 * self.mask_pool_size}).")
         for name in ("rpn_nms_threshold", "detection_nms_threshold", "roi_positive_ratio"):

@@ -192,7 +192,7 @@ def prepare_sample(
     class_ids: np.ndarray,
     config: MaskRCNNConfig,
     rng: np.random.Generator,
-    augment: bool = False,
+    augment: bool | str = False,
 ) -> Sample:
     """Mold an image and its masks and compute the RPN targets.
 
@@ -204,18 +204,21 @@ def prepare_sample(
     config : MaskRCNNConfig
     rng : numpy Generator
         For flips and anchor sampling.
-    augment : bool, default False
-        Random horizontal and vertical flips (each with probability 0.5).
+    augment : bool or {"horizontal"}, default False
+        True: random horizontal and vertical flips (each with probability
+        0.5); "horizontal": left-right flips only; False: none.
     """
+    if augment not in (True, False, "horizontal"):
+        raise ValueError(f"augment must be True, False or 'horizontal', got {augment!r}.")
     molded, info = resize_image(image, config)
     molded_masks = resize_mask(masks, info)
     if augment:
         if rng.random() < 0.5:
             molded, molded_masks = molded[:, ::-1], molded_masks[:, ::-1]
-        if rng.random() < 0.5:
+        if augment is True and rng.random() < 0.5:
             molded, molded_masks = molded[::-1], molded_masks[::-1]
     # Instances can vanish when an image is scaled down.
-    keep = molded_masks.reshape(-1, molded_masks.shape[2]).any(axis=0)
+    keep = molded_masks.any(axis=(0, 1))
     molded_masks, class_ids = molded_masks[:, :, keep], np.asarray(class_ids)[keep]
     g = config.max_gt_instances
     molded_masks, class_ids = molded_masks[:, :, :g], class_ids[:g]

@@ -126,7 +126,7 @@ def build_backbone(config: MaskRCNNConfig, precision: str = "float32") -> keras.
     # scale the random initialisation so that an untrained network starts with
     # activations of order one. Loaded weights replace it.
     init = keras.initializers.VarianceScaling(scale=1.0 / 60.0**2, mode="fan_avg", distribution="uniform")
-    x = L.Conv2D(64, 7, strides=2, name="conv1", kernel_initializer=init)(x)
+    x = L.Conv2D(config.channels(64), 7, strides=2, name="conv1", kernel_initializer=init)(x)
     x = _bn("bn_conv1", L)(x, training=_bn_training(config))
     x = L.Activation("relu")(x)
     x = L.MaxPooling2D(3, strides=2, padding="same")(x)
@@ -135,7 +135,8 @@ def build_backbone(config: MaskRCNNConfig, precision: str = "float32") -> keras.
     for stage, blocks in _stage_blocks(config):
         for block in blocks:
             strides = (1 if stage == 2 else 2) if block == "a" else 1
-            x = _res_block(x, widths[stage], stage, block, strides, config, shortcut=block == "a", L=L)
+            filters = tuple(config.channels(w) for w in widths[stage])
+            x = _res_block(x, filters, stage, block, strides, config, shortcut=block == "a", L=L)
         stages.append(x)
     c2, c3, c4, c5 = stages
     size = config.top_down_pyramid_size
@@ -165,7 +166,8 @@ def build_rpn(config: MaskRCNNConfig, precision: str = "float32") -> keras.Model
     a = config.anchors_per_location
     fmap = KL.Input(shape=(None, None, config.top_down_pyramid_size), name="input_rpn_feature_map")
     shared = L.Conv2D(
-        512, 3, padding="same", activation="relu", strides=config.rpn_anchor_stride, name="rpn_conv_shared"
+        2 * config.top_down_pyramid_size, 3, padding="same", activation="relu",
+        strides=config.rpn_anchor_stride, name="rpn_conv_shared",
     )(fmap)
     logits = L.Conv2D(2 * a, 1, name="rpn_class_raw")(shared)
     logits = L.Reshape((-1, 2))(logits)
@@ -208,9 +210,10 @@ class MaskRCNNNet:
         self.class_bn2 = L.BatchNormalization(name="mrcnn_class_bn2")
         self.class_logits = L.Dense(c, name="mrcnn_class_logits")
         self.bbox_fc = L.Dense(4 * c, name="mrcnn_bbox_fc")
-        self.mask_convs = [L.Conv2D(256, 3, padding="same", name=f"mrcnn_mask_conv{i}") for i in range(1, 5)]
+        width = config.top_down_pyramid_size  # 256 in the reference
+        self.mask_convs = [L.Conv2D(width, 3, padding="same", name=f"mrcnn_mask_conv{i}") for i in range(1, 5)]
         self.mask_bns = [L.BatchNormalization(name=f"mrcnn_mask_bn{i}") for i in range(1, 5)]
-        self.mask_deconv = L.Conv2DTranspose(256, 2, strides=2, activation="relu", name="mrcnn_mask_deconv")
+        self.mask_deconv = L.Conv2DTranspose(width, 2, strides=2, activation="relu", name="mrcnn_mask_deconv")
         self.mask_out = L.Conv2D(c, 1, activation="sigmoid", name="mrcnn_mask")
         self._build_heads()
         self._layers = self._collect_layers()
@@ -229,9 +232,9 @@ class MaskRCNNNet:
         self.bbox_fc.build((None, fc))
         for conv, bn in zip(self.mask_convs, self.mask_bns):
             conv.build((None, m, m, size))
-            bn.build((None, m, m, 256))
-        self.mask_deconv.build((None, m, m, 256))
-        self.mask_out.build((None, 2 * m, 2 * m, 256))
+            bn.build((None, m, m, size))
+        self.mask_deconv.build((None, m, m, size))
+        self.mask_out.build((None, 2 * m, 2 * m, size))
 
     def _collect_layers(self) -> dict[str, keras.layers.Layer]:
         layers = {layer.name: layer for layer in self.backbone.layers if layer.weights}

@@ -70,19 +70,21 @@ class MaskRCNN:
         self.weights_path = Path(path)
         return loaded
 
-    def save_weights(self, path: str | os.PathLike, write_config: bool = True) -> Path:
+    def save_weights(self, path: str | os.PathLike, write_config: bool = True, dtype: str = "float32") -> Path:
         """Write the weights as a reference ``.h5`` file.
 
         Parameters
         ----------
         path : path-like
+        dtype : {"float32", "float16"}, default "float32"
+            Storage type (see :func:`napari_boostseg.mrcnn.weights.save_weights`).
         write_config : bool, default True
             Also write the config as JSON beside it (same stem, ``.json``),
             so that :func:`load_model` needs only the ``.h5`` path.
         """
         from .weights import save_weights
 
-        out = save_weights(self.net, path)
+        out = save_weights(self.net, path, dtype=dtype)
         if write_config:
             self.config.to_json(config_path_for(out))
         return out

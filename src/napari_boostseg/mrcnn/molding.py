@@ -177,6 +177,8 @@ def resize_mask(masks: np.ndarray, info: MoldInfo) -> np.ndarray:
         raise ValueError(f"Masks of shape {masks.shape[:2]} do not match the image shape {(h, w)}.")
     y1, x1, y2, x2 = info.window
     out = np.zeros(info.molded_shape + masks.shape[2:], dtype=bool)
+    if masks.ndim == 3 and masks.shape[2] == 0:
+        return out  # an image without instances: nothing to resample
     if (y2 - y1, x2 - x1) == (h, w):
         out[y1:y2, x1:x2] = masks
     else:

@@ -229,7 +229,7 @@ def train(
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
     val_fraction: float = 0.2,
-    augment: bool = True,
+    augment: bool | str = True,
     progress: Callable[[TrainProgress], None] | None = None,
     verbose: bool = True,
     seed: int = 0,
@@ -240,8 +240,11 @@ def train(
     Parameters
     ----------
     config : MaskRCNNConfig
-    data_dir : path-like
-        Training folder (layout: :mod:`napari_boostseg.mrcnn.dataset`).
+    data_dir : path-like or dataset
+        Training folder (layout: :mod:`napari_boostseg.mrcnn.dataset`), or an
+        object like :class:`~napari_boostseg.mrcnn.dataset.InstanceDataset`
+        (``len()`` and ``load(i) -> (image, masks, class_ids)``), for data
+        whose instances overlap or that lives in another layout.
     out_dir : path-like
         Where the run folder ``<name><YYYYMMDDTHHMM>`` is created.
     epochs : int, default 30
@@ -272,8 +275,9 @@ def train(
     val_fraction : float, default 0.2
         Share of images held out for the validation loss (at least one image
         when there are two or more; none with a single image).
-    augment : bool, default True
-        Random horizontal and vertical flips.
+    augment : bool or {"horizontal"}, default True
+        True: random horizontal and vertical flips; "horizontal": left-right
+        flips only (for upright subjects such as people); False: none.
     progress : callable, optional
         Called with a :class:`TrainProgress` after every step and epoch.
     verbose : bool, default True
@@ -313,7 +317,12 @@ def train(
     base_lr = float(learning_rate if learning_rate is not None else config.learning_rate)
     learning_rate_at(0, epochs, base_lr, lr_schedule)  # validate the schedule early
 
-    dataset = InstanceDataset(data_dir, config.class_names)
+    if hasattr(data_dir, "load") and hasattr(data_dir, "__len__"):
+        dataset = data_dir  # an InstanceDataset-like object built by the caller
+    else:
+        dataset = InstanceDataset(data_dir, config.class_names)
+    if len(dataset) == 0:
+        raise ValueError("The training data holds no image.")
     rng = np.random.default_rng(seed)
     tf.random.set_seed(seed)
     order = rng.permutation(len(dataset))

@@ -208,11 +208,14 @@ def _shape_message(layer, wname, fname, file_shape, model_shape, config) -> str:
             f"its {n_file} class names."
         )
     else:
-        msg += " The file was written for another architecture or configuration."
+        msg += (
+            " The file was written for another architecture or configuration: compare its JSON config's "
+            "backbone, backbone_width, top_down_pyramid_size and fpn_classif_fc_layers_size with yours."
+        )
     return msg
 
 
-def save_weights(net, path: str | os.PathLike) -> Path:
+def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
     """Write the model weights as a reference ``.h5`` file.
 
     The file is written to a temporary name and renamed, so an interrupted
@@ -222,11 +225,16 @@ def save_weights(net, path: str | os.PathLike) -> Path:
     ----------
     net : MaskRCNNNet or MaskRCNN
     path : path-like
+    dtype : {"float32", "float16"}, default "float32"
+        Storage type. "float16" halves the file; weights are rounded to about
+        3 significant digits and widened to float32 again on loading.
 
     Returns
     -------
     Path of the written file.
     """
+    if dtype not in ("float32", "float16"):
+        raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}.")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     groups = net.weight_groups()
@@ -241,7 +249,7 @@ def save_weights(net, path: str | os.PathLike) -> Path:
                 group = fh.create_group(name)
                 group.attrs["weight_names"] = np.array([w.encode("utf8") for w, _ in entries])
                 for wname, var in entries:
-                    group.create_dataset(wname, data=np.asarray(var.numpy(), dtype=np.float32))
+                    group.create_dataset(wname, data=np.asarray(var.numpy(), dtype=dtype))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
