@@ -161,24 +161,34 @@ def test_options_need_one_mask_source(tmp_path):
         batch.SegmentOptions(out_dir=tmp_path, masks_dir=tmp_path, weights=tmp_path / "w.h5")
 
 
-class _FakeDetections:
-    def __init__(self, labels):
-        self._labels = labels
-
-    def to_labels(self):
-        return self._labels
-
-
 class _FakeModel:
-    """Stands in for a Mask R-CNN: 'detects' the coarse mask stored for the photo size."""
+    """Stands in for a Mask R-CNN: 'detects' the objects of a stored coarse label image.
 
-    def __init__(self, coarse):
-        self.coarse = coarse
+    Object k gets class ``names[(k - 1) % len(names)]`` and a score falling with k,
+    so that ``to_labels`` keeps the ids of the coarse image.
+    """
+
+    def __init__(self, coarse, names=("garment",)):
+        from types import SimpleNamespace
+
+        from napari_boostseg.mrcnn.detect import Detections
+
+        self.config = SimpleNamespace(class_names=("BG", *names))
+        ids = [k for k in np.unique(coarse) if k]
+        self.detections = Detections(
+            boxes=np.zeros((len(ids), 4), np.int32),
+            class_ids=np.array([(k - 1) % len(names) + 1 for k in ids], np.int32),
+            class_names=tuple(names[(k - 1) % len(names)] for k in ids),
+            scores=np.linspace(0.99, 0.9, len(ids)).astype(np.float32),
+            masks=np.stack([coarse == k for k in ids]),
+            mask_probs=np.zeros((len(ids), 28, 28), np.float32),
+            image_shape=coarse.shape,
+        )
         self.seen = []
 
     def detect(self, images):
         self.seen.append((images[0].shape, images[0].dtype))
-        return [_FakeDetections(self.coarse)]
+        return [self.detections]
 
 
 def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
@@ -205,6 +215,28 @@ def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
     np.testing.assert_array_equal(
         bio.read_labels(tmp_path / "out" / "labels" / "c.png"), refine(photo.pixels, coarse)
     )
+
+
+def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
+    shoot = make_shoot(tmp_path / "s", samples=0)
+    coarse = np.zeros((96, 128), np.int32)
+    coarse[10:40, 10:50] = 1  # a "person"
+    coarse[50:90, 60:120] = 2  # a "shoe"
+    model = _FakeModel(coarse, names=("person", "shoe"))
+    monkeypatch.setattr(batch, "_MODELS", {})
+    monkeypatch.setattr(batch, "_load_detector", lambda weights, config: model)
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"")
+    for classes, kept in ((None, {1, 2}), (("shoe",), {2}), (("person", "shoe"), {1, 2})):
+        out = tmp_path / f"out{len(kept)}{classes}"
+        options = batch.SegmentOptions(out_dir=out, weights=weights, classes=classes)
+        assert batch.segment_photo(shoot["images"] / "c.tif", options).status == "done"
+        labels = bio.read_labels(out / "labels" / "c.png")
+        # Refinement moves edges but each kept object stays where it was detected.
+        assert (labels[70, 90] > 0) and ((labels[25, 30] > 0) == (1 in kept))
+    bad = batch.SegmentOptions(out_dir=tmp_path / "bad", weights=weights, classes=("hat",))
+    result = batch.segment_photo(shoot["images"] / "c.tif", bad)
+    assert result.status == "failed" and "no class 'hat'" in result.message and "person, shoe" in result.message
 
 
 @pytest.mark.slow

@@ -131,24 +131,75 @@ def test_train_is_wired(tmp_path, capsys):
     assert "--init-weights" in capsys.readouterr().err
 
 
-def test_demo_writes_masks_and_cutouts_and_refuses_to_overwrite(tmp_path, capsys):
+def _check_demo_outputs(out, names):
     from napari_boostseg import io as bio
-    from napari_boostseg.cli import main
+
+    for name in names:
+        coarse = bio.read_labels(out / f"{name}_coarse.png")
+        labels = bio.read_labels(out / f"{name}_labels.png")
+        photo = bio.read_image(out / f"{name}.png").pixels
+        assert labels.shape == coarse.shape == photo.shape[:2]
+        ids = [k for k in np.unique(labels) if k]
+        assert ids and set(ids) <= set(np.unique(coarse))  # refinement keeps the coarse ids
+        for k in ids:
+            cut = bio.read_image(out / f"{name}_cutout_{k}.png").pixels
+            assert cut.shape == photo.shape[:2] + (4,)
+            np.testing.assert_array_equal(cut[..., 3] > 0, labels == k)
+            np.testing.assert_array_equal(cut[..., :3][labels == k], photo[labels == k])
+
+
+def test_demo_with_the_samples_own_masks_and_no_overwrite(tmp_path, capsys):
+    from napari_boostseg import io as bio
     from napari_boostseg.samples import load_samples
 
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    assert main(["demo", "--out", str(out), "--no-model"]) == 0
     printed = capsys.readouterr().out
-    assert str(out.resolve()) in printed
+    assert str(out.resolve()) in printed and "astronaut: no model and no coarse mask" in printed
+    _check_demo_outputs(out, [s.name for s in load_samples()])
     for sample in load_samples():
-        labels = bio.read_labels(out / f"{sample.name}_labels.png")
-        assert labels.shape == sample.truth.shape
-        assert set(np.unique(labels)) == set(np.unique(sample.coarse))
-        cut = bio.read_image(out / f"{sample.name}_cutout_1.png").pixels
-        assert cut.shape == sample.image.shape[:2] + (4,)
-        np.testing.assert_array_equal(cut[..., 3] > 0, labels == 1)
+        np.testing.assert_array_equal(bio.read_labels(out / f"{sample.name}_coarse.png"), sample.coarse)
+        assert f"{sample.name}: the sample's own coarse mask; foreground IoU" in printed
     before = (out / "dress_labels.png").stat().st_mtime_ns
-    assert main(["demo", "--out", str(out)]) == 2
+    assert main(["demo", "--out", str(out), "--no-model"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (out / "dress_labels.png").stat().st_mtime_ns == before
-    assert main(["demo", "--out", str(out), "--overwrite"]) == 0
+    assert main(["demo", "--out", str(out), "--no-model", "--overwrite"]) == 0
+    assert main(["demo", "--out", str(tmp_path / "d2"), "--weights", str(tmp_path / "none.h5")]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_runs_the_bundled_model_end_to_end(tmp_path, capsys):
+    from napari_boostseg.models import default_weights
+
+    if default_weights() is None:
+        pytest.skip("this checkout has no bundled model")
+    pytest.importorskip("tensorflow")
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    detected = [line.split(":")[0] for line in printed.splitlines()
+                if "Mask R-CNN found " in line and "found no " not in line]
+    assert detected, printed
+    _check_demo_outputs(out, detected)
+
+
+def test_segment_classes_are_checked_before_any_work(tmp_path, capsys):
+    from napari_boostseg.mrcnn.config import MaskRCNNConfig
+
+    weights = tmp_path / "m.h5"
+    weights.write_bytes(b"")
+    MaskRCNNConfig(class_names=("BG", "person", "top")).to_json(tmp_path / "m.json")
+    photo = tmp_path / "p.png"
+    photo.write_bytes(b"")
+    out = tmp_path / "out"
+    args = ["segment", str(photo), "--out", str(out), "--weights", str(weights)]
+    assert main(args + ["--classes", "top,hat"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown class hat" in err and "person, top" in err
+    assert main(args + ["--classes", " , "]) == 2
+    assert "no class named" in capsys.readouterr().err
+    assert main(["segment", str(photo), "--out", str(out), "--masks", str(tmp_path), "--classes", "top"]) == 2
+    assert "--classes needs Mask R-CNN" in capsys.readouterr().err
+    assert not out.exists()

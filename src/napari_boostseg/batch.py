@@ -85,6 +85,10 @@ class SegmentOptions:
         Refinement parameters. Default ``RefineParams()``.
     jpeg_quality : int
         JPEG quality, 1-95. Default 95.
+    classes : tuple of str, optional
+        Mask R-CNN classes to cut out. Default: see
+        :func:`napari_boostseg.models.default_classes` (the garments for
+        the shipped model, every class for others).
     """
 
     out_dir: Path
@@ -97,6 +101,7 @@ class SegmentOptions:
     overwrite: bool = False
     params: RefineParams | None = None
     jpeg_quality: int = 95
+    classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.masks_dir is None) == (self.weights is None):
@@ -347,7 +352,22 @@ def _coarse(photo: bio.Photo, options: SegmentOptions) -> np.ndarray:
     model = _detector(Path(options.weights), options.config)
     # detect() converts 16-bit, grey and RGBA photos to the 8-bit RGB it was trained on.
     detections = model.detect([photo.pixels])[0]
+    detections = detections.select(_classes(model.config.class_names, options))
     return np.asarray(detections.to_labels(), dtype=np.int32)
+
+
+def _classes(class_names: tuple[str, ...], options: SegmentOptions) -> tuple[str, ...]:
+    from .models import default_classes
+
+    if options.classes is None:
+        return default_classes(options.weights, class_names)
+    unknown = [c for c in options.classes if c not in class_names[1:]]
+    if unknown:
+        raise ValueError(
+            f"the model has no class {', '.join(map(repr, unknown))}; its classes are "
+            f"{', '.join(class_names[1:])}"
+        )
+    return tuple(options.classes)
 
 
 # --------------------------------------------------------------------------- #

@@ -63,6 +63,12 @@ def _add_segment(sub) -> None:
     src.add_argument(
         "--config", type=Path, metavar="JSON", help="Mask R-CNN config (default: beside the weights)"
     )
+    src.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="comma-separated Mask R-CNN classes to cut out, or 'all' (default: the garment classes "
+        "for the bundled model, every class for other weights); e.g. --classes person",
+    )
     out = p.add_argument_group("outputs")
     out.add_argument(
         "--labels-format", choices=("png", "tif"), default="png", help="label image format (default png)"
@@ -153,13 +159,17 @@ def _add_train(sub) -> None:
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
-        help="refine the bundled sample photos and save masks and cut-outs",
-        description="Refine the coarse masks of the bundled sample photos and write the "
-        "photos, coarse and refined label images and one RGBA cut-out per product.",
+        help="detect, refine and cut out the products of the bundled sample photos",
+        description="Run the bundled garment model and the refinement on the bundled sample "
+        "photos and write the photos, coarse and refined label images and one RGBA cut-out "
+        "per object.",
     )
     p.add_argument("--out", type=Path, default=Path("boostseg-demo"), metavar="DIR",
                    help="output folder (default: boostseg-demo)")
     p.add_argument("--overwrite", action="store_true", help="replace files of an earlier run")
+    p.add_argument("--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model)")
+    p.add_argument("--no-model", action="store_true",
+                   help="refine the samples' own coarse masks instead of detecting products")
     p.set_defaults(func=_cmd_demo)
 
 
@@ -167,8 +177,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     try:
-        run_demo(args.out, overwrite=args.overwrite)
-    except FileExistsError as exc:
+        weights = None if args.no_model else (args.weights or "default")
+        run_demo(args.out, overwrite=args.overwrite, weights=weights)
+    except (FileExistsError, FileNotFoundError, ValueError) as exc:
         return _fail(str(exc))
     return EXIT_OK
 
@@ -195,6 +206,27 @@ def _version() -> str:
         return version("napari-boostseg")
     except PackageNotFoundError:
         return "unknown"
+
+
+def _model_classes(weights: Path, config: Path | None, spec: str) -> tuple[str, ...]:
+    """The classes named by ``--classes``, checked against the model's config (no TensorFlow)."""
+    from .mrcnn.config import MaskRCNNConfig
+    from .mrcnn.model import config_path_for
+
+    path = config if config is not None else config_path_for(weights)
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: no Mask R-CNN config beside the weights; give --config")
+    known = MaskRCNNConfig.from_json(path).class_names[1:]
+    if spec.strip().lower() == "all":
+        return tuple(known)
+    names = tuple(n.strip() for n in spec.split(",") if n.strip())
+    unknown = [n for n in names if n not in known]
+    if not names or unknown:
+        raise ValueError(
+            f"--classes {spec}: {'unknown class ' + ', '.join(unknown) if unknown else 'no class named'}; "
+            f"the model's classes are {', '.join(known)} (or 'all')"
+        )
+    return names
 
 
 def _fail(message: str) -> int:
@@ -226,6 +258,14 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(f"--weights {args.weights}: no such file")
     if args.config is not None and (args.weights is None or not args.config.is_file()):
         return _fail(f"--config {args.config}: needs --weights and an existing JSON file")
+    classes = None
+    if args.classes is not None:
+        if args.weights is None:
+            return _fail("--classes needs Mask R-CNN detection (--weights or the bundled model)")
+        try:
+            classes = _model_classes(args.weights, args.config, args.classes)
+        except ValueError as exc:
+            return _fail(str(exc))
     from .refine import RefineParams
 
     names = [field.name for field in dataclasses.fields(RefineParams)]
@@ -243,6 +283,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             params=params,
             jpeg_quality=args.jpeg_quality,
+            classes=classes,
         )
         photos = collect_photos(args.inputs, recursive=args.recursive, exclude=args.out)
     except (ValueError, FileNotFoundError) as exc:

@@ -24,12 +24,13 @@ import numpy as np
 from napari_boostseg.mrcnn import MaskRCNNConfig, build_model
 
 config = MaskRCNNConfig(
-    name="tiny", class_names=("BG", "garment"), backbone="resnet50",
+    name="tiny", class_names=("BG", "garment", "person"), backbone="resnet50",
     image_min_dim=256, image_max_dim=256,
 )
 model = build_model(config)
-# Bias the class head towards "garment" so that random weights still detect.
-model.net.layer("mrcnn_class_logits").bias.assign(np.array([0.0, 8.0], np.float32))
+# Bias the class head away from background so that random weights still detect;
+# the two classes share the bias, so the random weights split the ROIs between them.
+model.net.layer("mrcnn_class_logits").bias.assign(np.array([0.0, 8.0, 8.0], np.float32))
 model.save_weights(sys.argv[1])
 """
 
@@ -100,6 +101,9 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     viewer = make_napari_viewer()
     widget = detect_widget(viewer, weights, photo)
     widget.min_score.value = 0.0  # random weights score low; keep everything
+    # Without a shipped model's defaults, every class of the model is asked for.
+    assert list(widget.classes.choices) == ["garment", "person"]
+    assert list(widget.classes.value) == ["garment", "person"]
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
     assert not shown["error"], shown
@@ -109,7 +113,7 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     n = len(layer.features) - 1
     assert n > 0 and ids.max() <= n
     features = layer.features.set_index("index")
-    assert set(features.loc[1:, "class_name"]) == {"garment"}
+    assert set(features.loc[1:, "class_name"]) == {"garment", "person"}
     scores = features.loc[1:, "score"].to_numpy()
     assert np.all(np.diff(scores) <= 0)  # id 1 is the best detection
     assert widget.status.value == f"{n} product(s) found."
@@ -117,8 +121,22 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     y, x = np.argwhere(layer.data == ids[-1])[0]
     status = layer.get_status((y, x), world=True)
     text = status["coordinates"] if isinstance(status, dict) else str(status)
-    assert "garment" in text and "score" in text
+    assert ("garment" in text or "person" in text) and "score" in text
     assert "tensorflow" not in sys.modules  # it ran in the detection process
+
+    # Asking for one class keeps only its detections.
+    n_person = int((features.loc[1:, "class_name"] == "person").sum())
+    widget.classes.value = ["person"]
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    layer = viewer.layers[-1]  # a second coarse layer; the first stays for comparison
+    assert layer.name.startswith("photo coarse") and len(viewer.layers) == 3
+    features = layer.features.set_index("index")
+    assert set(features.loc[1:, "class_name"]) == {"person"}
+    assert len(features) - 1 == n_person > 0  # the same detections, the others dropped
+    widget.classes.value = []
+    widget.run_button.clicked.emit()
+    assert shown["error"] and "at least one class" in shown["error"][-1]
 
 
 def test_detect_without_weights_says_what_to_do(make_napari_viewer, tmp_path, shown):

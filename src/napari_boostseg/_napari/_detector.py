@@ -55,7 +55,9 @@ class Detector:
                 )
             return self._proc
 
-    def detect(self, photo, weights: str, min_score: float, nms: float) -> Iterator[int]:
+    def detect(
+        self, photo, weights: str, min_score: float, nms: float, classes: tuple[str, ...] | None = None
+    ) -> Iterator[int]:
         """Yield step numbers (see ``STEPS``); return the result dict.
 
         The result holds ``labels`` ((H, W) int32, ids 1..N by descending
@@ -70,7 +72,8 @@ class Detector:
         """
         proc = self._start()
         try:
-            pickle.dump((photo, str(weights), float(min_score), float(nms)), proc.stdin, protocol=5)
+            request = (photo, str(weights), float(min_score), float(nms), classes)
+            pickle.dump(request, proc.stdin, protocol=5)
             proc.stdin.flush()
             while True:
                 kind, value = pickle.load(proc.stdout)
@@ -113,7 +116,7 @@ def shared_detector() -> Detector:
 def _answer(request: tuple, send) -> dict[str, Any]:
     import numpy as np
 
-    photo, weights, min_score, nms = request
+    photo, weights, min_score, nms, classes = request
     send(("step", 0))
     from napari_boostseg.mrcnn import MaskRCNNConfig, load_model
     from napari_boostseg.mrcnn.model import config_path_for
@@ -125,6 +128,8 @@ def _answer(request: tuple, send) -> dict[str, Any]:
     model = load_model(weights, config=config)
     send(("step", 2))
     detections = model.detect([photo])[0]
+    if classes is not None:
+        detections = detections.select(classes)  # the others would cover or be covered by them
     send(("step", 3))
     order = np.argsort(-np.asarray(detections.scores), kind="stable")
     return {

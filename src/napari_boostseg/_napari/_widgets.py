@@ -32,12 +32,13 @@ from magicgui.widgets import (
     LineEdit,
     ProgressBar,
     PushButton,
+    Select,
     SpinBox,
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 
-from ..models import default_weights
+from ..models import default_classes, default_weights
 from ._detector import STEPS
 
 if TYPE_CHECKING:
@@ -187,12 +188,17 @@ class DetectWidget(Container):
             label="overlap (NMS)", value=0.3, min=0.05, max=1.0, step=0.05,
             tooltip="Of two detections overlapping more than this (IoU), the weaker is dropped.",
         )
+        self.classes = Select(
+            label="classes", choices=[], value=[],
+            tooltip="Classes to keep. A person and the garments they wear overlap and each pixel "
+            "goes to one object: pick either the person or the garments.",
+        )
         self.run_button = PushButton(text="Detect")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
         self.status = Label(label="", value="")
         self.extend([
-            self.image, self.weights, self.min_score, self.nms,
+            self.image, self.weights, self.min_score, self.nms, self.classes,
             Container(
                 widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
             ),
@@ -216,6 +222,8 @@ class DetectWidget(Container):
             return  # no or unreadable config: Detect says what to do
         self.min_score.value = loaded.detection_min_confidence
         self.nms.value = max(loaded.detection_nms_threshold, self.nms.min)
+        self.classes.choices = list(loaded.class_names[1:])
+        self.classes.value = list(default_classes(weights, loaded.class_names))
 
     def _check(self) -> tuple[np.ndarray, str, Path, Path]:
         layer = self.image.value
@@ -245,13 +253,17 @@ class DetectWidget(Container):
             show_error(str(exc))
             return
         min_score, nms = float(self.min_score.value), float(self.nms.value)
+        classes = tuple(self.classes.value) if self.classes.choices else None
+        if classes == ():
+            show_error("Choose at least one class to detect.")
+            return
         self._run_id += 1
         run_id = self._run_id
 
         def work():
             from ._detector import shared_detector
 
-            return (yield from shared_detector().detect(photo, weights, min_score, nms))
+            return (yield from shared_detector().detect(photo, weights, min_score, nms, classes))
 
         self._busy(True)
         self.worker = _start(

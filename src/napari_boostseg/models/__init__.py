@@ -9,10 +9,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["DEFAULT_WEIGHTS", "default_weights"]
+__all__ = ["DEFAULT_WEIGHTS", "GARMENT_CLASSES", "default_weights", "default_classes"]
 
 #: Where the default weights live inside the installed package.
 DEFAULT_WEIGHTS = Path(__file__).resolve().with_name("garments.h5")
+
+
+#: Classes of the default model that are products; its "person" class covers
+#: the garments a person wears, so it is asked for explicitly.
+GARMENT_CLASSES = ("top", "outerwear", "bottom", "dress", "footwear", "bag")
+
+
+def default_classes(weights, class_names) -> tuple[str, ...]:
+    """Classes to cut out when the user names none.
+
+    The garment classes for the shipped model (a person and their garments
+    overlap, and each pixel goes to one object); every class for any other.
+    """
+    if DEFAULT_WEIGHTS.exists() and Path(weights).resolve() == DEFAULT_WEIGHTS:
+        return tuple(c for c in class_names if c in GARMENT_CLASSES)
+    return tuple(c for c in class_names if c != "BG")
 
 
 def default_weights() -> Path | None:

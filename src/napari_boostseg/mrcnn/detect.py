@@ -64,6 +64,35 @@ class Detections:
             image_shape=(h, w),
         )
 
+    def select(self, classes) -> "Detections":
+        """The detections of some classes only.
+
+        Parameters
+        ----------
+        classes : iterable of str
+            Class names to keep. Use it where instances of different classes
+            nest (a person and the garments they wear): :meth:`to_labels`
+            gives each pixel to one instance only.
+
+        Returns
+        -------
+        Detections
+            Same order, fewer rows.
+        """
+        wanted = set(classes)
+        keep = np.array([name in wanted for name in self.class_names], dtype=bool)
+        if keep.all():
+            return self
+        return Detections(
+            boxes=self.boxes[keep],
+            class_ids=self.class_ids[keep],
+            class_names=tuple(n for n, k in zip(self.class_names, keep) if k),
+            scores=self.scores[keep],
+            masks=self.masks[keep],
+            mask_probs=self.mask_probs[keep],
+            image_shape=self.image_shape,
+        )
+
     def to_labels(self) -> np.ndarray:
         """Label image of the instance masks.
 
