@@ -188,8 +188,9 @@ class DetectWidget(Container):
             label="overlap (NMS)", value=0.3, min=0.05, max=1.0, step=0.05,
             tooltip="Of two detections overlapping more than this (IoU), the weaker is dropped.",
         )
+        self._class_names: list[str] = []  # of the chosen model; layer events re-read it
         self.classes = Select(
-            label="classes", choices=[], value=[],
+            label="classes", choices=lambda _widget: self._class_names, value=[],
             tooltip="Classes to keep. A person and the garments they wear overlap and each pixel "
             "goes to one object: pick either the person or the garments.",
         )
@@ -222,7 +223,8 @@ class DetectWidget(Container):
             return  # no or unreadable config: Detect says what to do
         self.min_score.value = loaded.detection_min_confidence
         self.nms.value = max(loaded.detection_nms_threshold, self.nms.min)
-        self.classes.choices = list(loaded.class_names[1:])
+        self._class_names = list(loaded.class_names[1:])
+        self.classes.reset_choices()
         self.classes.value = list(default_classes(weights, loaded.class_names))
 
     def _check(self) -> tuple[np.ndarray, str, Path, Path]:
