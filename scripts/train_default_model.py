@@ -70,10 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.ship is not None:
-        from napari_boostseg.mrcnn.defaults import DEFAULT_WEIGHTS, ship_weights
-
-        out = ship_weights(args.ship, DEFAULT_WEIGHTS)
-        print(f"default model written to {out} ({out.stat().st_size / 1e6:.1f} MB)")
+        out = ship(args.ship)
+        print(f"default model written to {out} ({out.stat().st_size / 1e6:.1f} MB) and {out.with_suffix('.json')}")
         return 0
 
     from napari_boostseg.mrcnn.training import train
@@ -96,6 +94,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"checkpoints in {result.log_dir}")
     return 0
+
+
+def ship(checkpoint: Path) -> Path:
+    """Copy a checkpoint into the package as the default model, stored as float16."""
+    from napari_boostseg.models import DEFAULT_WEIGHTS
+    from napari_boostseg.mrcnn import MaskRCNN, MaskRCNNConfig
+    from napari_boostseg.mrcnn.model import config_path_for
+
+    config = MaskRCNNConfig.from_json(config_path_for(checkpoint))
+    if config != default_config():
+        raise SystemExit(f"{checkpoint} was not trained with this script's configuration")
+    model = MaskRCNN(config)
+    model.load_weights(checkpoint)
+    return model.save_weights(DEFAULT_WEIGHTS, dtype="float16")
 
 
 def _print_epoch(p) -> None:

@@ -53,3 +53,33 @@ def test_flood_checks_its_inputs():
         flood(np.zeros((4, 4)), np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match=">= 0"):
         flood(np.zeros((4, 4)), np.full((4, 4), -1, np.int32))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_flood_matches_scikit_image_watershed(seed):
+    """Same flood order as skimage's watershed: lowest first, oldest first among equals."""
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    rng = np.random.default_rng(seed)
+    h, w = 48, 64
+    # Distinct elevations: no ties, so the order is fully defined.
+    edges = rng.permutation(h * w).reshape(h, w).astype(np.float32) / (h * w)
+    edges = ndi.gaussian_filter(edges, 1.5)  # ridges and basins, still (almost surely) distinct
+    markers = np.full((h, w), UNDECIDED, np.int32)
+    markers[:, :3] = BACKGROUND
+    markers[20:26, 20:26] = 2
+    markers[30:34, 45:50] = 3
+    markers[5:8, 50:60] = BACKGROUND
+    undecided = markers == UNDECIDED
+    expected = watershed(edges, markers, mask=np.ones_like(undecided))
+    got = flood_markers(edges, markers)
+    np.testing.assert_array_equal(got, expected)
+    # In place on an int32 view gives the same, and leaves the rest alone.
+    big = np.full((h + 10, w + 10), 7, np.int32)
+    big[5:-5, 5:-5] = markers
+    flood_markers(edges, big[5:-5, 5:-5], in_place=True)
+    np.testing.assert_array_equal(big[5:-5, 5:-5], expected)
+    assert (big[:5] == 7).all() and (big[:, -5:] == 7).all()
+    with pytest.raises(ValueError, match="int32"):
+        flood_markers(edges, markers.astype(np.int64), in_place=True)

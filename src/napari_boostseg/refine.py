@@ -279,7 +279,7 @@ def refine(
         markers = geometry.markers
         del geometry, soft  # the closeness map is not needed past the edge map
         # The markers are ours alone here: fill them in place, no full copy.
-        markers[window] = flood_markers(edges, markers[window])
+        flood_markers(edges, markers[window], in_place=True)
         markers -= 1
         return np.maximum(markers, 0, out=markers)
     full = (slice(0, shape[0]), slice(0, shape[1]))
