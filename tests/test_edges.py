@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 
 from napari_boostseg.edges import edge_map, gradient_magnitude
 
@@ -39,3 +40,33 @@ def test_edge_map_without_band_or_edges():
     assert not e.any()
     with pytest.raises(ValueError, match="same shape"):
         edge_map(zeros, np.zeros((4, 5), np.float32), np.zeros((4, 4), bool))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_gradient_in_band_equals_the_full_gradient_on_its_tiles(dtype):
+    from napari_boostseg.edges import gradient_in_band
+    from napari_boostseg.inputs import image_to_float
+
+    rng = np.random.default_rng(0)
+    h, w = 150, 170
+    base = ndi.gaussian_filter(rng.random((h, w, 3)), (3, 3, 0))
+    base = (base - base.min()) / (base.max() - base.min())
+    photo = (base * 255).astype(np.uint8) if dtype == np.uint8 else (
+        (base * 65535).astype(np.uint16) if dtype == np.uint16 else base.astype(np.float32))
+    gain = (0.5 + 0.5 * rng.random((h, w))).astype(np.float32)
+    band = np.zeros((h, w), bool)
+    band[100:110, 5:165] = True  # tiles reach the right border
+    expected = gradient_magnitude(image_to_float(photo) * gain[..., None], sigma=1.5)
+    got = gradient_in_band(photo, band, sigma=1.5, gain=gain, tile=32)
+    assert got.dtype == np.float32
+    on = got > 0
+    # Every band pixel is on a computed tile, tiles without band stay 0.
+    # The band lies in tile row 96-127, which spans every column.
+    assert on[band].all() and not on[:96].any() and not on[128:].any()
+    np.testing.assert_allclose(got[96:128], expected[96:128], rtol=1e-4, atol=1e-6)
+    # Without gain: the plain photo's gradient; RGBA's alpha plays no part.
+    rgba = np.dstack([photo, np.zeros((h, w), photo.dtype)])
+    np.testing.assert_allclose(gradient_in_band(rgba, band, 1.5, tile=32)[96:128],
+                               gradient_magnitude(image_to_float(photo), 1.5)[96:128], rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="same size"):
+        gradient_in_band(photo, band[:-1], 1.5)

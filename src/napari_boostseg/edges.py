@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numba
 import numpy as np
 from scipy import ndimage as ndi
 
@@ -53,49 +54,118 @@ def gradient_magnitude(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     return np.sqrt(total, out=total)
 
 
+def _gaussian_weights(sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Correlation weights of the Gaussian and of its derivative, as scipy.ndimage uses them."""
+    radius = int(4.0 * sigma + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / sigma**2 * x**2)
+    phi /= phi.sum()
+    # scipy correlates with the reversed kernel; the derivative kernel is odd.
+    return phi, (x / sigma**2 * phi)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _tiles_gradient(photo, gain, scale, tiles, tile, smooth, derive, out):  # pragma: no cover - compiled
+    """Colour gradient magnitude on the given tiles of ``out`` ("nearest" beyond the edges)."""
+    h, w, channels = photo.shape
+    r = (smooth.shape[0] - 1) // 2
+    use_gain = gain.shape[0] == h
+    rows = np.empty((2, tile + 2 * r, tile), np.float64)
+    line = np.empty(tile + 2 * r, np.float64)
+    total = np.empty((tile, tile), np.float64)
+    for n in range(tiles.shape[0]):
+        y1, x1 = tiles[n, 0] * tile, tiles[n, 1] * tile
+        y2, x2 = min(y1 + tile, h), min(x1 + tile, w)
+        th, tw = y2 - y1, x2 - x1
+        total[:th, :tw] = 0.0
+        for c in range(channels):
+            # Along x: smoothed and differentiated rows, for every row the
+            # vertical pass will read.
+            for yy in range(th + 2 * r):
+                sy = min(max(y1 + yy - r, 0), h - 1)
+                # The row's pixels as intensities, once each ("nearest" beyond the edges).
+                for xx in range(tw + 2 * r):
+                    sx = min(max(x1 + xx - r, 0), w - 1)
+                    v = photo[sy, sx, c] * scale
+                    line[xx] = v * gain[sy, sx] if use_gain else v
+                for xx in range(tw):
+                    a = 0.0
+                    b = 0.0
+                    for t in range(2 * r + 1):
+                        a += smooth[t] * line[xx + t]
+                        b += derive[t] * line[xx + t]
+                    rows[0, yy, xx] = a
+                    rows[1, yy, xx] = b
+            # Along y: d/dx = smooth(y) of the x-derivative, d/dy = derivative(y) of the smoothed.
+            for yy in range(th):
+                for xx in range(tw):
+                    gx = 0.0
+                    gy = 0.0
+                    for t in range(2 * r + 1):
+                        gx += smooth[t] * rows[1, yy + t, xx]
+                        gy += derive[t] * rows[0, yy + t, xx]
+                    total[yy, xx] += gx * gx + gy * gy
+        for yy in range(th):
+            for xx in range(tw):
+                out[y1 + yy, x1 + xx] = np.sqrt(total[yy, xx])
+
+
 def gradient_in_band(
-    crop: Callable[[tuple[slice, slice]], np.ndarray],
+    photo: np.ndarray,
     band: np.ndarray,
     sigma: float = 1.0,
-    tile: int = 96,
+    gain: np.ndarray | None = None,
+    tile: int = 64,
 ) -> np.ndarray:
-    """:func:`gradient_magnitude`, computed only on tiles that meet ``band``.
+    """:func:`gradient_magnitude` of ``photo * gain``, only on tiles that meet ``band``.
 
     The undecided band is a thin ring, so most of its bounding box needs no
     gradient. Tiles of ``tile`` pixels that contain band pixels are filtered
-    with a margin for the filter's reach; elsewhere the result is 0.
+    (in one compiled pass over the photo's own pixels: no float copy of the
+    photo); elsewhere the result is 0.
 
     Parameters
     ----------
-    crop : callable
-        ``crop(window)`` returns the float32 (h, w, C) image over ``window``
-        (a pair of slices into ``band``'s frame), so that only the needed
-        pixels are ever converted to float.
+    photo : (H, W), (H, W, 3) or (H, W, 4) ndarray
+        uint8, uint16 or float in [0, 1], as :func:`napari_boostseg.inputs.image_to_float`
+        reads it (alpha ignored).
     band : (H, W) ndarray of bool
         Where the gradient is needed.
     sigma : float, optional
-        As in :func:`gradient_magnitude`. Default 1.0.
+        Scale of the derivative in pixels, > 0. Default 1.0.
+    gain : (H, W) ndarray of float32, optional
+        Per-pixel factor applied to the photo first (the soft mask's dimming).
     tile : int, optional
-        Tile side in pixels. Default 96.
+        Tile side in pixels. Default 64.
 
     Returns
     -------
     (H, W) ndarray of float32
     """
+    from .inputs import check_image, intensity_scale
+
+    photo = check_image(photo)
+    if photo.ndim == 2:
+        photo = photo[..., None]
+    photo = photo[..., :3]
     h, w = band.shape
+    if photo.shape[:2] != (h, w) or (gain is not None and gain.shape != (h, w)):
+        raise ValueError(f"photo {photo.shape[:2]}, band {band.shape} and gain must have the same size")
+    if not sigma > 0:
+        raise ValueError(f"sigma must be > 0, got {sigma}")
+    scale = 1.0 / intensity_scale(photo.dtype) if np.issubdtype(photo.dtype, np.integer) else 1.0
     out = np.zeros((h, w), dtype=np.float32)
-    reach = int(4 * sigma + 0.5) + 2
     ty, tx = -(-h // tile), -(-w // tile)
     padded = np.zeros((ty * tile, tx * tile), dtype=bool)
     padded[:h, :w] = band
-    active = padded.reshape(ty, tile, tx, tile).any(axis=(1, 3))
-    for i, j in zip(*np.nonzero(active)):
-        y1, x1 = i * tile, j * tile
-        y2, x2 = min(y1 + tile, h), min(x1 + tile, w)
-        cy1, cx1 = max(y1 - reach, 0), max(x1 - reach, 0)
-        cy2, cx2 = min(y2 + reach, h), min(x2 + reach, w)
-        g = gradient_magnitude(crop((slice(cy1, cy2), slice(cx1, cx2))), sigma)
-        out[y1:y2, x1:x2] = g[y1 - cy1 : y2 - cy1, x1 - cx1 : x2 - cx1]
+    tiles = np.argwhere(padded.reshape(ty, tile, tx, tile).any(axis=(1, 3)))
+    if len(tiles):
+        smooth, derive = _gaussian_weights(float(sigma))
+        no_gain = np.ones((1, 1), np.float32)
+        _tiles_gradient(
+            photo, no_gain if gain is None else np.asarray(gain, np.float32),
+            float(scale), tiles, tile, smooth, derive, out,
+        )
     return out
 
 

@@ -211,10 +211,12 @@ def _elevation(
         return out
 
     undecided = geometry.markers[window] == UNDECIDED
-    if everywhere:
+    if everywhere or params.edge_sigma == 0:  # Sobel (sigma 0) is cheap everywhere
         gradient = gradient_magnitude(softly_masked((slice(None), slice(None))), params.edge_sigma)
     else:
-        gradient = gradient_in_band(softly_masked, undecided, params.edge_sigma)
+        gradient = gradient_in_band(
+            photo, undecided, params.edge_sigma, gain=gain if params.soft_strength > 0 else None
+        )
     return edge_map(
         gradient,
         geometry.closeness[window],

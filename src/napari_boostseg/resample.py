@@ -8,25 +8,50 @@ a grid ``f`` times coarser and samples them back. Block ``i`` covers pixels
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 __all__ = ["block_mean", "upsample"]
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_sums(image, f, out):  # pragma: no cover - compiled
+    h, w = image.shape
+    for y in range(h):
+        by = y // f
+        for bx in range(out.shape[1]):
+            acc = np.float32(0)
+            for x in range(bx * f, min(bx * f + f, w)):
+                acc += image[y, x]
+            out[by, bx] += acc
 
 
 def block_mean(image: np.ndarray, f: int) -> np.ndarray:
     """Mean over ``f`` x ``f`` blocks, float32; partial blocks at the far edges
     average the pixels they have.
 
-    Sums run in float32 straight from the input's dtype (bool, uint8,
-    uint16 or float), so no float copy of the full-resolution input is made.
+    One compiled pass straight over the input's dtype (bool, uint8, uint16
+    or float): no float copy of the full-resolution input is made.
     """
     h, w = image.shape
-    sums = np.add.reduceat(image, np.arange(0, w, f), axis=1, dtype=np.float32)
-    sums = np.add.reduceat(sums, np.arange(0, h, f), axis=0)
+    sums = np.zeros((-(-h // f), -(-w // f)), dtype=np.float32)
+    _block_sums(image.view(np.uint8) if image.dtype == bool else image, f, sums)
     rows = np.minimum(f, h - np.arange(0, h, f)).astype(np.float32)
     cols = np.minimum(f, w - np.arange(0, w, f)).astype(np.float32)
     sums /= rows[:, None] * cols[None, :]
     return sums
+
+
+@numba.njit(cache=True, nogil=True)
+def _bilinear(small, y0, y1, fy, x0, x1, fx, out):  # pragma: no cover - compiled
+    one = np.float32(1)
+    row = np.empty(small.shape[1], np.float32)
+    for i in range(out.shape[0]):
+        # Rows first: the intermediate has the small width, so it stays cheap.
+        for j in range(small.shape[1]):
+            row[j] = small[y0[i], j] * (one - fy[i]) + small[y1[i], j] * fy[i]
+        for k in range(out.shape[1]):
+            out[i, k] = row[x0[k]] * (one - fx[k]) + row[x1[k]] * fx[k]
 
 
 def upsample(
@@ -44,6 +69,10 @@ def upsample(
         Full-resolution shape.
     window : tuple of slice, optional
         Return only this part of the full-resolution result.
+
+    Returns
+    -------
+    ndarray of float32
     """
     window = window or (slice(0, shape[0]), slice(0, shape[1]))
     ys = (np.arange(shape[0], dtype=np.float32)[window[0]] - (f - 1) / 2) / f
@@ -57,6 +86,6 @@ def upsample(
 
     y0, y1, fy = taps(ys, small.shape[0])
     x0, x1, fx = taps(xs, small.shape[1])
-    # Rows first: the intermediate has the small width, so it stays cheap.
-    rows = small[y0] * (1 - fy)[:, None] + small[y1] * fy[:, None]
-    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
+    out = np.empty((len(ys), len(xs)), dtype=np.float32)
+    _bilinear(np.ascontiguousarray(small, dtype=np.float32), y0, y1, fy, x0, x1, fx, out)
+    return out

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from napari_boostseg.resample import block_mean, upsample
+
+
+@pytest.mark.parametrize("dtype", [bool, np.uint8, np.uint16, np.float32])
+def test_block_mean_averages_blocks_and_partial_edges(dtype):
+    rng = np.random.default_rng(0)
+    image = (rng.random((23, 30)) * (2 if dtype is bool else 200)).astype(dtype)
+    got = block_mean(image, 4)
+    assert got.shape == (6, 8) and got.dtype == np.float32
+    values = image.astype(np.float64)
+    for i in range(6):
+        for j in range(8):
+            assert got[i, j] == pytest.approx(values[4 * i : 4 * i + 4, 4 * j : 4 * j + 4].mean(), rel=1e-6)
+    # Strided views work without a copy of their own.
+    assert block_mean(image[::2, 1:], 3)[0, 0] == pytest.approx(values[:6:2, 1:4].mean(), rel=1e-6)
+
+
+def test_upsample_is_bilinear_between_block_centres():
+    f = 4
+    small = np.arange(12, dtype=np.float32).reshape(3, 4)  # value = 4 * row + col
+    full = upsample(small, f, (12, 16))
+    assert full.shape == (12, 16) and full.dtype == np.float32
+    # Block centres sit at (f - 1) / 2 = 1.5 pixels: pixel (y, x) reads row (y - 1.5) / 4.
+    y, x = 5, 9
+    expected = 4 * ((y - 1.5) / f) + (x - 1.5) / f
+    assert full[y, x] == pytest.approx(expected)
+    # Beyond the outer centres the values are held, not extrapolated.
+    assert full[0, 0] == small[0, 0] and full[-1, -1] == small[-1, -1]
+    window = (slice(3, 10), slice(2, 15))
+    np.testing.assert_array_equal(upsample(small, f, (12, 16), window), full[window])
+    np.testing.assert_array_equal(upsample(np.full((2, 2), 7, np.float32), 5, (9, 10)), 7)
