@@ -38,6 +38,7 @@ from scipy import ndimage as ndi
 
 from .inputs import intensity_scale
 from .markers import GRID_CELLS, signed_distance
+from .objects import object_boxes
 from .resample import block_mean, upsample
 
 __all__ = ["Move", "align_objects"]
@@ -253,7 +254,7 @@ def align_objects(
     if not search > 0:
         return out, moves
     h, w = labels.shape
-    for index, box in enumerate(ndi.find_objects(labels) if boxes is None else boxes):
+    for index, box in enumerate(object_boxes(labels) if boxes is None else boxes):
         if box is None:
             continue
         label_id = index + 1

@@ -10,7 +10,9 @@ one instead of leaking away.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -70,17 +72,14 @@ def _tiles_gradient(photo, gain, scale, tiles, tile, smooth, derive, out):  # pr
     h, w, channels = photo.shape
     r = (smooth.shape[0] - 1) // 2
     use_gain = gain.shape[0] == h
-    rows = np.empty((2, tile + 2 * r, tile), np.float64)
-    line = np.empty(tile + 2 * r, np.float64)
-    total = np.empty((tile, tile), np.float64)
     for n in range(tiles.shape[0]):
+        rows = np.empty((2, tile + 2 * r, tile), np.float64)
+        line = np.empty(tile + 2 * r, np.float64)
+        total = np.zeros((tile, tile), np.float64)
         y1, x1 = tiles[n, 0] * tile, tiles[n, 1] * tile
         y2, x2 = min(y1 + tile, h), min(x1 + tile, w)
         th, tw = y2 - y1, x2 - x1
-        total[:th, :tw] = 0.0
         for c in range(channels):
-            # Along x: smoothed and differentiated rows, for every row the
-            # vertical pass will read.
             for yy in range(th + 2 * r):
                 sy = min(max(y1 + yy - r, 0), h - 1)
                 # The row's pixels as intensities, once each ("nearest" beyond the edges).
@@ -161,12 +160,29 @@ def gradient_in_band(
     tiles = np.argwhere(padded.reshape(ty, tile, tx, tile).any(axis=(1, 3)))
     if len(tiles):
         smooth, derive = _gaussian_weights(float(sigma))
-        no_gain = np.ones((1, 1), np.float32)
-        _tiles_gradient(
-            photo, no_gain if gain is None else np.asarray(gain, np.float32),
-            float(scale), tiles, tile, smooth, derive, out,
-        )
+        gain = np.ones((1, 1), np.float32) if gain is None else np.asarray(gain, np.float32)
+        # Tiles write disjoint parts of ``out`` and the kernel releases the
+        # GIL: share them out over the cores.
+        parts = np.array_split(tiles, max(1, min(_CORES, len(tiles) // 8)))
+        futures = [
+            _pool().submit(_tiles_gradient, photo, gain, float(scale), part, tile, smooth, derive, out)
+            for part in parts[1:]
+        ]
+        _tiles_gradient(photo, gain, float(scale), parts[0], tile, smooth, derive, out)
+        for future in futures:
+            future.result()
     return out
+
+
+_CORES = max(1, min(os.cpu_count() or 1, 8))
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, _CORES - 1), thread_name_prefix="boostseg-gradient")
+    return _POOL
 
 
 def edge_map(

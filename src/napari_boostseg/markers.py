@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
 from .inputs import as_label_image
+from .objects import object_boxes
 from .resample import block_mean, upsample
 
 __all__ = [
@@ -82,7 +83,7 @@ class BandGeometry:
 
 
 def _object_boxes(labels: np.ndarray, slices=None) -> list[tuple[int, tuple[slice, slice]]]:
-    slices = ndi.find_objects(labels) if slices is None else slices
+    slices = object_boxes(labels) if slices is None else slices
     return [(i + 1, s) for i, s in enumerate(slices) if s is not None]
 
 

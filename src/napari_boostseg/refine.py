@@ -27,13 +27,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy import ndimage as ndi
 
 from .alignment import align_objects
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
 from .inputs import as_label_image, check_image, image_to_float
 from .markers import GRID_CELLS, UNDECIDED, BandGeometry, band_geometry, labels_from_markers
+from .objects import object_boxes
 from .softmask import apply_soft_mask, blur_mask
 
 __all__ = ["RefineParams", "Refinement", "refine", "reflood", "soft_sigma_pixels"]
@@ -174,7 +174,7 @@ def soft_sigma_pixels(labels: np.ndarray, soft_sigma: float, boxes=None) -> floa
     """
     sides = [
         ((s[0].stop - s[0].start) + (s[1].stop - s[1].start)) / (2 * GRID_CELLS)
-        for s in (ndi.find_objects(labels) if boxes is None else boxes)
+        for s in (object_boxes(labels) if boxes is None else boxes)
         if s is not None
     ]
     return max(float(np.mean(sides)) * soft_sigma, 1.0) if sides else 1.0
@@ -262,12 +262,12 @@ def refine(
     image = check_image(image)
     labels = as_label_image(coarse, image.shape)
     # Everything after alignment works from the moved masks, ``guide``.
-    boxes = ndi.find_objects(labels)
+    boxes = object_boxes(labels)
     guide, moves = align_objects(image, labels, params.align, params.align_gain, boxes)
     wide = max(params.band, params.moved_band)
     moved = {move.label_id: wide for move in moves if move.applied}
     if moved:
-        boxes = ndi.find_objects(guide)
+        boxes = object_boxes(guide)
     geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
     sigma = soft_sigma_pixels(guide, params.soft_sigma, boxes)
     shape = labels.shape
@@ -361,7 +361,7 @@ def _widest_band_pixels(refinement: Refinement) -> int:
     band = max(params.band, params.moved_band) if params.align > 0 else params.band
     sides = [
         max(s[0].stop - s[0].start, s[1].stop - s[1].start)
-        for s in ndi.find_objects(refinement.coarse)
+        for s in object_boxes(refinement.coarse)
         if s is not None
     ]
     cell = max(sides, default=GRID_CELLS) / GRID_CELLS
