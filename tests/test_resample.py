@@ -32,3 +32,13 @@ def test_upsample_is_bilinear_between_block_centres():
     window = (slice(3, 10), slice(2, 15))
     np.testing.assert_array_equal(upsample(small, f, (12, 16), window), full[window])
     np.testing.assert_array_equal(upsample(np.full((2, 2), 7, np.float32), 5, (9, 10)), 7)
+
+
+def test_block_mean_of_colour_images_averages_each_channel():
+    rng = np.random.default_rng(2)
+    photo = rng.integers(0, 256, (17, 22, 3), dtype=np.uint8)
+    got = block_mean(photo, 5)
+    assert got.shape == (4, 5, 3)
+    for c in range(3):
+        np.testing.assert_allclose(got[..., c], block_mean(photo[..., c], 5), rtol=1e-6)
+    np.testing.assert_allclose(block_mean(photo[..., :2], 5), got[..., :2], rtol=1e-6)

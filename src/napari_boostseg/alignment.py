@@ -272,8 +272,7 @@ def align_objects(
         # Average the raw channels block by block and scale afterwards: no
         # float copy of the full-resolution window.
         raw = image[window] if image.ndim == 3 else image[window][..., None]
-        channels = range(min(raw.shape[2], 3))  # alpha does not count
-        photo = np.stack([block_mean(raw[..., c], f) for c in channels], axis=-1)
+        photo = block_mean(raw[..., :3], f)  # alpha does not count
         photo *= np.float32(1 / intensity_scale(image.dtype))
         inside = block_mean(labels[window] == label_id, f) >= 0.5
         signed = signed_distance(inside, (f / cell_y, f / cell_x))  # in cells

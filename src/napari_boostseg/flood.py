@@ -22,14 +22,65 @@ __all__ = ["flood", "flood_markers"]
 _LEVELS = 65536
 
 
-@numba.njit(inline="always")
-def _touches_unlabelled(labels, y, x, h, w):  # pragma: no cover - compiled
-    return (
-        (y > 0 and labels[y - 1, x] == 0)
-        or (x > 0 and labels[y, x - 1] == 0)
-        or (x < w - 1 and labels[y, x + 1] == 0)
-        or (y < h - 1 and labels[y + 1, x] == 0)
-    )
+@numba.njit(cache=True, nogil=True)
+def _flood_padded(edges, labels):  # pragma: no cover - compiled
+    """Give every 0 pixel of ``labels`` the label that reaches it first.
+
+    ``labels`` and ``edges`` carry a one-pixel border, labelled -1, that
+    nothing floods: neighbours are then plain index offsets, with no bounds
+    checks and no row arithmetic. Seeds are the positive pixels next to a 0
+    pixel (4-connected). Pixels no seed reaches keep 0.
+    """
+    h, w = labels.shape
+    n = h * w
+    lab = labels.ravel()
+    elevation = edges.ravel()
+    # One scan: the seeds in raster order, and the elevation's range where
+    # the flood runs (it sets the quantisation).
+    seeds = np.empty(n, np.int32)
+    n_seeds = 0
+    waiting = False
+    lo, hi = np.inf, -np.inf
+    for i in range(w, n - w):
+        v = lab[i]
+        if v == 0:
+            waiting = True
+        elif v > 0 and (lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - w] == 0 or lab[i + w] == 0):
+            seeds[n_seeds] = i
+            n_seeds += 1
+        else:
+            continue
+        lo = min(lo, elevation[i])
+        hi = max(hi, elevation[i])
+    if not waiting:
+        return
+    scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
+    head = np.full(_LEVELS, -1, np.int32)
+    tail = np.full(_LEVELS, -1, np.int32)
+    following = np.empty(n, np.int32)
+    current = _LEVELS
+    for s in range(n_seeds):
+        i = seeds[s]
+        level = min(int((elevation[i] - lo) * scale), _LEVELS - 1)
+        _enqueue(head, tail, following, level, i)
+        current = min(current, level)
+    while current < _LEVELS:
+        i = head[current]
+        if i == -1:
+            current += 1
+            continue
+        head[current] = following[i]
+        if head[current] == -1:
+            tail[current] = -1
+        for k in range(4):
+            j = i - w if k == 0 else (i - 1 if k == 1 else (i + 1 if k == 2 else i + w))
+            if lab[j] != 0:
+                continue
+            # Labelled when queued, so every pixel is queued once.
+            lab[j] = lab[i]
+            level = min(int((elevation[j] - lo) * scale), _LEVELS - 1)
+            _enqueue(head, tail, following, level, j)
+            current = min(current, level)
 
 
 @numba.njit(inline="always")
@@ -42,71 +93,17 @@ def _enqueue(head, tail, following, level, i):  # pragma: no cover - compiled
     tail[level] = i
 
 
-@numba.njit(cache=True, nogil=True)
-def _flood_in_place(edges, labels):  # pragma: no cover - compiled
-    """Give every 0 pixel of ``labels`` the label that reaches it first.
-
-    Seeds are the labelled pixels next to an unlabelled one (4-connected).
-    Unlabelled pixels that no seed reaches become background.
-    """
+def _flood_in_place(edges: np.ndarray, labels: np.ndarray) -> None:
+    """Flood the 0 pixels of ``labels`` (a view is fine); unreached ones become background."""
     h, w = labels.shape
-    # One scan: the seeds in raster order, how many pixels wait, and the
-    # elevation's range where the flood runs (it sets the quantisation).
-    seeds = np.empty(h * w, np.int32)
-    n_seeds = 0
-    n_waiting = 0
-    lo, hi = np.inf, -np.inf
-    for y in range(h):
-        for x in range(w):
-            if labels[y, x] == 0:
-                n_waiting += 1
-            elif _touches_unlabelled(labels, y, x, h, w):
-                seeds[n_seeds] = y * w + x
-                n_seeds += 1
-            else:
-                continue
-            v = edges[y, x]
-            lo = min(lo, v)
-            hi = max(hi, v)
-    if n_waiting == 0:
-        return
-    scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
-    head = np.full(_LEVELS, -1, np.int32)
-    tail = np.full(_LEVELS, -1, np.int32)
-    following = np.empty(h * w, np.int32)
-    current = _LEVELS
-    for s in range(n_seeds):
-        i = seeds[s]
-        y = i // w
-        level = min(int((edges[y, i - y * w] - lo) * scale), _LEVELS - 1)
-        _enqueue(head, tail, following, level, i)
-        current = min(current, level)
-    while current < _LEVELS:
-        i = head[current]
-        if i == -1:
-            current += 1
-            continue
-        head[current] = following[i]
-        if head[current] == -1:
-            tail[current] = -1
-        y = i // w
-        x = i - y * w
-        for k in range(4):
-            ny = y - 1 if k == 0 else (y + 1 if k == 3 else y)
-            nx = x - 1 if k == 1 else (x + 1 if k == 2 else x)
-            if ny < 0 or ny >= h or nx < 0 or nx >= w or labels[ny, nx] != 0:
-                continue
-            # Labelled when queued, so every pixel is queued once.
-            labels[ny, nx] = labels[y, x]
-            n_waiting -= 1
-            level = min(int((edges[ny, nx] - lo) * scale), _LEVELS - 1)
-            _enqueue(head, tail, following, level, ny * w + nx)
-            current = min(current, level)
-    if n_waiting:
-        for y in range(h):
-            for x in range(w):
-                if labels[y, x] == 0:
-                    labels[y, x] = BACKGROUND
+    padded = np.full((h + 2, w + 2), -1, np.int32)
+    padded[1:-1, 1:-1] = labels
+    elevation = np.zeros((h + 2, w + 2), np.float32)
+    elevation[1:-1, 1:-1] = edges
+    _flood_padded(elevation, padded)
+    inner = padded[1:-1, 1:-1]
+    inner[inner == UNDECIDED] = BACKGROUND
+    labels[...] = inner
 
 
 def _box(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
@@ -169,7 +166,7 @@ def flood_markers(edges: ArrayLike, markers: ArrayLike, *, in_place: bool = Fals
     window = _box(out == UNDECIDED, pad=1)
     if window is None:
         return out
-    _flood_in_place(np.asarray(edges[window], dtype=np.float32), out[window])
+    _flood_in_place(edges[window], out[window])
     return out
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
 from .inputs import as_label_image
 from .objects import object_boxes
-from .resample import block_mean, upsample
+from .resample import bilinear_taps, block_mean
 
 __all__ = [
     "UNDECIDED",
@@ -139,11 +140,63 @@ def _medial_ridge(signed: np.ndarray, depth: float, band: float) -> np.ndarray:
     return peak & (signed >= depth) & (signed <= band)
 
 
-def _full_resolution(small: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
-    """Each block of a block-grid mask repeated over its ``f`` x ``f`` pixels."""
-    if f == 1:
-        return small
-    return np.repeat(np.repeat(small, f, axis=0), f, axis=1)[: shape[0], : shape[1]]
+@numba.njit(cache=True, nogil=True)
+def _paint_object(
+    crop, label_id, signed, f, y0, y1, fy, x0, x1, fx, band,
+    sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox,
+):  # pragma: no cover - compiled
+    """Sure pixels, band and closeness tent of one object, over its window at (oy, ox).
+
+    ``signed`` is the object's signed distance in cells on the block grid of
+    ``f`` pixels, read back bilinearly (``bilinear_taps``); ``sure_in`` and
+    ``sure_out`` are its ridge blocks inside and outside.
+    """
+    one = np.float32(1)
+    bandf = np.float32(band)
+    row = np.empty(signed.shape[1], np.float32)
+    for i in range(crop.shape[0]):
+        if f > 1:
+            for j in range(signed.shape[1]):
+                row[j] = signed[y0[i], j] * (one - fy[i]) + signed[y1[i], j] * fy[i]
+        for k in range(crop.shape[1]):
+            if f > 1:
+                d = abs(row[x0[k]] * (one - fx[k]) + row[x1[k]] * fx[k])
+            else:
+                d = abs(signed[i, k])
+            inside = crop[i, k] == label_id
+            near = d <= bandf
+            sure = inside and not near
+            y, x = oy + i, ox + k
+            if use_ridge:
+                ridge_in = inside and sure_in[i // f, k // f]
+                ridge_out = crop[i, k] == 0 and sure_out[i // f, k // f]
+                if ridge_in or ridge_out:
+                    kept[y, x] = True
+                    near = False
+                sure = sure or ridge_in
+            if sure:
+                markers[y, x] = label_id + 1
+            if near:
+                undecided[y, x] = True
+                tent = min(max(one - d / bandf, np.float32(0)), one)
+                if tent > closeness[y, x]:
+                    closeness[y, x] = tent
+
+
+@numba.njit(cache=True, nogil=True)
+def _open_band(markers, undecided, kept):  # pragma: no cover - compiled
+    """Mark undecided pixels (not ridge seeds) in ``markers``; return their box (y1, x1, y2, x2)."""
+    h, w = markers.shape
+    y1, x1, y2, x2 = h, w, 0, 0
+    for y in range(h):
+        for x in range(w):
+            if undecided[y, x] and not kept[y, x]:
+                markers[y, x] = UNDECIDED
+                y1 = min(y1, y)
+                y2 = max(y2, y + 1)
+                x1 = min(x1, x)
+                x2 = max(x2, x + 1)
+    return y1, x1, y2, x2
 
 
 def band_geometry(
@@ -208,33 +261,24 @@ def band_geometry(
         crop = labels[window]
         inside = crop == label_id
         signed, f = _signed_distance_small(inside, cell_y, cell_x)
-        dist = np.abs(upsample(signed, f, inside.shape)) if f > 1 else np.abs(signed)
-        near = dist <= band
-        sure = inside & ~near
-        if ridge > 0 and ridge < band:
+        use_ridge = 0 < ridge < band
+        if use_ridge:
             # A block on the ridge lies within half a block of the middle
             # line, well inside any part at least 2 * ridge cells thick.
-            sure_in = _full_resolution(_medial_ridge(signed, ridge, band), f, inside.shape) & inside
-            sure_out = _full_resolution(_medial_ridge(-signed, ridge, band), f, inside.shape)
-            sure_out &= crop == 0
-            sure |= sure_in
-            kept[window] |= sure_in | sure_out
-            near &= ~(sure_in | sure_out)
-        markers[window][sure] = object_marker(label_id)
-        undecided[window] |= near
-        tent = np.clip(1 - dist / band, 0, 1).astype(np.float32)
-        np.maximum(closeness[window], np.where(near, tent, 0), out=closeness[window])
+            sure_in = _medial_ridge(signed, ridge, band)
+            sure_out = _medial_ridge(-signed, ridge, band)
+        else:
+            sure_in = sure_out = np.zeros((1, 1), bool)
+        taps = bilinear_taps(signed.shape, f, inside.shape)
+        _paint_object(
+            crop, label_id, np.ascontiguousarray(signed, np.float32), f, *taps, float(band),
+            sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, y1, x1,
+        )
     # Every pixel near any outline stays undecided, also where it lies in the
     # sure part of a neighbouring object: touching objects share that band.
     # Ridge pixels are the exception, as they are the only seed of their part.
-    undecided &= ~kept
-    markers[undecided] = UNDECIDED
-    rows = np.flatnonzero(undecided.any(axis=1))
-    if rows.size:
-        cols = np.flatnonzero(undecided.any(axis=0))
-        box = (int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1)
-    else:
-        box = (0, 0, 0, 0)
+    y1, x1, y2, x2 = _open_band(markers, undecided, kept)
+    box = (y1, x1, y2, x2) if y2 > 0 else (0, 0, 0, 0)
     return BandGeometry(markers=markers, closeness=closeness, box=box)
 
 

@@ -11,35 +11,39 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["block_mean", "upsample"]
+__all__ = ["block_mean", "upsample", "bilinear_taps"]
 
 
 @numba.njit(cache=True, nogil=True)
 def _block_sums(image, f, out):  # pragma: no cover - compiled
-    h, w = image.shape
+    h, w, channels = image.shape
     for y in range(h):
         by = y // f
         for bx in range(out.shape[1]):
-            acc = np.float32(0)
-            for x in range(bx * f, min(bx * f + f, w)):
-                acc += image[y, x]
-            out[by, bx] += acc
+            for c in range(channels):
+                acc = np.float32(0)
+                for x in range(bx * f, min(bx * f + f, w)):
+                    acc += image[y, x, c]
+                out[by, bx, c] += acc
 
 
 def block_mean(image: np.ndarray, f: int) -> np.ndarray:
     """Mean over ``f`` x ``f`` blocks, float32; partial blocks at the far edges
     average the pixels they have.
 
-    One compiled pass straight over the input's dtype (bool, uint8, uint16
-    or float): no float copy of the full-resolution input is made.
+    ``image`` is (H, W) or (H, W, C) (each channel averaged on its own). One
+    compiled pass straight over the input's dtype (bool, uint8, uint16 or
+    float): no float copy of the full-resolution input is made.
     """
-    h, w = image.shape
-    sums = np.zeros((-(-h // f), -(-w // f)), dtype=np.float32)
-    _block_sums(image.view(np.uint8) if image.dtype == bool else image, f, sums)
+    flat = image.ndim == 2
+    planes = image[..., None] if flat else image
+    h, w, channels = planes.shape
+    sums = np.zeros((-(-h // f), -(-w // f), channels), dtype=np.float32)
+    _block_sums(planes.view(np.uint8) if planes.dtype == bool else planes, f, sums)
     rows = np.minimum(f, h - np.arange(0, h, f)).astype(np.float32)
     cols = np.minimum(f, w - np.arange(0, w, f)).astype(np.float32)
-    sums /= rows[:, None] * cols[None, :]
-    return sums
+    sums /= (rows[:, None] * cols[None, :])[..., None]
+    return sums[..., 0] if flat else sums
 
 
 @numba.njit(cache=True, nogil=True)
@@ -74,6 +78,24 @@ def upsample(
     -------
     ndarray of float32
     """
+    y0, y1, fy, x0, x1, fx = bilinear_taps(small.shape, f, shape, window)
+    out = np.empty((len(fy), len(fx)), dtype=np.float32)
+    _bilinear(np.ascontiguousarray(small, dtype=np.float32), y0, y1, fy, x0, x1, fx, out)
+    return out
+
+
+def bilinear_taps(
+    small_shape: tuple[int, int], f: int, shape: tuple[int, int], window: tuple[slice, slice] | None = None
+) -> tuple[np.ndarray, ...]:
+    """Rows and columns of the block grid that :func:`upsample` blends, and their weights.
+
+    Returns
+    -------
+    y0, y1, fy, x0, x1, fx : ndarray
+        Pixel row ``i`` of the window blends block rows ``y0[i]`` and
+        ``y1[i]`` with weights ``1 - fy[i]`` and ``fy[i]`` (float32); the
+        same for columns.
+    """
     window = window or (slice(0, shape[0]), slice(0, shape[1]))
     ys = (np.arange(shape[0], dtype=np.float32)[window[0]] - (f - 1) / 2) / f
     xs = (np.arange(shape[1], dtype=np.float32)[window[1]] - (f - 1) / 2) / f
@@ -84,8 +106,4 @@ def upsample(
         i1 = np.minimum(i0 + 1, n - 1)
         return i0, i1, (coords - i0).astype(np.float32)
 
-    y0, y1, fy = taps(ys, small.shape[0])
-    x0, x1, fx = taps(xs, small.shape[1])
-    out = np.empty((len(ys), len(xs)), dtype=np.float32)
-    _bilinear(np.ascontiguousarray(small, dtype=np.float32), y0, y1, fy, x0, x1, fx, out)
-    return out
+    return (*taps(ys, small_shape[0]), *taps(xs, small_shape[1]))
