@@ -93,17 +93,32 @@ def _enqueue(head, tail, following, level, i):  # pragma: no cover - compiled
     tail[level] = i
 
 
-def _flood_in_place(edges: np.ndarray, labels: np.ndarray) -> None:
-    """Flood the 0 pixels of ``labels`` (a view is fine); unreached ones become background."""
+@numba.njit(cache=True, nogil=True)
+def _padded_copies(edges, labels):  # pragma: no cover - compiled
     h, w = labels.shape
     padded = np.full((h + 2, w + 2), -1, np.int32)
-    padded[1:-1, 1:-1] = labels
     elevation = np.zeros((h + 2, w + 2), np.float32)
-    elevation[1:-1, 1:-1] = edges
+    for y in range(h):
+        for x in range(w):
+            padded[y + 1, x + 1] = labels[y, x]
+            elevation[y + 1, x + 1] = edges[y, x]
+    return padded, elevation
+
+
+@numba.njit(cache=True, nogil=True)
+def _copy_back(padded, labels):  # pragma: no cover - compiled
+    h, w = labels.shape
+    for y in range(h):
+        for x in range(w):
+            v = padded[y + 1, x + 1]
+            labels[y, x] = BACKGROUND if v == UNDECIDED else v
+
+
+def _flood_in_place(edges: np.ndarray, labels: np.ndarray) -> None:
+    """Flood the 0 pixels of ``labels`` (a view is fine); unreached ones become background."""
+    padded, elevation = _padded_copies(edges, labels)
     _flood_padded(elevation, padded)
-    inner = padded[1:-1, 1:-1]
-    inner[inner == UNDECIDED] = BACKGROUND
-    labels[...] = inner
+    _copy_back(padded, labels)
 
 
 def _box(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
