@@ -211,11 +211,13 @@ def _elevation(
         return out
 
     undecided = geometry.markers[window] == UNDECIDED
-    if everywhere or params.edge_sigma == 0:  # Sobel (sigma 0) is cheap everywhere
+    if params.edge_sigma == 0:  # Sobel is cheap everywhere
         gradient = gradient_magnitude(softly_masked((slice(None), slice(None))), params.edge_sigma)
     else:
+        # The napari layer shows the gradient everywhere; the flood needs it near the band.
+        where = np.ones(undecided.shape, bool) if everywhere else undecided
         gradient = gradient_in_band(
-            photo, undecided, params.edge_sigma, gain=gain if params.soft_strength > 0 else None
+            photo, where, params.edge_sigma, gain=gain if params.soft_strength > 0 else None
         )
     return edge_map(
         gradient,
