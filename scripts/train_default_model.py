@@ -28,7 +28,7 @@ import ccp_instances  # noqa: E402
 
 from napari_boostseg.mrcnn import MaskRCNNConfig  # noqa: E402
 
-EPOCHS = 26
+EPOCHS = 21
 STEPS_PER_EPOCH = 150
 
 
