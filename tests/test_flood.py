@@ -83,3 +83,16 @@ def test_flood_matches_scikit_image_watershed(seed):
     assert (big[:5] == 7).all() and (big[:, -5:] == 7).all()
     with pytest.raises(ValueError, match="int32"):
         flood_markers(edges, markers.astype(np.int64), in_place=True)
+
+
+def test_flood_survives_non_finite_elevations():
+    """NaN or infinite edges (an edited edge layer, say) must not break the flood."""
+    edges = np.zeros((30, 30), np.float32)
+    edges[:, 15] = np.inf
+    edges[5:8, 5:8] = np.nan
+    markers = np.full((30, 30), UNDECIDED, np.int32)
+    markers[:, 0] = BACKGROUND
+    markers[10:20, 25:29] = 2
+    out = flood_markers(edges, markers)
+    assert (out > 0).all()
+    assert (out[:, :14] == BACKGROUND).all() and (out[10:20, 16:] == 2).all()

@@ -30,3 +30,53 @@ def test_default_classes_are_the_garments_only_for_the_shipped_model(tmp_path):
         assert default_classes(DEFAULT_WEIGHTS, GARMENT_MODEL_CLASSES) == GARMENT_CLASSES
     assert default_classes(tmp_path / "other.h5", GARMENT_MODEL_CLASSES) == GARMENT_MODEL_CLASSES[1:]
     assert default_classes(tmp_path / "other.h5", ("BG", "shoe")) == ("shoe",)
+
+
+@needs_model
+@pytest.mark.slow
+def test_bundled_model_cuts_the_person_out_of_a_real_photo(tmp_path):
+    """boostseg segment with no weights given uses the bundled model (astronaut photo, scikit-image)."""
+    pytest.importorskip("tensorflow")
+    from skimage import data
+
+    from napari_boostseg import io as bio
+    from napari_boostseg.cli import main
+
+    photo = data.astronaut()
+    path = tmp_path / "astronaut.png"
+    bio.write_image(path, photo)
+    out = tmp_path / "out"
+    assert main(["segment", str(path), "--out", str(out), "--classes", "person", "--no-progress"]) == 0
+    labels = bio.read_labels(out / "labels" / "astronaut.png")
+    person = labels > 0
+    # She fills the middle of the frame: the cut-out covers it and leaves the sky corners out.
+    assert 0.15 < person.mean() < 0.8
+    assert person[200:400, 150:350].mean() > 0.7
+    assert not person[:60, :60].any() and not person[:60, -60:].any()
+
+
+@needs_model
+@pytest.mark.slow
+def test_bundled_model_on_development_photos(shared_data):
+    """On CCP photos it never trained on, it finds the person and some garments."""
+    pytest.importorskip("tensorflow")
+    import sys
+    from pathlib import Path
+
+    from napari_boostseg.mrcnn import load_model
+    from napari_boostseg.mrcnn.evaluation import APAccumulator
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import ccp_instances
+
+    data = ccp_instances.CCPInstances(shared_data / "ccp", range(801, 813))
+    model = load_model(DEFAULT_WEIGHTS)
+    acc = APAccumulator(ccp_instances.CLASS_NAMES)
+    for i in range(len(data)):
+        image, masks, classes = data.load(i)
+        found = model.detect([image])[0]
+        acc.add(np.moveaxis(found.masks, 0, 2), found.class_ids, found.scores, masks, classes)
+    ap = acc.per_class()
+    assert ap["person"] > 0.8
+    assert np.mean(acc.matched_ious[1]) > 0.7  # person masks, before refinement
+    assert max(ap[name] for name in GARMENT_CLASSES) > 0.3

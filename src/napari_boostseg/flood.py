@@ -42,16 +42,18 @@ def _flood_padded(edges, labels):  # pragma: no cover - compiled
     waiting = False
     lo, hi = np.inf, -np.inf
     for i in range(w, n - w):
-        v = lab[i]
-        if v == 0:
+        label = lab[i]
+        if label == 0:
             waiting = True
-        elif v > 0 and (lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - w] == 0 or lab[i + w] == 0):
+        elif label > 0 and (lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - w] == 0 or lab[i + w] == 0):
             seeds[n_seeds] = i
             n_seeds += 1
         else:
             continue
-        lo = min(lo, elevation[i])
-        hi = max(hi, elevation[i])
+        v = elevation[i]
+        if abs(v) < np.inf:  # NaN and infinities do not stretch the scale
+            lo = min(lo, v)
+            hi = max(hi, v)
     if not waiting:
         return
     scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
@@ -61,7 +63,7 @@ def _flood_padded(edges, labels):  # pragma: no cover - compiled
     current = _LEVELS
     for s in range(n_seeds):
         i = seeds[s]
-        level = min(int((elevation[i] - lo) * scale), _LEVELS - 1)
+        level = _level(elevation[i], lo, scale)
         _enqueue(head, tail, following, level, i)
         current = min(current, level)
     while current < _LEVELS:
@@ -78,9 +80,22 @@ def _flood_padded(edges, labels):  # pragma: no cover - compiled
                 continue
             # Labelled when queued, so every pixel is queued once.
             lab[j] = lab[i]
-            level = min(int((elevation[j] - lo) * scale), _LEVELS - 1)
+            level = _level(elevation[j], lo, scale)
             _enqueue(head, tail, following, level, j)
             current = min(current, level)
+
+
+@numba.njit(inline="always")
+def _level(value, lo, scale):  # pragma: no cover - compiled
+    """Queue level of an elevation; values off the range land on the end levels, NaN on top."""
+    if value != value or value == np.inf:
+        return _LEVELS - 1
+    x = (value - lo) * scale
+    if not x > 0:
+        return 0
+    if x >= _LEVELS - 1:
+        return _LEVELS - 1
+    return int(x)
 
 
 @numba.njit(inline="always")
