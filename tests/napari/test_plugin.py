@@ -17,7 +17,7 @@ def test_manifest_is_valid_and_every_contribution_imports():
     manifest.validate_imports()
     contributions = manifest.contributions
     assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs"}
-    assert {s.key for s in contributions.sample_data} == {"tshirt", "dress", "bag_and_scarf"}
+    assert {s.key for s in contributions.sample_data} == {"tshirt", "dress", "bag_and_scarf", "astronaut"}
     (writer,) = contributions.writers
     assert writer.layer_types == ["labels"]
     assert set(writer.filename_extensions) == {".png", ".tif", ".tiff"}
@@ -51,6 +51,13 @@ def test_sample_data_opens_photo_and_coarse_mask(make_napari_viewer):
     np.testing.assert_array_equal(coarse.data, sample.coarse)
     coarse.paint((800, 600), 3)  # the coarse mask can be corrected by hand
     assert coarse.data[800, 600] == 3
+
+    # The real photo comes alone: Detect gives its coarse mask.
+    from skimage import data
+
+    viewer.open_sample("napari-boostseg", "astronaut")
+    assert isinstance(viewer.layers[-1], Image) and viewer.layers[-1].name == "astronaut"
+    np.testing.assert_array_equal(viewer.layers[-1].data, data.astronaut())
 
 
 @pytest.mark.gui

@@ -1,4 +1,4 @@
-"""Sample data contribution: the bundled studio photos with their coarse masks."""
+"""Sample data contribution: the bundled studio photos with their coarse masks, and a real photo."""
 
 from __future__ import annotations
 
@@ -27,3 +27,11 @@ def dress() -> list[tuple]:
 def bag_and_scarf() -> list[tuple]:
     """A bag with a handle hole, and a striped scarf beside it: two objects."""
     return _layers("bag_and_scarf")
+
+
+def astronaut() -> list[tuple]:
+    """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
+    from napari_boostseg.demo import demo_photos
+
+    photo = next(p for p in demo_photos() if p.name == "astronaut")
+    return [(photo.image, {"name": "astronaut"}, "image")]
