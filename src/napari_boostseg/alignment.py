@@ -33,13 +33,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy import ndimage as ndi
 
 from .inputs import intensity_scale
 from .markers import GRID_CELLS, signed_distance
 from .objects import object_boxes
-from .resample import block_mean, upsample
+from .resample import bilinear_taps, block_mean, upsample
 
 __all__ = ["Move", "align_objects"]
 
@@ -297,15 +298,39 @@ def align_objects(
         moves.append(Move(label_id, dy * f, dx * f, growth, gain, ratio, applied))
         if not applied:
             continue
-        current = labels[window] == label_id
-        if growth == 0:
-            moved = _shifted(current, dy * f, dx * f, False)
-        else:
-            # The grown outline only needs the accuracy of a block: the
-            # watershed snaps it to the photo afterwards.
-            level = upsample(_shifted(signed, dy, dx, -1e3), f, current.shape)
-            moved = level > -growth
-        target = out[window]
-        target[current & ~moved] = 0
-        target[moved & (target == 0)] = label_id
+        # The grown outline only needs the accuracy of a block: the
+        # watershed snaps it to the photo afterwards.
+        level = np.ascontiguousarray(_shifted(signed, dy, dx, -1e3), dtype=np.float32)
+        taps = bilinear_taps(level.shape, f, (y2 - y1, x2 - x1))
+        _apply_move(labels[window], out[window], label_id, dy * f, dx * f, float(growth), level, f, *taps)
     return out, moves
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply_move(
+    labels, out, label_id, shift_y, shift_x, growth, level, f, y0, y1, fy, x0, x1, fx
+):  # pragma: no cover - compiled
+    """Move object ``label_id`` of ``labels`` into ``out`` (same window), one pass.
+
+    Without growth the mask is shifted by whole pixels; with growth it is
+    the shifted signed distance ``level`` (block grid, read back bilinearly)
+    above ``-growth``. The object leaves the pixels it no longer covers and
+    takes only background.
+    """
+    h, w = labels.shape
+    one = np.float32(1)
+    row = np.empty(level.shape[1], np.float32)
+    for i in range(h):
+        if growth != 0:
+            for j in range(level.shape[1]):
+                row[j] = level[y0[i], j] * (one - fy[i]) + level[y1[i], j] * fy[i]
+        for k in range(w):
+            if growth == 0:
+                si, sk = i - shift_y, k - shift_x
+                moved = 0 <= si < h and 0 <= sk < w and labels[si, sk] == label_id
+            else:
+                moved = row[x0[k]] * (one - fx[k]) + row[x1[k]] * fx[k] > -growth
+            if labels[i, k] == label_id and not moved:
+                out[i, k] = 0
+            elif moved and out[i, k] == 0:
+                out[i, k] = label_id
