@@ -70,7 +70,7 @@ def main() -> None:
     }
     ids = range(args.first, args.last + 1, args.step)
     print(f"CCP ids {args.first:04d}-{args.last:04d} step {args.step} ({len(ids)} photos); ours: {params}")
-    header = f"| masks | coarse | method | mean IoU | pooled IoU | mBA | BF | median ms |"
+    header = "| masks | coarse | method | mean IoU | pooled IoU | mBA | BF | median ms |"
     print(header)
     print("|" + "---|" * 8)
     for kind in args.kinds.split(","):

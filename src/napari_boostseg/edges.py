@@ -11,7 +11,6 @@ one instead of leaking away.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
