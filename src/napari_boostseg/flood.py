@@ -4,9 +4,10 @@ The flood is a priority flood over a bucket queue. Elevations are quantised
 to 65536 levels over their range in the band, each level is a first-in
 first-out queue, and a pixel takes its label when it is queued, from the
 neighbour that queued it. That is the order of scikit-image's ``watershed``
-(lowest elevation first, older first among equals, 4-connected) at a fraction
-of its cost: no float64 copy of the image, no heap, constant work per pixel,
-and only the band's pixels touched.
+(lowest elevation first, older first among equals, 4-connected; elevations
+closer than 1/65535 of the band's range count as equal) at a fraction of its
+cost: no float64 copy of the image, no heap, constant work per pixel, and
+only the band's pixels touched. NaN and infinite elevations are walls.
 """
 
 from __future__ import annotations
