@@ -128,11 +128,20 @@ def compare(model, checkpoint: Path, ids) -> dict:
         image = data.load(i)[0]
         a, b = reference.detect([image])[0], model.detect([image])[0]
         count_diff += abs(len(a) - len(b))
-        for j in range(min(len(a), len(b))):
-            score_diff.append(abs(float(a.scores[j]) - float(b.scores[j])))
-            mask_iou.append(_iou(a.masks[j], b.masks[j]))
+        # Pair each float16 detection with the float32 one of its class it overlaps most
+        # (near-equal scores may swap places in the ranking).
+        for j in range(len(b)):
+            same = [i for i in range(len(a)) if a.class_ids[i] == b.class_ids[j]]
+            if not same:
+                continue
+            best = max(same, key=lambda i: _iou(a.masks[i], b.masks[j]))
+            score_diff.append(abs(float(a.scores[best]) - float(b.scores[j])))
+            mask_iou.append(_iou(a.masks[best], b.masks[j]))
     return {
         "max_score_diff": max(score_diff, default=0.0),
+        "median_mask_iou": float(np.median(mask_iou)) if mask_iou else 1.0,
+        "pairs": len(mask_iou),
+        "below_095": sum(v < 0.95 for v in mask_iou),
         "min_mask_iou": min(mask_iou, default=1.0),
         "count_diff": count_diff,
     }
@@ -177,8 +186,10 @@ def main(argv=None) -> int:
           f"(median of {args.repeats}; {s['found']} detections)")
     if args.compare is not None:
         c = compare(model, args.compare, ids[:20])
-        print(f"float16 vs float32 on {min(20, len(ids))} photos: max score difference {c['max_score_diff']:.4f}, "
-              f"least mask IoU {c['min_mask_iou']:.4f}, detections gained or lost {c['count_diff']}")
+        print(f"float16 vs float32 on {min(20, len(ids))} photos: max score difference {c['max_score_diff']:.4f}; "
+              f"mask IoU median {c['median_mask_iou']:.4f} over {c['pairs']} detections, "
+              f"{c['below_095']} below 0.95 (least {c['min_mask_iou']:.3f}); "
+              f"detections gained or lost {c['count_diff']}")
     return 0
 
 

@@ -28,6 +28,14 @@ def test_mask_iou_matrix_by_hand():
     assert iou[2, 2] == 0.0  # both empty: no overlap to speak of
 
 
+def test_mask_iou_matrix_with_no_detections_or_no_truth():
+    assert mask_iou_matrix(np.zeros((4, 5, 0), bool), np.ones((4, 5, 2), bool)).shape == (0, 2)
+    assert mask_iou_matrix(np.ones((4, 5, 3), bool), np.zeros((4, 5, 0), bool)).shape == (3, 0)
+    acc = APAccumulator(("BG", "person"))
+    assert acc.add(np.zeros((4, 5, 0), bool), [], [], np.ones((4, 5, 1), bool), [1]) == []
+    assert acc.per_class()["person"] == 0.0
+
+
 def test_mask_iou_matrix_rejects_mismatched_sizes():
     with pytest.raises(ValueError, match="same image size"):
         mask_iou_matrix(np.zeros((4, 4, 1), bool), np.zeros((5, 4, 1), bool))

@@ -251,6 +251,8 @@ def test_compact_model_float16_storage(tmp_path):
     """A narrow model saves at half size in float16 and detects almost the same after reloading."""
     cfg = tiny_config(backbone_width=0.5, top_down_pyramid_size=64, detection_min_confidence=0.0)
     a = build_model(cfg)
+    # Random weights may call every ROI background; bias the head so that there are detections.
+    a.net.layer("mrcnn_class_logits").bias.assign(np.array([0.0, 8.0], np.float32))
     full = a.save_weights(tmp_path / "w32.h5")
     half = a.save_weights(tmp_path / "w16.h5", dtype="float16")
     assert os.path.getsize(half) < 0.6 * os.path.getsize(full)
@@ -270,3 +272,22 @@ def test_compact_model_float16_storage(tmp_path):
     # A file of another width does not load into the reference width, and says what to compare.
     with pytest.raises(ValueError, match="backbone_width"):
         build_model(tiny_config()).load_weights(full)
+
+
+def test_float16_keeps_out_of_range_tensors_in_float32_and_files_are_readable(tmp_path):
+    cfg = tiny_config(backbone_width=0.25, top_down_pyramid_size=32)
+    model = build_model(cfg)
+    # BatchNorm after conv1 sees 0-255 pixels: its variance can exceed float16's range.
+    var = model.net.layer("bn_conv1").moving_variance
+    var.assign(np.full(var.shape, 8.0e4, np.float32))
+    path = model.save_weights(tmp_path / "w16.h5", dtype="float16")
+    stored = dict(read_weight_file(path)["bn_conv1"])
+    assert stored["bn_conv1/moving_variance:0"].dtype == np.float32
+    assert stored["bn_conv1/gamma:0"].dtype == np.float16
+    again = build_model(cfg)
+    again.load_weights(path)
+    np.testing.assert_array_equal(again.net.layer("bn_conv1").moving_variance.numpy(), 8.0e4)
+    # Saved like any other file: readable by others where the umask allows it.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)

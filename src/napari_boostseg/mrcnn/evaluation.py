@@ -38,8 +38,9 @@ def mask_iou_matrix(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"Masks must be (H, W, N) and (H, W, M) stacks of the same image size; got {pred.shape} and {truth.shape}."
         )
-    p = pred.reshape(-1, pred.shape[2]).astype(np.float32)
-    t = truth.reshape(-1, truth.shape[2]).astype(np.float32)
+    n_pixels = pred.shape[0] * pred.shape[1]
+    p = pred.reshape(n_pixels, pred.shape[2]).astype(np.float32)
+    t = truth.reshape(n_pixels, truth.shape[2]).astype(np.float32)
     inter = (p.T @ t).astype(np.float64)
     union = p.sum(axis=0)[:, None] + t.sum(axis=0)[None, :] - inter
     with np.errstate(invalid="ignore", divide="ignore"):

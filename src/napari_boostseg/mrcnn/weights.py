@@ -18,7 +18,7 @@ Only h5py and NumPy are imported here; a model object is passed in.
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Iterable
 
@@ -215,6 +215,16 @@ def _shape_message(layer, wname, fname, file_shape, model_shape, config) -> str:
     return msg
 
 
+def _stored(value: np.ndarray, dtype: str) -> np.ndarray:
+    value = np.asarray(value, dtype=np.float32)
+    if dtype == "float16":
+        with np.errstate(over="ignore"):
+            half = value.astype(np.float16)
+        if np.isfinite(half).all():
+            return half
+    return value
+
+
 def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
     """Write the model weights as a reference ``.h5`` file.
 
@@ -227,7 +237,10 @@ def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
     path : path-like
     dtype : {"float32", "float16"}, default "float32"
         Storage type. "float16" halves the file; weights are rounded to about
-        3 significant digits and widened to float32 again on loading.
+        3 significant digits and widened to float32 again on loading. A
+        tensor with values beyond float16's range (such as the BatchNorm
+        variances after the first convolution, which sees 0-255 pixels)
+        stays float32.
 
     Returns
     -------
@@ -238,8 +251,9 @@ def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     groups = net.weight_groups()
-    fd, tmp = tempfile.mkstemp(suffix=".h5.part", dir=path.parent)
-    os.close(fd)
+    # A random name rather than mkstemp, so that h5py creates the file with the
+    # usual permissions (mkstemp's are owner-only) and the final file keeps them.
+    tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex}.part")
     try:
         with h5py.File(tmp, "w") as fh:
             fh.attrs["layer_names"] = np.array([name.encode("utf8") for name, _ in groups])
@@ -249,7 +263,7 @@ def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
                 group = fh.create_group(name)
                 group.attrs["weight_names"] = np.array([w.encode("utf8") for w, _ in entries])
                 for wname, var in entries:
-                    group.create_dataset(wname, data=np.asarray(var.numpy(), dtype=dtype))
+                    group.create_dataset(wname, data=_stored(var.numpy(), dtype))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
