@@ -89,10 +89,15 @@ def test_segment_end_to_end(tmp_path, capsys):
     assert (out / "labels" / "a.png").read_bytes() == before["labels/a.png"]
 
 
-def test_segment_usage_errors(tmp_path, capsys):
+def test_segment_usage_errors(tmp_path, capsys, monkeypatch):
+    from napari_boostseg import batch
+
     shoot = make_shoot(tmp_path / "shoot", samples=0)
+    # An installation without the bundled model needs a source of coarse masks.
+    monkeypatch.setattr(batch, "bundled_weights", lambda: None)
     assert main(["segment", str(shoot["images"]), "--out", str(tmp_path / "o")]) == 2
     assert "--masks" in capsys.readouterr().err
+    monkeypatch.undo()
     assert main(["segment", str(tmp_path / "none*.jpg"), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o")]) == 2
     assert "no photos found" in capsys.readouterr().err
     assert main(["segment", str(shoot["images"]), "--masks", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2

@@ -223,6 +223,9 @@ class DetectWidget(Container):
             return  # no or unreadable config: Detect says what to do
         self.min_score.value = loaded.detection_min_confidence
         self.nms.value = max(loaded.detection_nms_threshold, self.nms.min)
+        # Emptied first: the list then shows the new model's classes in its order.
+        self._class_names = []
+        self.classes.reset_choices()
         self._class_names = list(loaded.class_names[1:])
         self.classes.reset_choices()
         self.classes.value = list(default_classes(weights, loaded.class_names))
