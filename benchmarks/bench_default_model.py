@@ -50,7 +50,7 @@ def _labels_and_ids(dets, keep: np.ndarray) -> tuple[np.ndarray, dict[int, int]]
     return labels, ids
 
 
-def quality(model, ids, refine_params=None) -> dict:
+def quality(model, ids) -> dict:
     from napari_boostseg import refine
     from napari_boostseg.mrcnn.evaluation import APAccumulator
 
@@ -75,7 +75,7 @@ def quality(model, ids, refine_params=None) -> dict:
             coarse, label_of = _labels_and_ids(dets, confident & group)
             if not label_of:
                 continue
-            refined = refine(image, coarse, refine_params)
+            refined = refine(image, coarse)
             for d, t in pairs:
                 if d in label_of:
                     k = label_of[d]

@@ -266,7 +266,6 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             classes = _model_classes(args.weights, args.config, args.classes)
         except ValueError as exc:
             return _fail(str(exc))
-    from .refine import RefineParams
 
     names = [field.name for field in dataclasses.fields(RefineParams)]
     changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}

@@ -31,7 +31,7 @@ def bag_and_scarf() -> list[tuple]:
 
 def astronaut() -> list[tuple]:
     """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
-    from napari_boostseg.demo import demo_photos
+    from skimage import data
 
-    photo = next(p for p in demo_photos() if p.name == "astronaut")
-    return [(photo.image, {"name": "astronaut"}, "image")]
+    # Straight from scikit-image: the demo's list would also generate the studio samples.
+    return [(data.astronaut(), {"name": "astronaut"}, "image")]
