@@ -96,3 +96,22 @@ def test_flood_survives_non_finite_elevations():
     out = flood_markers(edges, markers)
     assert (out > 0).all()
     assert (out[:, :14] == BACKGROUND).all() and (out[10:20, 16:] == 2).all()
+
+
+@pytest.mark.parametrize("offset", [0, 40_000])
+def test_flood_breaks_ties_oldest_first_and_keeps_large_ids(offset):
+    """Many equal elevations: the queue order decides, as documented. Ids past
+    16 bits take the wide scratch path and must not change the result."""
+    from _reference import priority_flood
+
+    rng = np.random.default_rng(7)
+    h, w = 40, 50
+    edges = rng.integers(0, 5, size=(h, w)).astype(np.float32)
+    markers = np.full((h, w), UNDECIDED, np.int32)
+    markers[0, :] = BACKGROUND
+    markers[10:14, 10:14] = 2 + offset
+    markers[25:30, 30:36] = 3 + offset
+    markers[35:, 45:] = BACKGROUND
+    got = flood_markers(edges, markers)
+    np.testing.assert_array_equal(got, priority_flood(edges, markers))
+    assert set(np.unique(got)) == {BACKGROUND, 2 + offset, 3 + offset}

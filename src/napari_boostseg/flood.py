@@ -3,17 +3,26 @@
 The flood is a priority flood over a bucket queue. Elevations are quantised
 to 65536 levels over their range in the band, each level is a first-in
 first-out queue, and a pixel takes its label when it is queued, from the
-neighbour that queued it. That is the order of scikit-image's ``watershed``
-(lowest elevation first, older first among equals, 4-connected; elevations
-closer than 1/65535 of the band's range count as equal) at a fraction of its
-cost: no float64 copy of the image, no heap, constant work per pixel, and
-only the band's pixels touched. NaN and infinite elevations are walls.
+neighbour that queued it (4-connected: up, left, right, down). Lowest
+elevation first, earliest queued first among equals (elevations closer than
+1/65535 of the band's range count as equal): where elevations differ this is
+the order of scikit-image's ``watershed``, at a fraction of its cost: no
+float64 copy of the image, no heap, constant work per pixel, and only the
+band's pixels touched. NaN and infinite elevations are walls.
+
+Memory traffic is what the flood waits for, so it is kept small: the band's
+box is copied once into a padded label image (16-bit when the labels fit)
+and a 16-bit image of queue levels; every pixel is queued exactly once at a
+level known in advance, so each level gets its own contiguous stretch of one
+queue array (a counting sort), and a two-tier bitmap of the non-empty levels
+finds the next level to pop in a few word operations.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numpy.typing import ArrayLike
 
 from .markers import BACKGROUND, UNDECIDED, labels_from_markers
@@ -21,69 +30,32 @@ from .markers import BACKGROUND, UNDECIDED, labels_from_markers
 __all__ = ["flood", "flood_markers"]
 
 _LEVELS = 65536
+_WORDS = _LEVELS // 64  # bitmap words, one bit per level
+_ONE = np.uint64(1)
 
 
 @numba.njit(cache=True, nogil=True)
-def _flood_padded(edges, labels):  # pragma: no cover - compiled
-    """Give every 0 pixel of ``labels`` the label that reaches it first.
-
-    ``labels`` and ``edges`` carry a one-pixel border, labelled -1, that
-    nothing floods: neighbours are then plain index offsets, with no bounds
-    checks and no row arithmetic. Seeds are the positive pixels next to a 0
-    pixel (4-connected). Pixels no seed reaches keep 0.
-    """
-    h, w = labels.shape
-    n = h * w
-    lab = labels.ravel()
-    elevation = edges.ravel()
-    # One scan: the seeds in raster order, and the elevation's range where
-    # the flood runs (it sets the quantisation).
-    seeds = np.empty(n, np.int32)
-    n_seeds = 0
-    waiting = False
-    lo, hi = np.inf, -np.inf
-    for i in range(w, n - w):
-        label = lab[i]
-        if label == 0:
-            waiting = True
-        elif label > 0 and (lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - w] == 0 or lab[i + w] == 0):
-            seeds[n_seeds] = i
-            n_seeds += 1
-        else:
-            continue
-        v = elevation[i]
-        if abs(v) < np.inf:  # NaN and infinities do not stretch the scale
-            lo = min(lo, v)
-            hi = max(hi, v)
-    if not waiting:
-        return
-    scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
-    head = np.full(_LEVELS, -1, np.int32)
-    tail = np.full(_LEVELS, -1, np.int32)
-    following = np.empty(n, np.int32)
-    current = _LEVELS
-    for s in range(n_seeds):
-        i = seeds[s]
-        level = _level(elevation[i], lo, scale)
-        _enqueue(head, tail, following, level, i)
-        current = min(current, level)
-    while current < _LEVELS:
-        i = head[current]
-        if i == -1:
-            current += 1
-            continue
-        head[current] = following[i]
-        if head[current] == -1:
-            tail[current] = -1
-        for k in range(4):
-            j = i - w if k == 0 else (i - 1 if k == 1 else (i + 1 if k == 2 else i + w))
-            if lab[j] != 0:
-                continue
-            # Labelled when queued, so every pixel is queued once.
-            lab[j] = lab[i]
-            level = _level(elevation[j], lo, scale)
-            _enqueue(head, tail, following, level, j)
-            current = min(current, level)
+def _undecided_box(markers):  # pragma: no cover - compiled
+    """Box ``(y1, x1, y2, x2)`` of the 0 pixels grown by one (end exclusive;
+    ``y2 == 0`` when there are none), and the markers' minimum and maximum."""
+    h, w = markers.shape
+    y1, x1, y2, x2 = h, w, 0, 0
+    lo, hi = 0, 0
+    for y in range(h):
+        for x in range(w):
+            v = markers[y, x]
+            if v == 0:
+                y1 = min(y1, y)
+                y2 = max(y2, y + 1)
+                x1 = min(x1, x)
+                x2 = max(x2, x + 1)
+            else:
+                lo = min(lo, v)
+                hi = max(hi, v)
+    if y2 == 0:
+        return 0, 0, 0, 0, lo, hi
+    # Marker pixels next to the band seed the flood.
+    return max(y1 - 1, 0), max(x1 - 1, 0), min(y2 + 1, h), min(x2 + 1, w), lo, hi
 
 
 @numba.njit(inline="always")
@@ -100,53 +72,141 @@ def _level(value, lo, scale):  # pragma: no cover - compiled
 
 
 @numba.njit(inline="always")
-def _enqueue(head, tail, following, level, i):  # pragma: no cover - compiled
-    following[i] = -1
-    if tail[level] == -1:
-        head[level] = i
-    else:
-        following[tail[level]] = i
-    tail[level] = i
+def _mark(words, summary, level):  # pragma: no cover - compiled
+    word = level >> 6
+    if words[word] == 0:
+        summary[word >> 6] |= _ONE << np.uint64(word & 63)
+    words[word] |= _ONE << np.uint64(level & 63)
+
+
+@numba.njit(inline="always")
+def _unmark(words, summary, level):  # pragma: no cover - compiled
+    word = level >> 6
+    words[word] &= ~(_ONE << np.uint64(level & 63))
+    if words[word] == 0:
+        summary[word >> 6] &= ~(_ONE << np.uint64(word & 63))
+
+
+@numba.njit(inline="always")
+def _next_level(words, summary, level):  # pragma: no cover - compiled
+    """Lowest marked level at or above ``level``; ``_LEVELS`` when none."""
+    word = level >> 6
+    bits = words[word] & ~((_ONE << np.uint64(level & 63)) - _ONE)
+    if bits != 0:
+        return (word << 6) + int(trailing_zeros(bits))
+    word += 1
+    if word == _WORDS:
+        return _LEVELS
+    group = word >> 6
+    bits = summary[group] & ~((_ONE << np.uint64(word & 63)) - _ONE)
+    while bits == 0:
+        group += 1
+        if group == summary.shape[0]:
+            return _LEVELS
+        bits = summary[group]
+    word = (group << 6) + int(trailing_zeros(bits))
+    return (word << 6) + int(trailing_zeros(words[word]))
 
 
 @numba.njit(cache=True, nogil=True)
-def _padded_copies(edges, labels):  # pragma: no cover - compiled
-    h, w = labels.shape
-    padded = np.full((h + 2, w + 2), -1, np.int32)
-    elevation = np.zeros((h + 2, w + 2), np.float32)
+def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
+    """Fill the 0 pixels of ``markers`` (the band's box) from their marker neighbours.
+
+    ``labels`` is scratch of shape ``markers.shape + 2`` and an integer type
+    that holds every marker and -1: the labels with a border of -1 that
+    nothing floods, so neighbours are plain index offsets. Seeds are the
+    marker pixels next to a 0 pixel, queued in raster order. Pixels no seed
+    reaches become background.
+    """
+    h, w = markers.shape
+    wp = w + 2
+    labels[0, :] = -1
+    labels[h + 1, :] = -1
+    for y in range(h):
+        labels[y + 1, 0] = -1
+        labels[y + 1, w + 1] = -1
+        for x in range(w):
+            labels[y + 1, x + 1] = markers[y, x]
+    lab = labels.ravel()
+    # The seeds and the band's size, and the elevation's range where the
+    # flood runs (it sets the quantisation).
+    seeds = np.empty(h * w, np.int32)
+    n_seeds = 0
+    n_band = 0
+    lo, hi = np.inf, -np.inf
     for y in range(h):
         for x in range(w):
-            padded[y + 1, x + 1] = labels[y, x]
-            elevation[y + 1, x + 1] = edges[y, x]
-    return padded, elevation
-
-
-@numba.njit(cache=True, nogil=True)
-def _copy_back(padded, labels):  # pragma: no cover - compiled
-    h, w = labels.shape
+            i = (y + 1) * wp + x + 1
+            if lab[i] == 0:
+                n_band += 1
+            elif lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - wp] == 0 or lab[i + wp] == 0:
+                seeds[n_seeds] = i
+                n_seeds += 1
+            else:
+                continue
+            v = edges[y, x]
+            if abs(v) < np.inf:  # NaN and infinities do not stretch the scale
+                lo = min(lo, v)
+                hi = max(hi, v)
+    if n_band == 0:
+        return
+    scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
+    # Levels of the band's pixels, and how many pixels each level will queue.
+    levels = np.empty(labels.shape, np.uint16)
+    start = np.zeros(_LEVELS + 1, np.int32)
     for y in range(h):
         for x in range(w):
-            v = padded[y + 1, x + 1]
-            labels[y, x] = BACKGROUND if v == UNDECIDED else v
-
-
-def _flood_in_place(edges: np.ndarray, labels: np.ndarray) -> None:
-    """Flood the 0 pixels of ``labels`` (a view is fine); unreached ones become background."""
-    padded, elevation = _padded_copies(edges, labels)
-    _flood_padded(elevation, padded)
-    _copy_back(padded, labels)
-
-
-def _box(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
-    return (
-        slice(max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, h)),
-        slice(max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, w)),
-    )
+            if markers[y, x] == 0:
+                level = _level(edges[y, x], lo, scale)
+                levels[y + 1, x + 1] = level
+                start[level + 1] += 1
+    seed_levels = np.empty(n_seeds, np.int32)
+    for s in range(n_seeds):
+        y = seeds[s] // wp - 1
+        level = _level(edges[y, seeds[s] - (y + 1) * wp - 1], lo, scale)
+        seed_levels[s] = level
+        start[level + 1] += 1
+    for level in range(_LEVELS):
+        start[level + 1] += start[level]
+    # Level l's queue is queue[head[l]:tail[l]] within its own stretch.
+    head = start[:_LEVELS].copy()
+    tail = start[:_LEVELS].copy()
+    queue = np.empty(n_band + n_seeds, np.int32)
+    words = np.zeros(_WORDS, np.uint64)
+    summary = np.zeros(_WORDS // 64, np.uint64)
+    current = _LEVELS
+    for s in range(n_seeds):
+        level = seed_levels[s]
+        if head[level] == tail[level]:
+            _mark(words, summary, level)
+        queue[tail[level]] = seeds[s]
+        tail[level] += 1
+        current = min(current, level)
+    lev = levels.ravel()
+    while current < _LEVELS:
+        i = queue[head[current]]
+        head[current] += 1
+        if head[current] == tail[current]:
+            _unmark(words, summary, current)
+        for k in range(4):
+            j = i - wp if k == 0 else (i - 1 if k == 1 else (i + 1 if k == 2 else i + wp))
+            if lab[j] != 0:
+                continue
+            # Labelled when queued, so every pixel is queued once.
+            lab[j] = lab[i]
+            level = np.int64(lev[j])
+            if head[level] == tail[level]:
+                _mark(words, summary, level)
+            queue[tail[level]] = j
+            tail[level] += 1
+            current = min(current, level)
+        if head[current] == tail[current]:
+            current = _next_level(words, summary, current)
+    for y in range(h):
+        for x in range(w):
+            if markers[y, x] == 0:
+                v = labels[y + 1, x + 1]
+                markers[y, x] = BACKGROUND if v == UNDECIDED else v
 
 
 def _check(edges: ArrayLike, markers: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -159,8 +219,6 @@ def _check(edges: ArrayLike, markers: ArrayLike) -> tuple[np.ndarray, np.ndarray
         )
     if not np.issubdtype(markers.dtype, np.integer):
         raise ValueError(f"markers must be an integer image, got {markers.dtype}")
-    if markers.size and markers.min() < 0:
-        raise ValueError("markers must be >= 0 (0 undecided, 1 background, k+1 object k)")
     return edges, markers
 
 
@@ -194,10 +252,15 @@ def flood_markers(edges: ArrayLike, markers: ArrayLike, *, in_place: bool = Fals
         out = markers
     else:
         out = markers.astype(np.int32, copy=True)
-    window = _box(out == UNDECIDED, pad=1)
-    if window is None:
+    y1, x1, y2, x2, low, high = _undecided_box(out)
+    if low < 0:
+        raise ValueError("markers must be >= 0 (0 undecided, 1 background, k+1 object k)")
+    if y2 == 0:
         return out
-    _flood_in_place(edges[window], out[window])
+    # A narrower scratch label image means less memory to wait for.
+    scratch = np.empty((y2 - y1 + 2, x2 - x1 + 2), np.int16 if high < 2**15 else np.int32)
+    window = (slice(y1, y2), slice(x1, x2))
+    _flood_box(np.asarray(edges[window], np.float32), out[window], scratch)
     return out
 
 
