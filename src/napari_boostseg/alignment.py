@@ -184,38 +184,59 @@ def _best_move(
     values = evidence[where].astype(np.float64)
     pad = max(reach) + max(steps)
     padded = np.pad(signed, pad, mode="constant", constant_values=-1e3)
-    # Flat indices make each shift one cheap ``take``.
+    # Flat indices make each shift one offset.
     width = padded.shape[1]
     flat = (where[0] + pad) * width + (where[1] + pad)
-    padded = padded.ravel()
+    padded = np.ascontiguousarray(padded, dtype=np.float32).ravel()
 
-    def score(dy: int, dx: int, grow: np.ndarray) -> np.ndarray:
-        moved = padded.take(flat - (dy * width + dx))
-        # Index of the first growth with g > -d (grow.size when none).
-        step = grow[1] - grow[0]
-        first = np.floor((-moved - np.float32(grow[0])) / np.float32(step)) + 1
-        first = np.clip(first, 0, grow.size, out=first).astype(np.intp)
-        return np.cumsum(np.bincount(first, weights=values, minlength=grow.size + 1))[: grow.size]
+    def best_of(shifts: list[tuple[int, int]], grow: np.ndarray, best: tuple) -> tuple:
+        offsets = np.array([dy * width + dx for dy, dx in shifts], dtype=np.int64)
+        scores = _move_scores(
+            padded, flat, values, offsets, np.float32(grow[0]), np.float32(grow[1] - grow[0]), grow.size
+        )
+        for (dy, dx), row in zip(shifts, scores):
+            i = int(np.argmax(row))
+            if row[i] > best[0]:
+                best = (float(row[i]), dy, dx, float(grow[i]))
+        return best
 
-    best = (-np.inf, 0, 0, 0.0)
     ny, nx = reach[0] // steps[0], reach[1] // steps[1]
-    for dy in range(-ny * steps[0], ny * steps[0] + 1, steps[0]):
-        for dx in range(-nx * steps[1], nx * steps[1] + 1, steps[1]):
-            scores = score(dy, dx, growths)
-            i = int(np.argmax(scores))
-            if scores[i] > best[0]:
-                best = (float(scores[i]), dy, dx, float(growths[i]))
+    shifts = [
+        (dy, dx)
+        for dy in range(-ny * steps[0], ny * steps[0] + 1, steps[0])
+        for dx in range(-nx * steps[1], nx * steps[1] + 1, steps[1])
+    ]
+    best = best_of(shifts, growths, (-np.inf, 0, 0, 0.0))
     # Refine by half steps around the best move.
     _, by, bx, bg = best
     half = (max(steps[0] // 2, 1), max(steps[1] // 2, 1))
-    near_growths = np.array([bg - STEP / 2, bg, bg + STEP / 2])
-    for dy in (by - half[0], by, by + half[0]):
-        for dx in (bx - half[1], bx, bx + half[1]):
-            scores = score(dy, dx, near_growths)
-            i = int(np.argmax(scores))
-            if scores[i] > best[0]:
-                best = (float(scores[i]), dy, dx, float(near_growths[i]))
-    return best
+    near = [(dy, dx) for dy in (by - half[0], by, by + half[0]) for dx in (bx - half[1], bx, bx + half[1])]
+    return best_of(near, np.array([bg - STEP / 2, bg, bg + STEP / 2]), best)
+
+
+@numba.njit(cache=True, nogil=True)
+def _move_scores(padded, flat, values, offsets, grow0, step, n):  # pragma: no cover - compiled
+    """Evidence collected by each shifted mask at each of ``n`` growths.
+
+    Row ``s`` is for the mask moved by ``offsets[s]`` (flat pixels of
+    ``padded``); column ``g`` for growth ``grow0 + g * step``. A pixel of
+    moved signed distance ``d`` lies in every mask with ``g > -d``: one
+    histogram over the first such growth, summed cumulatively, scores them
+    all.
+    """
+    out = np.empty((offsets.shape[0], n), np.float64)
+    histogram = np.empty(n + 1, np.float64)
+    for s in range(offsets.shape[0]):
+        histogram[:] = 0.0
+        for p in range(flat.shape[0]):
+            d = padded[flat[p] - offsets[s]]
+            first = int(np.floor((-d - grow0) / step)) + 1
+            histogram[min(max(first, 0), n)] += values[p]
+        total = 0.0
+        for g in range(n):
+            total += histogram[g]
+            out[s, g] = total
+    return out
 
 
 def align_objects(
