@@ -150,3 +150,27 @@ def test_local_reflood_matches_the_edit_and_keeps_the_rest():
     np.testing.assert_array_equal(local[far], full.labels[far])
     unchanged = reflood(full, full.markers, previous_markers=full.markers, previous_labels=full.labels)
     np.testing.assert_array_equal(unchanged, full.labels)
+
+
+@pytest.mark.parametrize("soft_sigma", [0.3, 1.0, 2.5])
+def test_fast_path_equals_the_whole_image_computation(soft_sigma):
+    """Labels alone are computed on a crop around the objects; they must be the
+    labels the whole-image computation (what napari shows) gives, also with
+    objects cut by the frame and a coarse mask that alignment moves."""
+    from napari_boostseg.alignment import align_objects
+
+    image, truth = scene(seed=9, shape=(500, 700), objects=3)
+    coarse = _coarse_labels(truth)
+    coarse[:, :80][coarse[:, :80] > 0] = 0
+    coarse[:60, :200] = 0
+    coarse[:40, :150] = 4  # an object cut by the top and left edges
+    shifted = np.zeros_like(coarse)
+    shifted[:, 25:] = np.where(coarse[:, :-25] == 1, 1, 0)  # object 1 two cells off
+    coarse[coarse == 1] = 0
+    coarse[(shifted == 1) & (coarse == 0)] = 1
+    params = RefineParams(soft_sigma=soft_sigma)
+    _, moves = align_objects(image, coarse, params.align, params.align_gain)
+    assert any(m.applied for m in moves)
+    full = refine(image, coarse, params, return_intermediates=True)
+    np.testing.assert_array_equal(refine(image, coarse, params), full.labels)
+    assert set(np.unique(full.labels)) == {0, 1, 2, 3, 4}

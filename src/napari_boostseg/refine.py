@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .alignment import align_objects
+from .alignment import MAX_GROWTH, align_objects
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
 from .inputs import as_label_image, check_image, image_to_float
 from .markers import GRID_CELLS, UNDECIDED, BandGeometry, band_geometry, labels_from_markers
 from .objects import object_boxes
-from .softmask import apply_soft_mask, blur_mask
+from .softmask import apply_soft_mask, blur_block, blur_mask
 
 __all__ = ["RefineParams", "Refinement", "refine", "reflood", "soft_sigma_pixels"]
 
@@ -228,6 +228,86 @@ def _elevation(
     )
 
 
+def _grown(box: tuple[slice, slice], cells: float, pixels: int, shape) -> tuple[int, int, int, int]:
+    """``box`` grown by ``cells`` of the object's grid plus ``pixels``, clipped: (y1, x1, y2, x2)."""
+    sy, sx = box
+    grow_y = int(np.ceil(cells * max((sy.stop - sy.start) / GRID_CELLS, 1.0))) + pixels
+    grow_x = int(np.ceil(cells * max((sx.stop - sx.start) / GRID_CELLS, 1.0))) + pixels
+    return (
+        max(sy.start - grow_y, 0),
+        max(sx.start - grow_x, 0),
+        min(sy.stop + grow_y, shape[0]),
+        min(sx.stop + grow_x, shape[1]),
+    )
+
+
+def _boxes_after_moves(guide: np.ndarray, boxes: list, moved, search: float) -> list:
+    """Boxes of the objects once alignment moved some: only near the moved ones is looked at."""
+    boxes = list(boxes)
+    for label_id in moved:
+        # A move shifts by at most ``search`` cells and grows by at most
+        # MAX_GROWTH, each plus half a step of the fine search and a block.
+        y1, x1, y2, x2 = _grown(boxes[label_id - 1], search + MAX_GROWTH + 1, 2, guide.shape)
+        inside = guide[y1:y2, x1:x2] == label_id
+        rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+        boxes[label_id - 1] = (
+            (slice(y1 + rows[0], y1 + rows[-1] + 1), slice(x1 + cols[0], x1 + cols[-1] + 1))
+            if rows.size
+            else None
+        )
+    return boxes
+
+
+def _refined_labels(
+    image: np.ndarray,
+    guide: np.ndarray,
+    boxes: list,
+    bands: dict[int, float],
+    sigma: float,
+    params: RefineParams,
+) -> np.ndarray:
+    """Labels alone, every step computed on the crop around the objects.
+
+    Beyond the objects' bands everything is background, so the markers, the
+    soft mask and the flood only need the crop around them: the cost follows
+    the objects, not the photo. The crop gives the very labels the whole
+    image would: it holds every band, the filters' reach around it and one
+    soft-mask block more, and starts on the soft-mask blocks' grid.
+    """
+    shape = guide.shape
+    labels = np.zeros(shape, dtype=np.int32)
+    # Filters need context beyond the band: the Gaussian's reach.
+    reach = int(4 * params.edge_sigma) + 2
+    f = blur_block(sigma)
+    grown = [
+        _grown(box, bands.get(index + 1, params.band), 1 + reach + f + 1, shape)
+        for index, box in enumerate(boxes)
+        if box is not None
+    ]
+    if not grown:
+        return labels
+    y1, x1 = min(g[0] for g in grown) // f * f, min(g[1] for g in grown) // f * f
+    y2, x2 = max(g[2] for g in grown), max(g[3] for g in grown)
+    crop = (slice(y1, y2), slice(x1, x2))
+    local = [
+        None if b is None else (slice(b[0].start - y1, b[0].stop - y1), slice(b[1].start - x1, b[1].stop - x1))
+        for b in boxes
+    ]
+    part = guide[crop]
+    geometry = band_geometry(part, params.band, params.ridge, bands, local)
+    markers = geometry.markers
+    if geometry.box != (0, 0, 0, 0):
+        window = _padded(geometry.box, reach, part.shape)
+        soft = blur_mask(part > 0, sigma, window)
+        edges = _elevation(image[crop], geometry, params, window, soft, everywhere=False)
+        del geometry, soft  # the closeness map is not needed past the edge map
+        # The markers are ours alone here: fill them in place, no copy.
+        flood_markers(edges, markers[window], in_place=True)
+    markers -= 1
+    np.maximum(markers, 0, out=labels[crop])
+    return labels
+
+
 def refine(
     image: ArrayLike,
     coarse: ArrayLike,
@@ -269,23 +349,12 @@ def refine(
     wide = max(params.band, params.moved_band)
     moved = {move.label_id: wide for move in moves if move.applied}
     if moved:
-        boxes = object_boxes(guide)
-    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
+        boxes = _boxes_after_moves(guide, boxes, moved, params.align)
     sigma = soft_sigma_pixels(guide, params.soft_sigma, boxes)
-    shape = labels.shape
     if not return_intermediates:
-        if geometry.box == (0, 0, 0, 0):
-            return labels_from_markers(geometry.markers)
-        # Filters need context beyond the band: the Gaussian's reach.
-        window = _padded(geometry.box, int(4 * params.edge_sigma) + 2, shape)
-        soft = blur_mask(guide > 0, sigma, window)
-        edges = _elevation(image, geometry, params, window, soft, everywhere=False)
-        markers = geometry.markers
-        del geometry, soft  # the closeness map is not needed past the edge map
-        # The markers are ours alone here: fill them in place, no full copy.
-        flood_markers(edges, markers[window], in_place=True)
-        markers -= 1
-        return np.maximum(markers, 0, out=markers)
+        return _refined_labels(image, guide, boxes, moved, sigma, params)
+    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
+    shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
     soft = blur_mask(guide > 0, sigma)
     edges = _elevation(image, geometry, params, full, soft, everywhere=True)

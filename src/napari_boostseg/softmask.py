@@ -15,7 +15,12 @@ from scipy import ndimage as ndi
 from .inputs import as_label_image
 from .resample import block_mean, upsample
 
-__all__ = ["blur_mask", "soft_mask", "apply_soft_mask"]
+__all__ = ["blur_mask", "blur_block", "soft_mask", "apply_soft_mask"]
+
+
+def blur_block(sigma: float) -> int:
+    """Block size in pixels at which :func:`blur_mask` blurs with ``sigma`` pixels."""
+    return max(1, int(sigma / 4))
 
 
 def blur_mask(
@@ -50,7 +55,7 @@ def blur_mask(
     h, w = mask.shape
     if window is None:
         window = (slice(0, h), slice(0, w))
-    f = max(1, int(sigma / 4))
+    f = blur_block(sigma)
     if f == 1:
         return ndi.gaussian_filter(mask.astype(np.float32), sigma, mode="nearest")[window]
     small = ndi.gaussian_filter(block_mean(mask, f), sigma / f, mode="nearest")
