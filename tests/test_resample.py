@@ -42,3 +42,19 @@ def test_block_mean_of_colour_images_averages_each_channel():
     for c in range(3):
         np.testing.assert_allclose(got[..., c], block_mean(photo[..., c], 5), rtol=1e-6)
     np.testing.assert_allclose(block_mean(photo[..., :2], 5), got[..., :2], rtol=1e-6)
+
+
+def test_oblong_blocks_average_and_upsample_per_axis():
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, size=(13, 22, 3)).astype(np.uint8)
+    small = block_mean(image, (3, 5))
+    assert small.shape == (5, 5, 3)
+    np.testing.assert_allclose(small[1, 2], image[3:6, 10:15].reshape(-1, 3).mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(small[4, 4], image[12:13, 20:22].reshape(-1, 3).mean(axis=0), rtol=1e-6)
+    # A plane a*y + b*x is sampled back exactly between block centres.
+    yy, xx = np.mgrid[:30, :40].astype(np.float32)
+    plane = 0.5 * yy + 0.25 * xx
+    back = upsample(block_mean(plane, (3, 5)), (3, 5), plane.shape)
+    np.testing.assert_allclose(back[1:-2, 2:-3], plane[1:-2, 2:-3], atol=1e-4)
+    with pytest.raises(ValueError, match="block sides"):
+        block_mean(image, (0, 2))

@@ -23,9 +23,9 @@ estimated per object as just that:
    mislead, moving it would leave the photo's edges behind; a misplaced
    mask gains a lot and moves onto them.
 
-All of it runs on blocks of about a quarter of a cell (the colour
-statistics on blocks of half a cell), so the cost follows the number of
-cells, not the photo's resolution. The moved mask is then refined at full
+All of it runs on blocks of about a quarter of a cell, as oblong as the
+cells (the colour statistics on blocks of half a cell), so the cost follows
+the number of cells, not the photo's resolution. The moved mask is then refined at full
 resolution like any coarse mask.
 """
 
@@ -268,10 +268,12 @@ def align_objects(
     -------
     labels : (H, W) ndarray of int32
         Labels with the moved objects; an object grows only into background.
+        When nothing moves, the input itself (as int32) is returned.
     moves : list of Move
         One per object searched.
     """
-    out = np.array(labels, dtype=np.int32, copy=True)
+    labels = np.asarray(labels, dtype=np.int32)
+    out = labels
     moves: list[Move] = []
     if not search > 0:
         return out, moves
@@ -283,8 +285,10 @@ def align_objects(
         sy, sx = box
         cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
         cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)
-        f = max(1, int(min(cell_y, cell_x) / BLOCKS_PER_CELL))
-        if (sy.stop - sy.start) < 4 * f or (sx.stop - sx.start) < 4 * f:
+        # Blocks as oblong as the cells, so the work follows the number of cells.
+        fy = max(1, int(cell_y / BLOCKS_PER_CELL))
+        fx = max(1, int(cell_x / BLOCKS_PER_CELL))
+        if (sy.stop - sy.start) < 4 * fy or (sx.stop - sx.start) < 4 * fx:
             continue
         # Room for the evidence band, the models' reach and their blur.
         margin = EVIDENCE_BAND + MODEL_REACH + 2 * MODEL_SIGMA
@@ -294,21 +298,21 @@ def align_objects(
         # Average the raw channels block by block and scale afterwards: no
         # float copy of the full-resolution window.
         raw = image[window] if image.ndim == 3 else image[window][..., None]
-        photo = block_mean(raw[..., :3], f)  # alpha does not count
+        photo = block_mean(raw[..., :3], (fy, fx))  # alpha does not count
         photo *= np.float32(1 / intensity_scale(image.dtype))
-        inside = block_mean(labels[window] == label_id, f) >= 0.5
-        signed = signed_distance(inside, (f / cell_y, f / cell_x))  # in cells
+        inside = block_mean(labels[window] == label_id, (fy, fx)) >= 0.5
+        signed = signed_distance(inside, (fy / cell_y, fx / cell_x))  # in cells
         depth = np.abs(signed)
         band = depth <= EVIDENCE_BAND
         model = ~band & (depth <= EVIDENCE_BAND + MODEL_REACH)
         if not (model & inside).any() or not (model & ~inside).any():
             continue
         evidence = _colour_evidence(
-            photo, model & inside, model & ~inside, (MODEL_SIGMA * cell_y / f, MODEL_SIGMA * cell_x / f)
+            photo, model & inside, model & ~inside, (MODEL_SIGMA * cell_y / fy, MODEL_SIGMA * cell_x / fx)
         )
         evidence = np.clip(evidence, -CLIP_NATS, CLIP_NATS) * band
-        steps = (max(1, round(STEP * cell_y / f)), max(1, round(STEP * cell_x / f)))
-        reach = (round(search * cell_y / f), round(search * cell_x / f))
+        steps = (max(1, round(STEP * cell_y / fy)), max(1, round(STEP * cell_x / fx)))
+        reach = (round(search * cell_y / fy), round(search * cell_x / fx))
         growths = np.arange(-MAX_GROWTH, MAX_GROWTH + STEP / 2, STEP)
         score, dy, dx, growth = _best_move(evidence, signed, steps, reach, growths)
         stay = float(evidence[signed > 0].sum())
@@ -316,20 +320,22 @@ def align_objects(
         applied = gain >= min_gain and (dy, dx, growth) != (0, 0, 0.0)
         ratio = _edge_ratio(photo, signed, dy, dx, growth) if applied else float("nan")
         applied = applied and ratio >= EDGE_KEEP
-        moves.append(Move(label_id, dy * f, dx * f, growth, gain, ratio, applied))
+        moves.append(Move(label_id, dy * fy, dx * fx, growth, gain, ratio, applied))
         if not applied:
             continue
         # The grown outline only needs the accuracy of a block: the
         # watershed snaps it to the photo afterwards.
         level = np.ascontiguousarray(_shifted(signed, dy, dx, -1e3), dtype=np.float32)
-        taps = bilinear_taps(level.shape, f, (y2 - y1, x2 - x1))
-        _apply_move(labels[window], out[window], label_id, dy * f, dx * f, float(growth), level, f, *taps)
+        taps = bilinear_taps(level.shape, (fy, fx), (y2 - y1, x2 - x1))
+        if out is labels:  # the first move: from here on, a copy
+            out = labels.copy()
+        _apply_move(labels[window], out[window], label_id, dy * fy, dx * fx, float(growth), level, *taps)
     return out, moves
 
 
 @numba.njit(cache=True, nogil=True)
 def _apply_move(
-    labels, out, label_id, shift_y, shift_x, growth, level, f, y0, y1, fy, x0, x1, fx
+    labels, out, label_id, shift_y, shift_x, growth, level, y0, y1, fy, x0, x1, fx
 ):  # pragma: no cover - compiled
     """Move object ``label_id`` of ``labels`` into ``out`` (same window), one pass.
 

@@ -3,10 +3,14 @@
 Smooth quantities (a blurred mask, a distance to an outline drawn on a 28x28
 grid) carry no detail finer than several pixels, so the core computes them on
 a grid ``f`` times coarser and samples them back. Block ``i`` covers pixels
-``[i f, (i + 1) f)``; its value sits at the block's centre.
+``[i f, (i + 1) f)``; its value sits at the block's centre. Blocks may be
+oblong, ``f = (fy, fx)``: an object's 28x28 grid has oblong cells when its
+box is not square.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -14,34 +18,46 @@ import numpy as np
 __all__ = ["block_mean", "upsample", "bilinear_taps"]
 
 
+Blocks = int | Sequence[int]
+
+
+def _sides(f: Blocks) -> tuple[int, int]:
+    """Block height and width from ``f`` or ``(fy, fx)``."""
+    fy, fx = (f, f) if np.ndim(f) == 0 else f
+    if int(fy) < 1 or int(fx) < 1:
+        raise ValueError(f"block sides must be >= 1 pixel, got {f!r}")
+    return int(fy), int(fx)
+
+
 @numba.njit(cache=True, nogil=True)
-def _block_sums(image, f, out):  # pragma: no cover - compiled
+def _block_sums(image, fy, fx, out):  # pragma: no cover - compiled
     h, w, channels = image.shape
     for y in range(h):
-        by = y // f
+        by = y // fy
         for bx in range(out.shape[1]):
             for c in range(channels):
                 acc = np.float32(0)
-                for x in range(bx * f, min(bx * f + f, w)):
+                for x in range(bx * fx, min(bx * fx + fx, w)):
                     acc += image[y, x, c]
                 out[by, bx, c] += acc
 
 
-def block_mean(image: np.ndarray, f: int) -> np.ndarray:
-    """Mean over ``f`` x ``f`` blocks, float32; partial blocks at the far edges
-    average the pixels they have.
+def block_mean(image: np.ndarray, f: Blocks) -> np.ndarray:
+    """Mean over blocks of ``f`` x ``f`` (or ``fy`` x ``fx``) pixels, float32;
+    partial blocks at the far edges average the pixels they have.
 
     ``image`` is (H, W) or (H, W, C) (each channel averaged on its own). One
     compiled pass straight over the input's dtype (bool, uint8, uint16 or
     float): no float copy of the full-resolution input is made.
     """
+    fy, fx = _sides(f)
     flat = image.ndim == 2
     planes = image[..., None] if flat else image
     h, w, channels = planes.shape
-    sums = np.zeros((-(-h // f), -(-w // f), channels), dtype=np.float32)
-    _block_sums(planes.view(np.uint8) if planes.dtype == bool else planes, f, sums)
-    rows = np.minimum(f, h - np.arange(0, h, f)).astype(np.float32)
-    cols = np.minimum(f, w - np.arange(0, w, f)).astype(np.float32)
+    sums = np.zeros((-(-h // fy), -(-w // fx), channels), dtype=np.float32)
+    _block_sums(planes.view(np.uint8) if planes.dtype == bool else planes, fy, fx, sums)
+    rows = np.minimum(fy, h - np.arange(0, h, fy)).astype(np.float32)
+    cols = np.minimum(fx, w - np.arange(0, w, fx)).astype(np.float32)
     sums /= (rows[:, None] * cols[None, :])[..., None]
     return sums[..., 0] if flat else sums
 
@@ -59,7 +75,7 @@ def _bilinear(small, y0, y1, fy, x0, x1, fx, out):  # pragma: no cover - compile
 
 
 def upsample(
-    small: np.ndarray, f: int, shape: tuple[int, int], window: tuple[slice, slice] | None = None
+    small: np.ndarray, f: Blocks, shape: tuple[int, int], window: tuple[slice, slice] | None = None
 ) -> np.ndarray:
     """Bilinear inverse of :func:`block_mean`: ``small`` sampled at full resolution.
 
@@ -67,8 +83,8 @@ def upsample(
     ----------
     small : (h, w) ndarray of float32
         Values at block centres.
-    f : int
-        Block size in pixels.
+    f : int or (int, int)
+        Block size in pixels (height and width).
     shape : tuple of int
         Full-resolution shape.
     window : tuple of slice, optional
@@ -85,7 +101,7 @@ def upsample(
 
 
 def bilinear_taps(
-    small_shape: tuple[int, int], f: int, shape: tuple[int, int], window: tuple[slice, slice] | None = None
+    small_shape: tuple[int, int], f: Blocks, shape: tuple[int, int], window: tuple[slice, slice] | None = None
 ) -> tuple[np.ndarray, ...]:
     """Rows and columns of the block grid that :func:`upsample` blends, and their weights.
 
@@ -96,9 +112,10 @@ def bilinear_taps(
         ``y1[i]`` with weights ``1 - fy[i]`` and ``fy[i]`` (float32); the
         same for columns.
     """
+    fy, fx = _sides(f)
     window = window or (slice(0, shape[0]), slice(0, shape[1]))
-    ys = (np.arange(shape[0], dtype=np.float32)[window[0]] - (f - 1) / 2) / f
-    xs = (np.arange(shape[1], dtype=np.float32)[window[1]] - (f - 1) / 2) / f
+    ys = (np.arange(shape[0], dtype=np.float32)[window[0]] - (fy - 1) / 2) / fy
+    xs = (np.arange(shape[1], dtype=np.float32)[window[1]] - (fx - 1) / 2) / fx
 
     def taps(coords: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         coords = np.clip(coords, 0, n - 1)
