@@ -64,3 +64,14 @@ def test_ridge_keeps_thin_part_seeded() -> None:
     # Seeds stay inside the strap, and the rest of the band stays undecided.
     assert not (geo.markers[40:240, 160:200] == 2).any()
     assert (geo.markers[40:240, 195:200] == UNDECIDED).all()
+
+
+def test_box_too_short_is_stretched_back() -> None:
+    """A detector box 8 % too short: the search finds the height change."""
+    yy, xx = np.mgrid[:400, :300]
+    truth = ((yy - 200) / 150.0) ** 2 + ((xx - 150) / 90.0) ** 2 <= 1
+    coarse = ((yy - 200) / 138.0) ** 2 + ((xx - 150) / 90.0) ** 2 <= 1
+    moved, moves = align_objects(_photo(truth), coarse.astype(np.int32))
+    (move,) = moves
+    assert move.applied and move.scale_y > 0 and move.scale_x <= 0.02
+    assert iou(moved > 0, truth) > iou(coarse, truth) + 0.03

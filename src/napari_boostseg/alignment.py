@@ -5,8 +5,8 @@ box is off by a few per cent, or the head's threshold makes the mask a cell
 too fat or too thin, the whole outline is off by one to three cells: further
 than a narrow undecided band can reach, and a wide band lets the watershed
 wander off to texture edges where the mask was right. The error is mostly a
-shift and a uniform growth or shrinkage of the whole object, so it is
-estimated per object as just that:
+shift, a box a little too tall or too wide, and a uniform growth or
+shrinkage of the whole object, so it is estimated per object as just that:
 
 1. colour models: beyond a wide band around the coarse outline, the sure
    object and sure background near the band give local colour statistics
@@ -15,7 +15,9 @@ estimated per object as just that:
 2. evidence: in the wide band, the clipped log-likelihood ratio ``L`` of
    object over background colour;
 3. search: over shifts of up to ``search`` cells and growths of up to
-   ``MAX_GROWTH`` cells, the moved mask ``M`` maximises ``sum(L[M])``;
+   ``MAX_GROWTH`` cells, then over changes of the box's height and width
+   (``SCALES``) at the best shift, the moved mask ``M`` maximises
+   ``sum(L[M])``;
 4. gate: the move is kept only when it gains at least ``min_gain`` per band
    pixel over the mask as it was, and when the moved outline still lies on
    photo edges at least ``EDGE_KEEP`` times as strong (on average) as the
@@ -60,6 +62,9 @@ CLIP_NATS = 3.0
 MAX_GROWTH = 1.5
 #: Step of the coarse search, in cells; a second pass tries half steps.
 STEP = 0.5
+#: Changes of the box's height and width tried (fractions, about its centre):
+#: a detector's box is often a few per cent too tall or too wide.
+SCALES = (-0.04, -0.02, 0.0, 0.02, 0.04)
 #: A move must keep the outline on edges at least this strong, relative to
 #: the mean edge strength along the coarse outline.
 EDGE_KEEP = 0.75
@@ -85,6 +90,9 @@ class Move:
         coarse one (NaN when not computed: the gain was too small).
     applied : bool
         Whether the move passed the gate and the mask was moved.
+    scale_y, scale_x : float
+        Relative change of the mask's height and width about its box's
+        centre (0.05: 5 % taller or wider).
     """
 
     label_id: int
@@ -94,6 +102,8 @@ class Move:
     gain: float
     edge_ratio: float
     applied: bool
+    scale_y: float = 0.0
+    scale_x: float = 0.0
 
 
 def _shifted(values: np.ndarray, dy: int, dx: int, fill: float) -> np.ndarray:
@@ -151,7 +161,7 @@ def _outline_support(edges: np.ndarray, mask: np.ndarray) -> float:
     return float(edges[outline].mean()) if outline.any() else 0.0
 
 
-def _edge_ratio(photo: np.ndarray, signed: np.ndarray, dy: int, dx: int, growth: float) -> float:
+def _edge_ratio(photo: np.ndarray, signed: np.ndarray, moved: np.ndarray, growth: float) -> float:
     """Edge strength along the moved outline relative to the coarse outline.
 
     Computed on the block grid: a gradient of one block's scale still peaks
@@ -161,8 +171,23 @@ def _edge_ratio(photo: np.ndarray, signed: np.ndarray, dy: int, dx: int, growth:
     for c in range(photo.shape[2]):
         edges += ndi.gaussian_gradient_magnitude(photo[..., c], 1.0, mode="nearest") ** 2
     before = _outline_support(edges, signed > 0)
-    after = _outline_support(edges, _shifted(signed, dy, dx, -1e3) > -growth)
+    after = _outline_support(edges, moved > -growth)
     return after / before if before > 0 else np.inf
+
+
+def _moved_signed(signed: np.ndarray, move: tuple, centre: tuple[float, float]) -> np.ndarray:
+    """Signed distance of the moved mask on the block grid (bilinear; -1e3 off the grid).
+
+    ``move`` is ``(dy, dx, scale_y, scale_x)``: the mask is scaled by
+    ``1 + scale`` about ``centre`` and then shifted by ``(dy, dx)`` blocks.
+    """
+    dy, dx, scale_y, scale_x = move
+    if scale_y == 0 and scale_x == 0:
+        return _shifted(signed, int(dy), int(dx), -1e3)
+    rows = centre[0] + (np.arange(signed.shape[0]) - dy - centre[0]) / (1 + scale_y)
+    cols = centre[1] + (np.arange(signed.shape[1]) - dx - centre[1]) / (1 + scale_x)
+    grid = np.meshgrid(rows, cols, indexing="ij")
+    return ndi.map_coordinates(signed, grid, order=1, mode="constant", cval=-1e3).astype(np.float32)
 
 
 def _best_move(
@@ -171,65 +196,76 @@ def _best_move(
     steps: tuple[int, int],
     reach: tuple[int, int],
     growths: np.ndarray,
-) -> tuple[float, int, int, float]:
-    """Shift and growth of the mask ``signed > 0`` that collect most evidence.
+    centre: tuple[float, float],
+) -> tuple[float, tuple[int, int, float, float], float]:
+    """Move and growth of the mask ``signed > 0`` that collect most evidence.
 
-    The mask grown by ``g`` cells and shifted by ``(dy, dx)`` blocks is
-    ``shifted(signed) > -g``. Only pixels with evidence count; a pixel with
-    moved distance ``d`` lies in every mask with ``g > -d``, so one weighted
-    histogram over the growths (evenly spaced, ascending) scores them all
-    at once.
+    The mask scaled by ``(1 + sy, 1 + sx)`` about ``centre``, shifted by
+    ``(dy, dx)`` blocks and grown by ``g`` cells is ``moved(signed) > -g``.
+    Only pixels with evidence count; a pixel with moved distance ``d`` lies
+    in every mask with ``g > -d``, so one weighted histogram over the
+    growths (evenly spaced, ascending) scores them all at once. Shifts are
+    searched first, then scales at the best shift, then half steps.
+
+    Returns
+    -------
+    score, (dy, dx, scale_y, scale_x), growth
     """
-    where = np.nonzero(evidence)
-    values = evidence[where].astype(np.float64)
-    pad = max(reach) + max(steps)
-    padded = np.pad(signed, pad, mode="constant", constant_values=-1e3)
-    # Flat indices make each shift one offset.
-    width = padded.shape[1]
-    flat = (where[0] + pad) * width + (where[1] + pad)
-    padded = np.ascontiguousarray(padded, dtype=np.float32).ravel()
+    rows, cols = np.nonzero(evidence)
+    values = evidence[rows, cols].astype(np.float64)
+    table = np.ascontiguousarray(signed, dtype=np.float32)
 
-    def best_of(shifts: list[tuple[int, int]], grow: np.ndarray, best: tuple) -> tuple:
-        offsets = np.array([dy * width + dx for dy, dx in shifts], dtype=np.int64)
+    def best_of(moves: list[tuple], grow: np.ndarray, best: tuple) -> tuple:
         scores = _move_scores(
-            padded, flat, values, offsets, np.float32(grow[0]), np.float32(grow[1] - grow[0]), grow.size
+            table, rows, cols, values, np.array(moves, dtype=np.float64), centre[0], centre[1],
+            np.float32(grow[0]), np.float32(grow[1] - grow[0]), grow.size,
         )
-        for (dy, dx), row in zip(shifts, scores):
+        for move, row in zip(moves, scores):
             i = int(np.argmax(row))
             if row[i] > best[0]:
-                best = (float(row[i]), dy, dx, float(grow[i]))
+                best = (float(row[i]), move, float(grow[i]))
         return best
 
     ny, nx = reach[0] // steps[0], reach[1] // steps[1]
     shifts = [
-        (dy, dx)
+        (dy, dx, 0.0, 0.0)
         for dy in range(-ny * steps[0], ny * steps[0] + 1, steps[0])
         for dx in range(-nx * steps[1], nx * steps[1] + 1, steps[1])
     ]
-    best = best_of(shifts, growths, (-np.inf, 0, 0, 0.0))
+    best = best_of(shifts, growths, (-np.inf, (0, 0, 0.0, 0.0), 0.0))
+    by, bx = best[1][:2]
+    scaled = [(by, bx, sy, sx) for sy in SCALES for sx in SCALES if (sy, sx) != (0.0, 0.0)]
+    if scaled:
+        best = best_of(scaled, growths, best)
     # Refine by half steps around the best move.
-    _, by, bx, bg = best
+    _, (by, bx, sy, sx), bg = best
     half = (max(steps[0] // 2, 1), max(steps[1] // 2, 1))
-    near = [(dy, dx) for dy in (by - half[0], by, by + half[0]) for dx in (bx - half[1], bx, bx + half[1])]
+    near = [(dy, dx, sy, sx) for dy in (by - half[0], by, by + half[0]) for dx in (bx - half[1], bx, bx + half[1])]
     return best_of(near, np.array([bg - STEP / 2, bg, bg + STEP / 2]), best)
 
 
 @numba.njit(cache=True, nogil=True)
-def _move_scores(padded, flat, values, offsets, grow0, step, n):  # pragma: no cover - compiled
-    """Evidence collected by each shifted mask at each of ``n`` growths.
+def _move_scores(signed, rows, cols, values, moves, centre_y, centre_x, grow0, step, n):  # pragma: no cover - compiled
+    """Evidence collected by each moved mask at each of ``n`` growths.
 
-    Row ``s`` is for the mask moved by ``offsets[s]`` (flat pixels of
-    ``padded``); column ``g`` for growth ``grow0 + g * step``. A pixel of
-    moved signed distance ``d`` lies in every mask with ``g > -d``: one
-    histogram over the first such growth, summed cumulatively, scores them
-    all.
+    Row ``s`` is for move ``moves[s] = (dy, dx, scale_y, scale_x)``: the mask
+    at block ``p`` is the coarse one at the block nearest to ``p`` moved
+    back. Column ``g`` is for growth ``grow0 + g * step``. A pixel of moved
+    signed distance ``d`` lies in every mask with ``g > -d``: one histogram
+    over the first such growth, summed cumulatively, scores them all.
     """
-    out = np.empty((offsets.shape[0], n), np.float64)
+    h, w = signed.shape
+    out = np.empty((moves.shape[0], n), np.float64)
     histogram = np.empty(n + 1, np.float64)
-    for s in range(offsets.shape[0]):
+    outside = np.float32(-1e3)
+    for s in range(moves.shape[0]):
+        dy, dx = moves[s, 0], moves[s, 1]
+        ky, kx = 1.0 / (1.0 + moves[s, 2]), 1.0 / (1.0 + moves[s, 3])
         histogram[:] = 0.0
-        for p in range(flat.shape[0]):
-            d = padded[flat[p] - offsets[s]]
+        for p in range(rows.shape[0]):
+            r = int(np.floor(centre_y + (rows[p] - dy - centre_y) * ky + 0.5))
+            c = int(np.floor(centre_x + (cols[p] - dx - centre_x) * kx + 0.5))
+            d = signed[r, c] if 0 <= r < h and 0 <= c < w else outside
             first = int(np.floor((-d - grow0) / step)) + 1
             histogram[min(max(first, 0), n)] += values[p]
         total = 0.0
@@ -314,45 +350,56 @@ def align_objects(
         steps = (max(1, round(STEP * cell_y / fy)), max(1, round(STEP * cell_x / fx)))
         reach = (round(search * cell_y / fy), round(search * cell_x / fx))
         growths = np.arange(-MAX_GROWTH, MAX_GROWTH + STEP / 2, STEP)
-        score, dy, dx, growth = _best_move(evidence, signed, steps, reach, growths)
+        # The box's centre in block coordinates (block i is centred on pixel i f + (f - 1) / 2).
+        centre = (
+            ((sy.start + sy.stop - 1) / 2 - y1 - (fy - 1) / 2) / fy,
+            ((sx.start + sx.stop - 1) / 2 - x1 - (fx - 1) / 2) / fx,
+        )
+        score, move, growth = _best_move(evidence, signed, steps, reach, growths, centre)
+        dy, dx, scale_y, scale_x = move
         stay = float(evidence[signed > 0].sum())
         gain = (score - stay) / max(int(band.sum()), 1)
-        applied = gain >= min_gain and (dy, dx, growth) != (0, 0, 0.0)
-        ratio = _edge_ratio(photo, signed, dy, dx, growth) if applied else float("nan")
+        applied = gain >= min_gain and (move, growth) != ((0, 0, 0.0, 0.0), 0.0)
+        moved = _moved_signed(signed, move, centre) if applied else None
+        ratio = _edge_ratio(photo, signed, moved, growth) if applied else float("nan")
         applied = applied and ratio >= EDGE_KEEP
-        moves.append(Move(label_id, dy * fy, dx * fx, growth, gain, ratio, applied))
+        moves.append(Move(label_id, dy * fy, dx * fx, growth, gain, ratio, applied, scale_y, scale_x))
         if not applied:
             continue
-        # The grown outline only needs the accuracy of a block: the
+        # The moved outline only needs the accuracy of a block: the
         # watershed snaps it to the photo afterwards.
-        level = np.ascontiguousarray(_shifted(signed, dy, dx, -1e3), dtype=np.float32)
+        level = np.ascontiguousarray(moved, dtype=np.float32)
         taps = bilinear_taps(level.shape, (fy, fx), (y2 - y1, x2 - x1))
         if out is labels:  # the first move: from here on, a copy
             out = labels.copy()
-        _apply_move(labels[window], out[window], label_id, dy * fy, dx * fx, float(growth), level, *taps)
+        whole_pixels = growth == 0 and scale_y == 0 and scale_x == 0
+        _apply_move(
+            labels[window], out[window], label_id, int(dy * fy), int(dx * fx), float(growth), whole_pixels,
+            level, *taps,
+        )
     return out, moves
 
 
 @numba.njit(cache=True, nogil=True)
 def _apply_move(
-    labels, out, label_id, shift_y, shift_x, growth, level, y0, y1, fy, x0, x1, fx
+    labels, out, label_id, shift_y, shift_x, growth, whole_pixels, level, y0, y1, fy, x0, x1, fx
 ):  # pragma: no cover - compiled
     """Move object ``label_id`` of ``labels`` into ``out`` (same window), one pass.
 
-    Without growth the mask is shifted by whole pixels; with growth it is
-    the shifted signed distance ``level`` (block grid, read back bilinearly)
-    above ``-growth``. The object leaves the pixels it no longer covers and
-    takes only background.
+    A plain shift (``whole_pixels``) moves the mask by whole pixels;
+    otherwise the mask is the moved signed distance ``level`` (block grid,
+    read back bilinearly) above ``-growth``. The object leaves the pixels it
+    no longer covers and takes only background.
     """
     h, w = labels.shape
     one = np.float32(1)
     row = np.empty(level.shape[1], np.float32)
     for i in range(h):
-        if growth != 0:
+        if not whole_pixels:
             for j in range(level.shape[1]):
                 row[j] = level[y0[i], j] * (one - fy[i]) + level[y1[i], j] * fy[i]
         for k in range(w):
-            if growth == 0:
+            if whole_pixels:
                 si, sk = i - shift_y, k - shift_x
                 moved = 0 <= si < h and 0 <= sk < w and labels[si, sk] == label_id
             else:

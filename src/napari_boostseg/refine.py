@@ -78,7 +78,7 @@ class RefineParams:
         Largest shift, in cells, tried when moving a misplaced coarse mask to
         fit the photo's colours before refining (see
         :mod:`napari_boostseg.alignment`); growth and shrinkage of up to 1.5
-        cells are tried with it. 0 turns alignment off. Default 2.0.
+        cells and box height and width changes of up to 4 % are tried with it. 0 turns alignment off. Default 2.0.
     moved_band : float
         Least half-width of the band, in cells, for objects that alignment
         moved (they get ``max(band, moved_band)``): a moved outline is a good
