@@ -39,7 +39,8 @@ export MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2
 xvfb() { xvfb-run -a -s "-screen 0 1600x1200x24" "$@"; }
 
 if [ $# -gt 0 ]; then
-    exec xvfb .venv/bin/python -m pytest "$@"
+    xvfb .venv/bin/python -m pytest "$@"
+    exit $?
 fi
 status=0
 .venv/bin/npe2 validate napari-boostseg || status=$?
