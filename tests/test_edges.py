@@ -70,3 +70,18 @@ def test_gradient_in_band_equals_the_full_gradient_on_its_tiles(dtype):
                                gradient_magnitude(image_to_float(photo), 1.5)[96:128], rtol=1e-4, atol=1e-6)
     with pytest.raises(ValueError, match="same size"):
         gradient_in_band(photo, band[:-1], 1.5)
+
+
+def test_edge_map_can_write_over_the_gradient():
+    rng = np.random.default_rng(1)
+    grad = rng.random((40, 50)).astype(np.float32)
+    closeness = rng.random((40, 50)).astype(np.float32)
+    undecided = rng.random((40, 50)) < 0.3
+    expected = edge_map(grad, closeness, undecided, prior=0.6, percentile=98)
+    scale = np.percentile(grad[undecided], 98)
+    np.testing.assert_allclose(expected, np.minimum(grad / scale, 1) + 0.6 * closeness, rtol=1e-6)
+    same = edge_map(grad, closeness, undecided, prior=0.6, percentile=98, out=grad)
+    assert same is grad
+    np.testing.assert_array_equal(same, expected)
+    with pytest.raises(ValueError, match="float32"):
+        edge_map(grad, closeness, undecided, out=np.zeros((40, 50)))

@@ -197,6 +197,28 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+@numba.njit(cache=True, nogil=True)
+def _every_nth(values, where, step, count):  # pragma: no cover - compiled
+    """``values[where][::step]`` without the full ``values[where]`` copy (``count`` of them)."""
+    out = np.empty((count + step - 1) // step, values.dtype)
+    seen = 0
+    for y in range(values.shape[0]):
+        for x in range(values.shape[1]):
+            if where[y, x]:
+                if seen % step == 0:
+                    out[seen // step] = values[y, x]
+                seen += 1
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _combine(gradient, closeness, inverse, prior, out):  # pragma: no cover - compiled
+    """``out = min(gradient * inverse, 1) + prior * closeness``, one pass."""
+    for y in range(out.shape[0]):
+        for x in range(out.shape[1]):
+            out[y, x] = min(gradient[y, x] * inverse, np.float32(1)) + prior * closeness[y, x]
+
+
 def edge_map(
     gradient: np.ndarray,
     closeness: np.ndarray,
@@ -204,6 +226,7 @@ def edge_map(
     *,
     prior: float = 0.3,
     percentile: float = 90.0,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Elevation for the watershed from a gradient magnitude and the outline prior.
 
@@ -224,6 +247,9 @@ def edge_map(
     percentile : float, optional
         Gradients at or above this percentile of the band's gradients count
         as a clear edge (1). Default 90.
+    out : (H, W) ndarray of float32, optional
+        Where to write the result; may be ``gradient`` itself. Default: a
+        new array.
 
     Returns
     -------
@@ -234,14 +260,16 @@ def edge_map(
             f"gradient {gradient.shape}, closeness {closeness.shape} and undecided "
             f"{undecided.shape} must have the same shape"
         )
-    band_values = gradient[undecided]
-    if band_values.size:
-        # A strided sample gives the percentile to well within a per cent.
-        step = max(1, band_values.size // 200_000)
-        scale = float(np.percentile(band_values[::step], percentile))
-    else:
-        scale = 0.0
-    out = gradient * np.float32(1 / scale) if scale > 0 else np.zeros_like(gradient)
-    np.minimum(out, 1, out=out)
-    out += np.float32(prior) * closeness
+    if out is None:
+        out = np.empty(gradient.shape, np.float32)
+    elif out.shape != gradient.shape or out.dtype != np.float32:
+        raise ValueError(f"out must be float32 of shape {gradient.shape}, got {out.dtype} {out.shape}")
+    count = int(np.count_nonzero(undecided))
+    scale = 0.0
+    if count:
+        # A strided sample of the band gives the percentile to well within a per cent.
+        sample = _every_nth(gradient, undecided, max(1, count // 200_000), count)
+        scale = float(np.percentile(sample, percentile))
+    inverse = np.float32(1 / scale) if scale > 0 else np.float32(0)
+    _combine(gradient, closeness, inverse, np.float32(prior), out)
     return out

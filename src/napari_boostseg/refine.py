@@ -225,6 +225,7 @@ def _elevation(
         undecided,
         prior=params.prior,
         percentile=params.edge_percentile,
+        out=gradient,  # the gradient is ours and not needed beyond this
     )
 
 
