@@ -75,3 +75,19 @@ def test_box_too_short_is_stretched_back() -> None:
     (move,) = moves
     assert move.applied and move.scale_y > 0 and move.scale_x <= 0.02
     assert iou(moved > 0, truth) > iou(coarse, truth) + 0.03
+
+
+def test_boxes_after_large_moves_hold_the_moved_objects() -> None:
+    """The labels-only path looks for a moved object only near its old box;
+    after shifts, growths and box changes together it must still find all of it."""
+    from napari_boostseg.objects import object_boxes
+    from napari_boostseg.refine import _boxes_after_moves
+
+    yy, xx = np.mgrid[:460, :360]
+    truth = ((yy - 230) / 160.0) ** 2 + ((xx - 180) / 100.0) ** 2 <= 1
+    for dy, dx, ay, ax in [(-20, 14, 140, 84), (18, -16, 146, 86), (-22, -18, 136, 82)]:
+        labels = (((yy - 230 - dy) / ay) ** 2 + ((xx - 180 - dx) / ax) ** 2 <= 1).astype(np.int32)
+        boxes = object_boxes(labels)
+        guide, (move,) = align_objects(_photo(truth), labels, search=2.0)
+        assert move.applied and move.growth >= 1.0  # a far move: shifted and grown
+        assert _boxes_after_moves(guide, boxes, {1: 3.0}, 2.0) == object_boxes(guide)

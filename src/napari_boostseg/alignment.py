@@ -44,7 +44,7 @@ from .markers import GRID_CELLS, signed_distance
 from .objects import object_boxes
 from .resample import bilinear_taps, block_mean, upsample
 
-__all__ = ["Move", "align_objects"]
+__all__ = ["Move", "align_objects", "largest_move"]
 
 #: Half-width of the band where colour evidence is weighed, in cells.
 EVIDENCE_BAND = 2.5
@@ -70,6 +70,16 @@ SCALES = (-0.04, -0.02, 0.0, 0.02, 0.04)
 EDGE_KEEP = 0.75
 #: Blocks per cell side for the whole estimate.
 BLOCKS_PER_CELL = 4.0
+
+
+def largest_move(search: float) -> float:
+    """Farthest, in cells, that alignment can move any point of an outline.
+
+    The sum of the largest shift (``search``), growth and box change (each
+    end of a 28-cell box moves by half the change), plus half a step of the
+    fine search for the shift and for the growth, and a block of rounding.
+    """
+    return search + MAX_GROWTH + max(abs(s) for s in SCALES) * GRID_CELLS / 2 + STEP + 1 / BLOCKS_PER_CELL
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .alignment import MAX_GROWTH, align_objects
+from .alignment import align_objects, largest_move
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
 from .inputs import as_label_image, check_image, image_to_float
@@ -78,7 +78,8 @@ class RefineParams:
         Largest shift, in cells, tried when moving a misplaced coarse mask to
         fit the photo's colours before refining (see
         :mod:`napari_boostseg.alignment`); growth and shrinkage of up to 1.5
-        cells and box height and width changes of up to 4 % are tried with it. 0 turns alignment off. Default 2.0.
+        cells and box height and width changes of up to 4 % are tried with
+        it. 0 turns alignment off. Default 2.0.
     moved_band : float
         Least half-width of the band, in cells, for objects that alignment
         moved (they get ``max(band, moved_band)``): a moved outline is a good
@@ -246,9 +247,7 @@ def _boxes_after_moves(guide: np.ndarray, boxes: list, moved, search: float) -> 
     """Boxes of the objects once alignment moved some: only near the moved ones is looked at."""
     boxes = list(boxes)
     for label_id in moved:
-        # A move shifts by at most ``search`` cells and grows by at most
-        # MAX_GROWTH, each plus half a step of the fine search and a block.
-        y1, x1, y2, x2 = _grown(boxes[label_id - 1], search + MAX_GROWTH + 1, 2, guide.shape)
+        y1, x1, y2, x2 = _grown(boxes[label_id - 1], largest_move(search), 2, guide.shape)
         inside = guide[y1:y2, x1:x2] == label_id
         rows, cols = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
         boxes[label_id - 1] = (
