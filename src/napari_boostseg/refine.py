@@ -83,8 +83,9 @@ class RefineParams:
     moved_band : float
         Least half-width of the band, in cells, for objects that alignment
         moved (they get ``max(band, moved_band)``): a moved outline is a good
-        guess but less certain than one that was right from the start.
-        Default 2.0.
+        guess but less certain than one that was right from the start; on
+        CCP training photos with jittered masks, IoU and mBA rose steadily
+        from 2 to 3.5 cells (3 keeps the flood's cost in check). Default 3.0.
     align_gain : float
         A mask is moved only when the move raises the colour evidence by at
         least this much per band pixel, in nats (log-likelihood ratio clipped
@@ -101,7 +102,7 @@ class RefineParams:
     ridge: float = 0.5
     align: float = 2.0
     align_gain: float = 0.08
-    moved_band: float = 2.0
+    moved_band: float = 3.0
 
     def __post_init__(self) -> None:
         checks = {
