@@ -347,6 +347,10 @@ _PARAM_RANGES = {
     "edge_percentile": dict(min=1.0, max=100.0, step=1.0),
     "soft_sigma": dict(min=0.1, max=10.0, step=0.1),
     "soft_strength": dict(min=0.0, max=1.0, step=0.05),
+    "ridge": dict(min=0.0, max=10.0, step=0.1),
+    "align": dict(min=0.0, max=10.0, step=0.5),
+    "align_gain": dict(min=0.0, max=3.0, step=0.01),
+    "moved_band": dict(min=0.1, max=10.0, step=0.1),
 }
 
 
