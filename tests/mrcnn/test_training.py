@@ -169,8 +169,26 @@ def test_train_takes_a_dataset_object_with_overlapping_instances(tmp_path):
     assert result.checkpoints[0].is_file()
 
 
+@pytest.fixture
+def deterministic_ops():
+    """TensorFlow ops in a fixed order while the test runs.
+
+    Multi-threaded reductions otherwise sum in whatever order the threads
+    finish, and a short training run from random weights can amplify those
+    last-bit differences into a different result.
+    """
+    import tensorflow as tf
+    from tensorflow.python.framework import config
+
+    was_on = config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_on:
+        config.disable_op_determinism()
+
+
 @pytest.mark.slow
-def test_train_learns_a_shape(tmp_path):
+def test_train_learns_a_shape(tmp_path, deterministic_ops):
     """Loss falls, the checkpoint reloads, and detection finds the trained shape."""
     import imageio.v3 as iio
     import tf_keras
