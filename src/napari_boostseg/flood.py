@@ -11,11 +11,12 @@ float64 copy of the image, no heap, constant work per pixel, and only the
 band's pixels touched. NaN and infinite elevations are walls.
 
 Memory traffic is what the flood waits for, so it is kept small: the band's
-box is copied once into a padded label image (16-bit when the labels fit)
-and a 16-bit image of queue levels; every pixel is queued exactly once at a
-level known in advance, so each level gets its own contiguous stretch of one
-queue array (a counting sort), and a two-tier bitmap of the non-empty levels
-finds the next level to pop in a few word operations.
+box is copied once into one padded image that holds, per pixel, its label
+or, while it is undecided, its queue level (as a negative number), so a
+neighbour's state and level come in one read; every pixel is queued exactly
+once at a level known in advance, so each level gets its own contiguous
+stretch of one queue array (a counting sort), and a two-tier bitmap of the
+non-empty levels finds the next level to pop in a few word operations.
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ _ONE = np.uint64(1)
 @numba.njit(cache=True, nogil=True)
 def _undecided_box(markers):  # pragma: no cover - compiled
     """Box ``(y1, x1, y2, x2)`` of the 0 pixels grown by one (end exclusive;
-    ``y2 == 0`` when there are none), and the markers' minimum and maximum."""
+    ``y2 == 0`` when there are none), and the markers' minimum."""
     h, w = markers.shape
     y1, x1, y2, x2 = h, w, 0, 0
-    lo, hi = 0, 0
+    lo = 0
     for y in range(h):
         for x in range(w):
             v = markers[y, x]
@@ -51,11 +52,10 @@ def _undecided_box(markers):  # pragma: no cover - compiled
                 x2 = max(x2, x + 1)
             else:
                 lo = min(lo, v)
-                hi = max(hi, v)
     if y2 == 0:
-        return 0, 0, 0, 0, lo, hi
+        return 0, 0, 0, 0, lo
     # Marker pixels next to the band seed the flood.
-    return max(y1 - 1, 0), max(x1 - 1, 0), min(y2 + 1, h), min(x2 + 1, w), lo, hi
+    return max(y1 - 1, 0), max(x1 - 1, 0), min(y2 + 1, h), min(x2 + 1, w), lo
 
 
 @numba.njit(inline="always")
@@ -108,26 +108,39 @@ def _next_level(words, summary, level):  # pragma: no cover - compiled
     return (word << 6) + int(trailing_zeros(words[word]))
 
 
+#: In the flood's state image: the padding that nothing floods.
+_WALL = -1
+
+
+@numba.njit(inline="always")
+def _waiting(level):  # pragma: no cover - compiled
+    """State of an undecided pixel waiting at queue ``level`` (below ``_WALL``)."""
+    return -2 - level
+
+
 @numba.njit(cache=True, nogil=True)
-def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
+def _flood_box(edges, markers, state):  # pragma: no cover - compiled
     """Fill the 0 pixels of ``markers`` (the band's box) from their marker neighbours.
 
-    ``labels`` is scratch of shape ``markers.shape + 2`` and an integer type
-    that holds every marker and -1: the labels with a border of -1 that
-    nothing floods, so neighbours are plain index offsets. Seeds are the
-    marker pixels next to a 0 pixel, queued in raster order. Pixels no seed
-    reaches become background.
+    ``state`` is int32 scratch of shape ``markers.shape + 2``: the markers
+    with a border of ``_WALL``, undecided pixels as ``_waiting(level)`` until
+    a neighbour labels them, so neighbours are plain index offsets and one
+    read tells whether a neighbour is free and at which level it queues.
+    Seeds are the marker pixels next to a 0 pixel, queued in raster order.
+    Pixels no seed reaches become background.
     """
     h, w = markers.shape
     wp = w + 2
-    labels[0, :] = -1
-    labels[h + 1, :] = -1
+    free = _waiting(0)  # every undecided pixel until the levels are known
+    state[0, :] = _WALL
+    state[h + 1, :] = _WALL
     for y in range(h):
-        labels[y + 1, 0] = -1
-        labels[y + 1, w + 1] = -1
+        state[y + 1, 0] = _WALL
+        state[y + 1, w + 1] = _WALL
         for x in range(w):
-            labels[y + 1, x + 1] = markers[y, x]
-    lab = labels.ravel()
+            v = markers[y, x]
+            state[y + 1, x + 1] = free if v == 0 else v
+    st = state.ravel()
     # The seeds and the band's size, and the elevation's range where the
     # flood runs (it sets the quantisation).
     seeds = np.empty(h * w, np.int32)
@@ -137,9 +150,9 @@ def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
     for y in range(h):
         for x in range(w):
             i = (y + 1) * wp + x + 1
-            if lab[i] == 0:
+            if st[i] == free:
                 n_band += 1
-            elif lab[i - 1] == 0 or lab[i + 1] == 0 or lab[i - wp] == 0 or lab[i + wp] == 0:
+            elif st[i - 1] == free or st[i + 1] == free or st[i - wp] == free or st[i + wp] == free:
                 seeds[n_seeds] = i
                 n_seeds += 1
             else:
@@ -152,13 +165,12 @@ def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
         return
     scale = (_LEVELS - 1) / (hi - lo) if hi > lo else 0.0
     # Levels of the band's pixels, and how many pixels each level will queue.
-    levels = np.empty(labels.shape, np.uint16)
     start = np.zeros(_LEVELS + 1, np.int32)
     for y in range(h):
         for x in range(w):
             if markers[y, x] == 0:
                 level = _level(edges[y, x], lo, scale)
-                levels[y + 1, x + 1] = level
+                state[y + 1, x + 1] = _waiting(level)
                 start[level + 1] += 1
     seed_levels = np.empty(n_seeds, np.int32)
     for s in range(n_seeds):
@@ -182,19 +194,20 @@ def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
         queue[tail[level]] = seeds[s]
         tail[level] += 1
         current = min(current, level)
-    lev = levels.ravel()
     while current < _LEVELS:
         i = queue[head[current]]
         head[current] += 1
         if head[current] == tail[current]:
             _unmark(words, summary, current)
+        label = st[i]
         for k in range(4):
             j = i - wp if k == 0 else (i - 1 if k == 1 else (i + 1 if k == 2 else i + wp))
-            if lab[j] != 0:
+            v = st[j]
+            if v >= _WALL:  # the border, a marker or flooded already
                 continue
             # Labelled when queued, so every pixel is queued once.
-            lab[j] = lab[i]
-            level = np.int64(lev[j])
+            st[j] = label
+            level = _waiting(v)  # the map is its own inverse
             if head[level] == tail[level]:
                 _mark(words, summary, level)
             queue[tail[level]] = j
@@ -205,8 +218,8 @@ def _flood_box(edges, markers, labels):  # pragma: no cover - compiled
     for y in range(h):
         for x in range(w):
             if markers[y, x] == 0:
-                v = labels[y + 1, x + 1]
-                markers[y, x] = BACKGROUND if v == UNDECIDED else v
+                v = state[y + 1, x + 1]
+                markers[y, x] = BACKGROUND if v < 0 else v
 
 
 def _check(edges: ArrayLike, markers: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -252,13 +265,12 @@ def flood_markers(edges: ArrayLike, markers: ArrayLike, *, in_place: bool = Fals
         out = markers
     else:
         out = markers.astype(np.int32, copy=True)
-    y1, x1, y2, x2, low, high = _undecided_box(out)
+    y1, x1, y2, x2, low = _undecided_box(out)
     if low < 0:
         raise ValueError("markers must be >= 0 (0 undecided, 1 background, k+1 object k)")
     if y2 == 0:
         return out
-    # A narrower scratch label image means less memory to wait for.
-    scratch = np.empty((y2 - y1 + 2, x2 - x1 + 2), np.int16 if high < 2**15 else np.int32)
+    scratch = np.empty((y2 - y1 + 2, x2 - x1 + 2), np.int32)
     window = (slice(y1, y2), slice(x1, x2))
     _flood_box(np.asarray(edges[window], np.float32), out[window], scratch)
     return out
@@ -279,4 +291,5 @@ def flood(edges: ArrayLike, markers: ArrayLike) -> np.ndarray:
     (H, W) ndarray of int32
         0 background, ``k`` object ``k``.
     """
-    return labels_from_markers(flood_markers(edges, markers))
+    # The flooded copy is ours: it becomes the labels in place.
+    return labels_from_markers(flood_markers(edges, markers), in_place=True)
