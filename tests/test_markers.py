@@ -16,6 +16,12 @@ def test_convention():
     assert UNDECIDED == 0 and BACKGROUND == 1
     assert object_marker(3) == 4
     np.testing.assert_array_equal(labels_from_markers(np.array([1, 2, 5])), [0, 1, 4])
+    flooded = np.array([[1, 3], [2, 1]], np.int32)
+    labels = labels_from_markers(flooded, in_place=True)
+    assert labels is flooded
+    np.testing.assert_array_equal(labels, [[0, 2], [1, 0]])
+    with pytest.raises(ValueError, match="int32"):
+        labels_from_markers(np.array([1, 2], np.int64), in_place=True)
 
 
 def test_band_follows_the_outline_and_scales_with_the_object():

@@ -54,9 +54,15 @@ def object_marker(label_id: int | np.ndarray) -> int | np.ndarray:
     return label_id + 1
 
 
-def labels_from_markers(flooded: np.ndarray) -> np.ndarray:
-    """Label image (0 background, k object) from a fully flooded marker image."""
-    out = np.array(flooded, dtype=np.int32)  # one full-size copy, then in place
+def labels_from_markers(flooded: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Label image (0 background, k object) from a fully flooded marker image.
+
+    With ``in_place`` (``flooded`` must then be int32) the markers become the
+    labels, without a copy.
+    """
+    if in_place and flooded.dtype != np.int32:
+        raise ValueError(f"in_place needs int32 markers, got {flooded.dtype}")
+    out = flooded if in_place else np.array(flooded, dtype=np.int32)
     out -= 1
     return np.maximum(out, 0, out=out)
 

@@ -422,7 +422,8 @@ def reflood(
     rim &= local == UNDECIDED
     local[rim] = previous_labels[window][rim] + 1
     out = previous_labels.copy()
-    out[window] = labels_from_markers(flood_markers(refinement.edges[window], local))
+    flooded = flood_markers(refinement.edges[window], local, in_place=True)  # ``local`` is ours
+    out[window] = labels_from_markers(flooded, in_place=True)
     return out
 
 
