@@ -83,3 +83,16 @@ def test_empty_coarse_mask_gives_all_background():
 def test_band_must_be_positive():
     with pytest.raises(ValueError, match="band"):
         make_markers(np.ones((4, 4), bool), band=0)
+
+
+def test_a_wide_band_keeps_out_of_a_small_neighbour():
+    """A big object's band (one of its large cells) reaches past a small
+    object touching it; the small object's pixels are its own band's to open."""
+    labels = np.zeros((400, 400), np.int32)
+    labels[50:350, 100:300] = 1  # cells of 10.7 x 7.1 px
+    labels[150:170, 300:306] = 2  # 6 px wide: inside the big object's band
+    geo = band_geometry(labels, 1.0)
+    assert (geo.markers == object_marker(2)).sum() > 0.5 * (labels == 2).sum()
+    # The big object's side of the shared edge and the backdrop stay open.
+    assert (geo.markers[150:170, 295:300] == UNDECIDED).all()
+    assert (geo.markers[130:150, 300:307] == UNDECIDED).all()

@@ -174,3 +174,15 @@ def test_fast_path_equals_the_whole_image_computation(soft_sigma):
     full = refine(image, coarse, params, return_intermediates=True)
     np.testing.assert_array_equal(refine(image, coarse, params), full.labels)
     assert set(np.unique(full.labels)) == {0, 1, 2, 3, 4}
+
+
+def test_a_small_object_beside_a_big_one_survives():
+    truth = np.zeros((400, 400), np.int32)
+    truth[50:350, 100:300] = 1
+    truth[150:170, 300:306] = 2  # thinner than the big object's band
+    rng = np.random.default_rng(0)
+    colours = np.array([[120, 120, 120], [200, 40, 40], [40, 40, 200]], np.float32)
+    image = np.clip(colours[truth] + rng.normal(0, 6, truth.shape + (3,)), 0, 255).astype(np.uint8)
+    out = refine(image, truth)
+    assert iou(out == 2, truth == 2) > 0.9
+    assert iou(out == 1, truth == 1) > 0.97

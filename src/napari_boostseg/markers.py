@@ -173,7 +173,10 @@ def _paint_object(
             else:
                 d = abs(signed[i, k])
             inside = crop[i, k] == label_id
-            near = d <= bandf
+            # Another object's pixels are its own band's to open: a wider
+            # band here (a bigger object, a moved one) must not take away
+            # the seeds of a smaller neighbour.
+            near = d <= bandf and (inside or crop[i, k] == 0)
             sure = inside and not near
             y, x = oy + i, ox + k
             if use_ridge:
@@ -283,9 +286,10 @@ def band_geometry(
             crop, label_id, np.ascontiguousarray(signed, np.float32), *f, *taps, float(band),
             sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, y1, x1,
         )
-    # Every pixel near any outline stays undecided, also where it lies in the
-    # sure part of a neighbouring object: touching objects share that band.
-    # Ridge pixels are the exception, as they are the only seed of their part.
+    # Every pixel near an outline is undecided, on the object's side and on
+    # the backdrop's; where objects touch, each opens its own side of the
+    # shared edge as far as its own band reaches. Ridge pixels stay sure, as
+    # they are the only seed of their part.
     y1, x1, y2, x2 = _open_band(markers, undecided, kept)
     box = (y1, x1, y2, x2) if y2 > 0 else (0, 0, 0, 0)
     return BandGeometry(markers=markers, closeness=closeness, box=box)
