@@ -68,9 +68,30 @@ def garment_stats(ids, coarse_name: str, params: RefineParams) -> dict:
         refined = refine(image, coarse, params)
         stats["ours"]["t"].append(time.perf_counter() - t0)
         for label, k in enumerate(garments, start=1):
-            score(stats["coarse"], coarse == label, masks[..., k])
-            score(stats["ours"], refined == label, masks[..., k])
+            rows, cols = np.nonzero(masks[..., k])
+            side = max(np.ptp(rows), np.ptp(cols)) + 1  # the box's long side, px
+            for method, pred in (("coarse", coarse == label), ("ours", refined == label)):
+                score(stats[method], pred, masks[..., k])
+                stats[method]["side"].append(side)
     return stats
+
+
+#: Instance sizes (long side of the box, px) the garment scores are split by.
+SIZES = ((0, 56), (56, 150), (150, None))
+
+
+def by_size(stats: dict) -> list[tuple[str, dict]]:
+    """The garment scores of ``stats`` split by instance size: (name, stats) pairs."""
+    out = []
+    for lo, hi in SIZES:
+        name = f"garments {lo}-{hi} px" if hi else f"garments >= {lo} px"
+        part = {}
+        for method, s in stats.items():
+            side = np.array(s["side"])
+            keep = (side >= lo) & (side < (hi or np.inf))
+            part[method] = {key: list(np.array(v)[keep]) for key, v in s.items() if key != "t"}
+        out.append((f"{name} (n={int(keep.sum())})", part))
+    return out
 
 
 def grabcut(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
@@ -132,15 +153,17 @@ def main() -> None:
                         pred = run[m](image, coarse)
                         stats[m]["t"].append(time.perf_counter() - t0)
                         score(stats[m], pred, truth)
-            for m in [m for m in methods if m in stats]:
-                s = stats[m]
-                ms = "-" if m == "coarse" else f"{1000 * np.median(s['t']):.0f}"
-                print(
-                    f"| {kind} | {coarse_name} | {m} | {np.mean(s['iou']):.4f} | "
-                    f"{np.sum(s['inter']) / np.sum(s['union']):.4f} | {np.mean(s['mba']):.4f} | "
-                    f"{np.mean(s['bf']):.4f} | {ms} |",
-                    flush=True,
-                )
+            groups = [(kind, stats)] + (by_size(stats) if kind == "garments" else [])
+            for name, group in groups:
+                for m in [m for m in methods if m in group]:
+                    s = group[m]
+                    ms = "-" if m == "coarse" or not s.get("t") else f"{1000 * np.median(s['t']):.0f}"
+                    print(
+                        f"| {name} | {coarse_name} | {m} | {np.mean(s['iou']):.4f} | "
+                        f"{np.sum(s['inter']) / np.sum(s['union']):.4f} | {np.mean(s['mba']):.4f} | "
+                        f"{np.mean(s['bf']):.4f} | {ms} |",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":
