@@ -135,9 +135,10 @@ def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qt
     assert edited.any()
 
     first = widget.refinement
-    widget.params["band"].value = 3.0  # live: no button press
+    # Live, no button press; wider than the band the moved T-shirt already has.
+    widget.params["band"].value = 4.0
     qtbot.waitUntil(lambda: widget.refinement is not first and widget.worker is None, timeout=WAIT_MS)
-    assert widget.refinement.params.band == 3.0
+    assert widget.refinement.params.band == 4.0
     assert (markers.data == UNDECIDED).sum() > band_before  # a wider band
     assert np.all(markers.data[edited] == 5)  # the hand edit survived
     # Marker 5 seeds a new object 4 there.
