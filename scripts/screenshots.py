@@ -74,7 +74,7 @@ def main() -> None:
     markers.visible = True
     segmentation.visible = False
     with markers.block_history():  # a zigzag inside the hole (centre 458, 550)
-        for row in range(330, 426, 24):
+        for row in range(327, 426, 24):
             half = 161 * np.sqrt(1 - ((row - 458) / 149) ** 2) - 18
             for col in range(int(550 - half), int(550 + half), 4):
                 markers.paint((row, col), 1, refresh=False)
