@@ -47,8 +47,9 @@ def score(stats: dict, pred: np.ndarray, truth: np.ndarray) -> None:
     stats["bf"].append(boundary_f(pred, truth))
 
 
-def garment_stats(ids, coarse_name: str, params: RefineParams) -> dict:
-    """Per-instance scores of the coarse masks and of ``refine`` on every garment of each photo."""
+def garment_stats(ids, make, params: RefineParams) -> dict:
+    """Per-instance scores of the coarse masks (from ``make``, one of :data:`COARSE`)
+    and of ``refine`` on every garment of each photo."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import ccp_instances
 
@@ -62,7 +63,7 @@ def garment_stats(ids, coarse_name: str, params: RefineParams) -> dict:
         coarse = np.zeros(image.shape[:2], np.int32)
         for label, k in enumerate(garments, start=1):
             # A seed per instance, so each gets its own jitter.
-            mask = COARSE[coarse_name](masks[..., k], 1000 * photo_id + int(k))
+            mask = make(masks[..., k], 1000 * photo_id + int(k))
             coarse[mask & (coarse == 0)] = label
         t0 = time.perf_counter()
         refined = refine(image, coarse, params)
@@ -142,7 +143,7 @@ def main() -> None:
     for kind in args.kinds.split(","):
         for coarse_name, make in COARSE.items():
             if kind == "garments":
-                stats = garment_stats(ids, coarse_name, params)
+                stats = garment_stats(ids, make, params)
             else:
                 stats = defaultdict(lambda: defaultdict(list))
                 for i in ids:

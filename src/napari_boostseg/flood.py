@@ -26,7 +26,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 from numpy.typing import ArrayLike
 
-from .markers import BACKGROUND, UNDECIDED, labels_from_markers
+from .markers import BACKGROUND, labels_from_markers
 
 __all__ = ["flood", "flood_markers"]
 
