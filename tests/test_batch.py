@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from _shoot import ICC, make_shoot, tree_bytes
-from napari_boostseg import batch
+from napari_boostseg import batch, coarse_masks
 from napari_boostseg import io as bio
 from napari_boostseg.refine import RefineParams, refine
 
@@ -155,10 +155,12 @@ def test_collect_photos(tmp_path):
 
 
 def test_options_need_one_mask_source(tmp_path):
-    with pytest.raises(ValueError, match="exactly one"):
-        batch.SegmentOptions(out_dir=tmp_path)
-    with pytest.raises(ValueError, match="exactly one"):
+    with pytest.raises(ValueError, match="not both"):
         batch.SegmentOptions(out_dir=tmp_path, masks_dir=tmp_path, weights=tmp_path / "w.h5")
+    with pytest.raises(ValueError, match="source must be one of"):
+        batch.SegmentOptions(out_dir=tmp_path, source="guess")
+    with pytest.raises(ValueError, match="'backdrop'"):
+        batch.SegmentOptions(out_dir=tmp_path, source="backdrop", weights=tmp_path / "w.h5")
 
 
 class _FakeModel:
@@ -201,8 +203,8 @@ def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
         loads.append((weights, config))
         return model
 
-    monkeypatch.setattr(batch, "_MODELS", {})
-    monkeypatch.setattr(batch, "_load_detector", fake_load)
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_build_detector", fake_load)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
     options = batch.SegmentOptions(out_dir=tmp_path / "out", weights=weights, overwrite=True)
@@ -223,8 +225,8 @@ def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
     coarse[10:40, 10:50] = 1  # a "person"
     coarse[50:90, 60:120] = 2  # a "shoe"
     model = _FakeModel(coarse, names=("person", "shoe"))
-    monkeypatch.setattr(batch, "_MODELS", {})
-    monkeypatch.setattr(batch, "_load_detector", lambda weights, config: model)
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_build_detector", lambda weights, config: model)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
     for classes, kept in ((None, {1, 2}), (("shoe",), {2}), (("person", "shoe"), {1, 2})):
@@ -253,11 +255,11 @@ def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
     )
     weights = mrcnn.MaskRCNN(config).save_weights(tmp_path / "w" / "mask_rcnn_t.h5", write_config=True)
     shoot = make_shoot(tmp_path / "s", samples=0)
-    monkeypatch.setattr(batch, "_MODELS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
     out = tmp_path / "out"
     rc = main(["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress"])
     assert rc == 0
-    assert len(batch._MODELS) == 1
+    assert len(coarse_masks._DETECTORS) == 1
     for stem, shape in (("a", (96, 128)), ("b", (80, 112)), ("c", (96, 128))):
         labels = bio.read_labels(out / "labels" / f"{stem}.png")
         assert labels.shape == shape

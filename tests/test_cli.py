@@ -93,10 +93,10 @@ def test_segment_usage_errors(tmp_path, capsys, monkeypatch):
     from napari_boostseg import batch
 
     shoot = make_shoot(tmp_path / "shoot", samples=0)
-    # An installation without the bundled model needs a source of coarse masks.
+    # An installation without the bundled model needs weights for the model source.
     monkeypatch.setattr(batch, "bundled_weights", lambda: None)
-    assert main(["segment", str(shoot["images"]), "--out", str(tmp_path / "o")]) == 2
-    assert "--masks" in capsys.readouterr().err
+    assert main(["segment", str(shoot["images"]), "--coarse", "model", "--out", str(tmp_path / "o")]) == 2
+    assert "--weights" in capsys.readouterr().err
     monkeypatch.undo()
     assert main(["segment", str(tmp_path / "none*.jpg"), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o")]) == 2
     assert "no photos found" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """Cutting out a folder of photos, one independent job per photo.
 
 :func:`segment_photo` is the whole job for one photo: read it, get coarse
-masks (from a mask file or a Mask R-CNN), refine them, and write the label
+masks (from a mask file, or from :mod:`napari_boostseg.coarse_masks`: the
+photo's backdrop, a Mask R-CNN, or the choice between them), refine them, and write the label
 image, the RGBA cut-out and the optional extras. It never raises for a bad
 photo; it returns a :class:`PhotoResult` saying what happened, so a batch
 goes on and can count its failures. :func:`run_batch` runs the jobs in this
@@ -65,11 +66,17 @@ class SegmentOptions:
         Output folder; sub-folders are created as needed.
     masks_dir : pathlib.Path, optional
         Folder of coarse masks named like the photos (``NAME.png``,
-        ``NAME.tif`` or ``NAME.tiff``; binary masks or label images). Either
-        this or ``weights``.
+        ``NAME.tif`` or ``NAME.tiff``; binary masks or label images). When
+        given, the masks are the source and ``source`` is ignored.
+    source : {"auto", "backdrop", "model"}, optional
+        Where coarse masks come from without ``masks_dir`` (see
+        :func:`napari_boostseg.coarse_masks.coarse_masks`). Default: "model"
+        when ``weights`` are given, else "auto" (the photo's backdrop where it
+        has a plain one, the bundled model elsewhere).
     weights : pathlib.Path, optional
-        Mask R-CNN weights (``.h5``) for coarse masks; its config JSON is
-        looked for beside it unless ``config`` is given.
+        Mask R-CNN weights (``.h5``) for the model source; its config JSON is
+        looked for beside it unless ``config`` is given. Default: the bundled
+        model.
     config : pathlib.Path, optional
         Mask R-CNN config JSON. Default: next to the weights.
     label_format : {"png", "tif"}
@@ -93,6 +100,7 @@ class SegmentOptions:
 
     out_dir: Path
     masks_dir: Path | None = None
+    source: str | None = None
     weights: Path | None = None
     config: Path | None = None
     label_format: Literal["png", "tif"] = "png"
@@ -104,11 +112,17 @@ class SegmentOptions:
     classes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if (self.masks_dir is None) == (self.weights is None):
+        from .coarse_masks import SOURCES
+
+        if self.masks_dir is not None and self.weights is not None:
             raise ValueError(
-                "give exactly one source of coarse masks: a folder of masks "
-                "(masks_dir, --masks) or Mask R-CNN weights (weights, --weights)"
+                "give one source of coarse masks: a folder of masks (masks_dir, --masks) "
+                "or Mask R-CNN weights (weights, --weights), not both"
             )
+        if self.source is not None and self.source not in SOURCES:
+            raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
+        if self.weights is not None and self.source == "backdrop":
+            raise ValueError("Mask R-CNN weights were given, but the source is 'backdrop'")
         if self.label_format not in ("png", "tif"):
             raise ValueError(f"label_format must be 'png' or 'tif', got {self.label_format!r}")
         if not 1 <= int(self.jpeg_quality) <= 95:
@@ -131,6 +145,12 @@ class PhotoResult:
         Wall-clock time of the job, in seconds.
     objects : int
         Number of objects in the label image (0 when skipped or failed).
+    source : str
+        Where the coarse masks came from: "masks", "backdrop" or "model"
+        ("" when skipped or failed before).
+    note : str
+        One line on the coarse masks: the source, what it found and why it was
+        chosen.
     """
 
     path: str
@@ -138,6 +158,8 @@ class PhotoResult:
     message: str = ""
     seconds: float = 0.0
     objects: int = 0
+    source: str = ""
+    note: str = ""
 
 
 @dataclass
@@ -149,6 +171,7 @@ class BatchSummary:
     failed: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -157,6 +180,8 @@ class BatchSummary:
     def add(self, result: PhotoResult) -> None:
         if result.status == "done":
             self.done += 1
+            if result.source:
+                self.sources[result.source] = self.sources.get(result.source, 0) + 1
         elif result.status == "skipped":
             self.skipped += 1
         else:
@@ -168,9 +193,14 @@ class BatchSummary:
         rate = ""
         if self.done and self.seconds > 0:
             rate = f" in {self.seconds:.1f} s ({60 * self.done / self.seconds:.1f} photos/min)"
+        used = ""
+        if self.sources:
+            used = "; coarse masks from " + ", ".join(
+                f"{name} {count}" for name, count in sorted(self.sources.items())
+            )
         return (
             f"{self.total} photos: {self.done} done, {self.skipped} skipped "
-            f"(outputs exist), {self.failed} failed{rate}"
+            f"(outputs exist), {self.failed} failed{rate}{used}"
         )
 
 
@@ -306,9 +336,7 @@ def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- #
-# Coarse masks from Mask R-CNN, loaded once per process
-
-_MODELS: dict[tuple[str, str | None], object] = {}
+# Coarse masks
 
 
 def bundled_weights() -> Path | None:
@@ -318,56 +346,21 @@ def bundled_weights() -> Path | None:
     return default_weights()
 
 
-def _load_detector(weights: Path, config: Path | None):
-    """Load a Mask R-CNN; TensorFlow is imported here and nowhere earlier."""
-    # TensorFlow's C++ start-up chatter would bury the progress bar; a value
-    # set by the user wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        from .mrcnn import MaskRCNNConfig, load_model
-    except ImportError as exc:
-        raise RuntimeError(
-            "Mask R-CNN detection is not available in this installation "
-            f"({exc}); give coarse masks with --masks instead"
-        ) from exc
-    # Without an explicit config, load_model reads the JSON beside the weights.
-    cfg = MaskRCNNConfig.from_json(config) if config is not None else None
-    return load_model(weights, cfg)
+def _coarse(photo: bio.Photo, options: SegmentOptions):
+    """The photo's coarse masks (:class:`napari_boostseg.coarse_masks.CoarseMasks`)."""
+    from .coarse_masks import CoarseMasks, coarse_masks, load_detector
 
-
-def _detector(weights: Path, config: Path | None):
-    """The model for ``weights``, loaded on first use in this process and kept."""
-    key = (str(weights), None if config is None else str(config))
-    model = _MODELS.get(key)
-    if model is None:
-        model = _load_detector(weights, config)
-        _MODELS[key] = model
-    return model
-
-
-def _coarse(photo: bio.Photo, options: SegmentOptions) -> np.ndarray:
     if options.masks_dir is not None:
-        mask = bio.read_labels(find_mask(photo.path, options.masks_dir))
-        return coarse_from_mask(mask, photo.shape)
-    model = _detector(Path(options.weights), options.config)
+        mask_file = find_mask(photo.path, options.masks_dir)
+        labels = coarse_from_mask(bio.read_labels(mask_file), photo.shape)
+        return CoarseMasks(labels, "masks", f"mask file {mask_file.name}")
+
+    def model():  # loaded on the first photo that needs it, then kept
+        return load_detector(options.weights, options.config)
+
+    source = options.source or ("model" if options.weights is not None else "auto")
     # detect() converts 16-bit, grey and RGBA photos to the 8-bit RGB it was trained on.
-    detections = model.detect([photo.pixels])[0]
-    detections = detections.select(_classes(model.config.class_names, options))
-    return np.asarray(detections.to_labels(), dtype=np.int32)
-
-
-def _classes(class_names: tuple[str, ...], options: SegmentOptions) -> tuple[str, ...]:
-    from .models import default_classes
-
-    if options.classes is None:
-        return default_classes(options.weights, class_names)
-    unknown = [c for c in options.classes if c not in class_names[1:]]
-    if unknown:
-        raise ValueError(
-            f"the model has no class {', '.join(map(repr, unknown))}; its classes are "
-            f"{', '.join(class_names[1:])}"
-        )
-    return tuple(options.classes)
+    return coarse_masks(photo.pixels, source, model=model, classes=options.classes)
 
 
 # --------------------------------------------------------------------------- #
@@ -419,7 +412,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
         return PhotoResult(str(path), "skipped", seconds=time.perf_counter() - start)
     try:
         photo = bio.read_image(path)
-        coarse = _coarse(photo, options)
+        found = _coarse(photo, options)
+        coarse = found.labels
         params = options.params if options.params is not None else RefineParams()
         if options.inspect:
             result = refine(photo.pixels, coarse, params, return_intermediates=True)
@@ -458,6 +452,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
         "" if n else "no object found",
         time.perf_counter() - start,
         n,
+        found.source,
+        found.note,
     )
 
 
@@ -513,6 +509,9 @@ def run_batch(
             summary.add(result)
             if result.status == "failed":
                 say(f"FAILED {result.path}: {result.message}")
+            elif result.status == "done":
+                found = f"{result.objects} object(s)" if result.objects else "NOTHING FOUND"
+                say(f"{Path(result.path).name}: {found}; {result.note}")
             bar.set_postfix(failed=summary.failed, skipped=summary.skipped, refresh=False)
             bar.update(1)
     finally:

@@ -50,15 +50,26 @@ def _add_segment(sub) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="output folder")
-    src = p.add_argument_group("coarse masks (one of)")
+    src = p.add_argument_group(
+        "coarse masks",
+        "By default each photo's products are found on its backdrop where it has a plain "
+        "one, and by the Mask R-CNN elsewhere; each photo's line says which.",
+    )
+    src.add_argument(
+        "--coarse",
+        choices=("auto", "backdrop", "model"),
+        help="auto (default without --weights): the backdrop where the photo has a plain one, "
+        "the model elsewhere; backdrop: the backdrop only (photos without one fail); model "
+        "(default with --weights): the Mask R-CNN only",
+    )
     src.add_argument(
         "--masks",
         type=Path,
         metavar="DIR",
-        help="folder of coarse masks named like the photos (NAME.png or NAME.tif)",
+        help="folder of coarse masks named like the photos (NAME.png or NAME.tif), instead",
     )
     src.add_argument(
-        "--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model, if any)"
+        "--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model)"
     )
     src.add_argument(
         "--config", type=Path, metavar="JSON", help="Mask R-CNN config (default: beside the weights)"
@@ -242,16 +253,15 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     from .batch import SegmentOptions, bundled_weights, collect_photos, run_batch
     from .refine import RefineParams
 
-    if args.masks is None and args.weights is None:
-        args.weights = bundled_weights()
-        if args.weights is None:
-            return _fail(
-                "no source of coarse masks: give --masks DIR (masks named like the "
-                "photos) or --weights FILE.h5 (a Mask R-CNN); this installation has "
-                "no bundled model"
-            )
     if args.masks is not None and args.weights is not None:
         return _fail("give either --masks or --weights, not both")
+    if args.weights is not None and args.coarse == "backdrop":
+        return _fail("--weights is for the model; --coarse backdrop uses none")
+    if args.masks is None and args.weights is None and args.coarse == "model":
+        if bundled_weights() is None:
+            return _fail(
+                "--coarse model needs --weights FILE.h5: this installation has no bundled model"
+            )
     if args.masks is not None and not args.masks.is_dir():
         return _fail(f"--masks {args.masks}: no such folder")
     if args.weights is not None and not args.weights.is_file():
@@ -260,10 +270,11 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(f"--config {args.config}: needs --weights and an existing JSON file")
     classes = None
     if args.classes is not None:
-        if args.weights is None:
+        weights = args.weights or bundled_weights()
+        if args.masks is not None or args.coarse == "backdrop" or weights is None:
             return _fail("--classes needs Mask R-CNN detection (--weights or the bundled model)")
         try:
-            classes = _model_classes(args.weights, args.config, args.classes)
+            classes = _model_classes(weights, args.config, args.classes)
         except ValueError as exc:
             return _fail(str(exc))
 
@@ -274,6 +285,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         options = SegmentOptions(
             out_dir=args.out,
             masks_dir=args.masks,
+            source=args.coarse,
             weights=args.weights,
             config=args.config,
             label_format=args.labels_format,

@@ -26,7 +26,7 @@ def default_classes(weights, class_names) -> tuple[str, ...]:
     The garment classes for the shipped model (a person and their garments
     overlap, and each pixel goes to one object); every class for any other.
     """
-    if DEFAULT_WEIGHTS.exists() and Path(weights).resolve() == DEFAULT_WEIGHTS:
+    if weights is not None and DEFAULT_WEIGHTS.exists() and Path(weights).resolve() == DEFAULT_WEIGHTS:
         return tuple(c for c in class_names if c in GARMENT_CLASSES)
     return tuple(c for c in class_names if c != "BG")
 

@@ -1,0 +1,152 @@
+"""Studio photos end to end: photo file -> coarse masks -> refinement -> cut-out file.
+
+Generated studio photos (:mod:`napari_boostseg.synthetic.studio`; products cut
+out of CCP training photos and laid on rendered backdrops, with true masks)
+are written as JPEG files, then each is read back, given coarse masks by the
+chosen source, refined, and its RGBA cut-out written, as ``boostseg segment``
+does. Per layout and per hard case it reports:
+
+* found: true products matched by an object with IoU >= 0.5 (each object
+  matches at most one product);
+* mean IoU and mBA of each true product against its best object (0 for a
+  product not found), coarse and refined;
+* objects per photo beside products per photo (a split product or a speck
+  shows here);
+* median milliseconds per photo, from reading the file to writing the cut-out.
+
+    python benchmarks/bench_studio.py                    # development photos, auto source
+    python benchmarks/bench_studio.py --source model     # the bundled Mask R-CNN only
+    python benchmarks/bench_studio.py --split train      # training seeds (for choosing parameters)
+
+Development photos use products of CCP photos 0701-0800 and seeds from
+2_000_000; training photos products of 0001-0700 and seeds from 1_000_000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from _data import CCP, require
+from napari_boostseg import RefineParams, refine
+from napari_boostseg import io as bio
+from napari_boostseg.coarse_masks import coarse_masks, load_detector
+from napari_boostseg.metrics import boundary_accuracy, iou
+from napari_boostseg.synthetic import studio
+
+SEEDS = {"train": 1_000_000, "dev": 2_000_000}
+CUTOUT_IDS = {"train": studio.TRAIN_CUTOUT_IDS, "dev": studio.DEV_CUTOUT_IDS}
+
+
+def match(labels: np.ndarray, truth: np.ndarray) -> list[tuple[float, int]]:
+    """Per true product: (IoU of its best object, that object's id or 0), greedy by IoU."""
+    n_true, n_pred = int(truth.max()), int(labels.max())
+    if n_true == 0:
+        return []
+    # Overlap counts of every (true, predicted) pair in one pass.
+    pairs = np.bincount(truth.ravel().astype(np.int64) * (n_pred + 1) + labels.ravel(),
+                        minlength=(n_true + 1) * (n_pred + 1)).reshape(n_true + 1, n_pred + 1)
+    t_area, p_area = pairs.sum(axis=1), pairs.sum(axis=0)
+    inter = pairs[1:, 1:].astype(float)
+    union = t_area[1:, None] + p_area[None, 1:] - inter
+    scores = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    result = [(0.0, 0)] * n_true
+    used = set()
+    for flat in np.argsort(-scores, axis=None):
+        t, p = divmod(int(flat), n_pred) if n_pred else (0, 0)
+        if n_pred == 0 or scores[t, p] <= 0:
+            break
+        if result[t][1] or (p + 1) in used:
+            continue
+        result[t] = (float(scores[t, p]), p + 1)
+        used.add(p + 1)
+    return result
+
+
+def photos(split: int, per_layout: int, per_hard: int, size: int):
+    cutouts = studio.ccp_cutouts(require(CCP), CUTOUT_IDS[split])
+    seed = SEEDS[split]
+    for layout in studio.LAYOUTS:
+        for i in range(per_layout):
+            yield layout, studio.render(cutouts, seed, layout=layout, size=size)
+            seed += 1
+    for hard in studio.HARD_CASES:
+        for i in range(per_hard):
+            yield hard, studio.render(cutouts, seed, layout="single", hard=hard, size=size)
+            seed += 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--split", choices=sorted(SEEDS), default="dev")
+    parser.add_argument("--per-layout", type=int, default=12, help="photos per layout (default 12)")
+    parser.add_argument("--per-hard", type=int, default=8, help="photos per hard case (default 8)")
+    parser.add_argument("--size", type=int, default=2400, help="long side in pixels (default 2400)")
+    parser.add_argument("--source", choices=("auto", "backdrop", "model"), default="auto")
+    parser.add_argument("--weights", type=Path, help="Mask R-CNN weights (default: the bundled model)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a RefineParams field, e.g. --set align=0")
+    args = parser.parse_args()
+    params = RefineParams(**{k: float(v) for k, v in (s.split("=", 1) for s in args.set)})
+    model = (lambda: load_detector(args.weights)) if args.source != "backdrop" else None
+
+    stats = defaultdict(lambda: defaultdict(list))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for group, photo in photos(args.split, args.per_layout, args.per_hard, args.size):
+            src = folder / f"{photo.name}.jpg"
+            bio.write_image(src, photo.image, quality=95)
+            start = time.perf_counter()
+            read = bio.read_image(src)
+            found = coarse_masks(read.pixels, args.source, model=model)
+            labels = refine(read.pixels, found.labels, params)
+            bio.write_cutout(folder / f"{photo.name}.png", bio.cutout(read.pixels, labels))
+            ms = 1000 * (time.perf_counter() - start)
+            s = stats[group]
+            s["ms"].append(ms)
+            s["sources"].append(found.source)
+            s["objects"].append(int(labels.max()))
+            s["products"].append(int(photo.truth.max()))
+            coarse_match = match(found.labels, photo.truth)
+            for k, ((r_iou, obj), (c_iou, cobj)) in enumerate(zip(match(labels, photo.truth), coarse_match), 1):
+                truth = photo.truth == k
+                s["found"].append(r_iou >= 0.5)
+                s["iou"].append(r_iou)
+                s["coarse_iou"].append(c_iou)
+                s["mba"].append(boundary_accuracy(labels == obj, truth) if obj else 0.0)
+                s["coarse_mba"].append(boundary_accuracy(found.labels == cobj, truth) if cobj else 0.0)
+            print(f"{photo.name:48s} {found.note[:70]:70s} objects {labels.max()}/{photo.truth.max()} "
+                  f"IoU {np.mean([m[0] for m in coarse_match] or [1]):.3f} -> "
+                  f"{np.mean([m for m in s['iou'][-photo.truth.max():]] or [1]):.3f} {ms:.0f} ms", flush=True)
+
+    print(f"\nsplit {args.split}, source {args.source}, {args.size} px long side\n")
+    print("| photos | n | products found | coarse IoU / mBA | refined IoU / mBA | objects / products | "
+          "backdrop source | ms per photo |")
+    print("|---|---|---|---|---|---|---|---|")
+    groups = list(studio.LAYOUTS) + list(studio.HARD_CASES)
+    for name in groups + ["all layouts"]:
+        if name == "all layouts":
+            s = defaultdict(list)
+            for g in studio.LAYOUTS:
+                for k, v in stats[g].items():
+                    s[k] += v
+        else:
+            s = stats[name]
+        if not s["ms"]:
+            continue
+        print(
+            f"| {name} | {len(s['ms'])} | {np.mean(s['found']):.1%} | "
+            f"{np.mean(s['coarse_iou']):.3f} / {np.mean(s['coarse_mba']):.3f} | "
+            f"{np.mean(s['iou']):.3f} / {np.mean(s['mba']):.3f} | "
+            f"{np.sum(s['objects'])} / {np.sum(s['products'])} | "
+            f"{np.mean([x == 'backdrop' for x in s['sources']]):.0%} | {np.median(s['ms']):.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
