@@ -216,14 +216,18 @@ def backdrop_labels(
     inliers = spread < 0.12
     # The surface is smooth: fit it on a grid four times coarser.
     g = 4
-    grid = block_mean(small, g)
-    basis = _basis(grid.shape[0], grid.shape[1], _DEGREE)
+    basis = None
     surface = np.broadcast_to(reference, small.shape).astype(np.float32)
     noise = 0.02
     for _ in range(3):
         if inliers.sum() < 50:
             break
+        # Each grid cell averages its backdrop pixels only: a product in the
+        # cell must not pull the surface towards it.
         weight = block_mean(inliers, g)
+        grid = block_mean(small * inliers[..., None], g) / np.maximum(weight, 1e-6)[..., None]
+        if basis is None:
+            basis = _basis(grid.shape[0], grid.shape[1], _DEGREE)
         surface = _to_working(_fit_surface(grid, weight, basis, 0.04 * short / g), (h, w))
         error = np.abs(small - surface).max(axis=2)
         noise = float(1.4826 * np.median(error[inliers])) + 1e-4
@@ -262,43 +266,61 @@ def backdrop_labels(
     shadow_like = (bright < 0) & (chroma < 0.3 * np.abs(bright) + 2 * level) & (ratio > 0.45)
     if dark_backdrop:
         shadow_like[:] = False
-    seeds = departs & ~shadow_like
-    depth = ndi.distance_transform_edt(departs)
-    seeds |= depth > 0.08 * short
-    seeds = ndi.binary_erosion(seeds, _EIGHT) & departs
+    seeds = ndi.binary_erosion(departs & ~shadow_like, _EIGHT)
     grey = ndi.gaussian_filter(lum, 0.7)
     gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1)).astype(np.float32)
-    # A region without seeds still counts when a sharp edge outlines it.
     sharp = gradient > 8 * max(level, 2 / 255)
+    # A departing region with no such seed (a grey product on white, all of it
+    # shadow-like) still counts where it is deeper than any shadow is wide, or
+    # when a sharp edge outlines it.
     parts, n = ndi.label(departs, _EIGHT)
     if n:
         has_seed = np.bincount(parts[seeds], minlength=n + 1) > 0
         rim = departs & ~ndi.binary_erosion(departs, _EIGHT)
         rim_sharp = np.bincount(parts[rim], weights=sharp[rim], minlength=n + 1)
         rim_all = np.maximum(np.bincount(parts[rim], minlength=n + 1), 1)
-        outlined = (rim_sharp / rim_all > 0.6) & ~has_seed
-        outlined[0] = False
-        if outlined.any():
-            seeds |= outlined[parts] & ndi.binary_erosion(departs, _EIGHT)
+        seedless = ~has_seed
+        seedless[0] = False
+        if seedless.any():
+            inner = ndi.binary_erosion(departs, _EIGHT)
+            deep = ndi.distance_transform_edt(departs) > 0.08 * short
+            outlined = seedless & (rim_sharp / rim_all > 0.6)
+            seeds |= seedless[parts] & deep
+            seeds |= outlined[parts] & inner
     # Sure backdrop: the backdrop-coloured region that reaches the frame's border,
-    # and enclosed backdrop-coloured regions as smooth as the paper (a handle's
-    # hole). A patch of fabric that happens to match the paper has texture.
+    # and holes (a handle's): enclosed regions that look like the paper, at least
+    # half of them unshadowed, outlined by a sharp edge all round and small beside
+    # their product. A patch of fabric that happens to match the paper fades into
+    # the fabric around it (a soft rim), or is most of its product.
     calm, m = ndi.label(~departs)
-    open_ = np.zeros(m + 1, bool)
-    open_[np.unique(calm[border])] = True
-    if m:
-        area = np.bincount(calm.ravel(), minlength=m + 1)
-        texture = np.bincount(calm.ravel(), weights=gradient.ravel(), minlength=m + 1) / np.maximum(area, 1)
-        paper = float(np.median(gradient[inliers & border])) if (inliers & border).any() else 0.0
-        # A hole's rim is the product's outline: a sharp edge all round.
-        ring = ndi.binary_dilation(~departs, _EIGHT) & departs
-        owner = ndi.grey_dilation(calm, footprint=_EIGHT)
-        rim_sharp = np.bincount(owner[ring], weights=sharp[ring], minlength=m + 1)
-        rim_all = np.maximum(np.bincount(owner[ring], minlength=m + 1), 1)
-        open_ |= (area >= 0.002 * h * w) & (texture <= 1.5 * paper + 1e-4) & (rim_sharp / rim_all > 0.5)
-    open_[0] = False
+    reaches_border = np.zeros(m + 1, bool)
+    reaches_border[np.unique(calm[border])] = True
+    reaches_border[0] = False
+    sure_backdrop = reaches_border[calm] & ~ndi.binary_dilation(departs, _EIGHT, iterations=2)
+    quiet = ~departs | (shadow_like & ~sharp)
+    holes, k = ndi.label(quiet)
+    if k:
+        area = np.bincount(holes.ravel(), minlength=k + 1)
+        paperlike = np.bincount(holes.ravel(), weights=(~departs).ravel(), minlength=k + 1)
+        ring = ndi.binary_dilation(quiet, _EIGHT) & ~quiet
+        owner = ndi.grey_dilation(holes, footprint=_EIGHT)
+        rim_sharp = np.bincount(owner[ring], weights=sharp[ring], minlength=k + 1)
+        rim_all = np.maximum(np.bincount(owner[ring], minlength=k + 1), 1)
+        solid, _ = ndi.label(ndi.binary_fill_holes(~reaches_border[calm] | departs), _EIGHT)
+        solid_area = np.bincount(solid.ravel())
+        host = np.zeros(k + 1, np.int64)
+        host[holes.ravel()] = solid_area[solid.ravel()]
+        hole = (
+            (area >= 0.002 * h * w)
+            & (rim_sharp / rim_all > 0.5)
+            & (area < 0.35 * host)
+            & (paperlike >= 0.5 * area)
+        )
+        hole[np.unique(holes[border])] = False
+        hole[0] = False
+        if hole.any():
+            sure_backdrop |= ndi.binary_erosion(hole[holes], _EIGHT, iterations=2)
     markers = np.zeros((h, w), np.int32)
-    sure_backdrop = open_[calm] & ~ndi.binary_dilation(departs, _EIGHT, iterations=2)
     markers[sure_backdrop] = 1
     markers[seeds] = 2
     product = flood(gradient, markers) > 0

@@ -1,0 +1,148 @@
+"""The backdrop source: products on plain studio backdrops, found without a model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _studio import drawn_cutouts
+from scipy import ndimage as ndi
+
+from napari_boostseg.backdrop import backdrop_labels
+from napari_boostseg.metrics import match_instances
+from napari_boostseg.synthetic.studio import render
+
+
+def _photo(seed, **kw):
+    return render(drawn_cutouts(), seed, size=kw.pop("size", 900), **kw)
+
+
+@pytest.mark.parametrize("lighting", ["flat", "gradient", "vignette", "floor"])
+@pytest.mark.parametrize("backdrop", ["white", "light_grey", "black", "colour"])
+def test_one_product_on_any_backdrop_and_light(backdrop, lighting):
+    photo = _photo(3, layout="single", backdrop=backdrop, lighting=lighting)
+    found = backdrop_labels(photo.image)
+    assert found.plain, found.reason
+    assert found.labels.shape == photo.truth.shape and found.labels.dtype == np.int32
+    assert int(found.labels.max()) == 1, found.reason
+    ((score, _),) = match_instances(found.labels, photo.truth)
+    assert score > 0.93
+
+
+def _shadowed_but_found(photo) -> tuple[int, float]:
+    truth = photo.truth > 0
+    ring = ndi.binary_dilation(truth, iterations=40) & ~ndi.binary_dilation(truth, iterations=4)
+    shadowed = ring & (photo.image.mean(axis=2) < 245)
+    found = backdrop_labels(photo.image).labels > 0
+    return int(shadowed.sum()), (found & shadowed).sum() / max(shadowed.sum(), 1)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 3, 5])  # a dress and T-shirts
+def test_shadows_stay_backdrop(seed):
+    # Drop and contact shadows on white paper: the photo is darker around the
+    # product, but the darkening is not product.
+    photo = _photo(seed, layout="single", backdrop="white", lighting="floor")
+    shadowed, share = _shadowed_but_found(photo)
+    assert shadowed > 2000  # there is a visible shadow to resist
+    assert share < 0.01
+
+
+def test_the_shadowed_gap_between_trouser_legs_is_backdrop():
+    photo = _photo(1, layout="single", backdrop="white", lighting="floor")
+    assert photo.kinds == ("bottom",)
+    assert _shadowed_but_found(photo)[1] < 0.05
+
+
+def test_product_cut_by_the_frame():
+    for seed in range(3):
+        photo = _photo(seed, layout="cut")
+        assert (photo.truth[[0, -1]].any() or photo.truth[:, [0, -1]].any())
+        found = backdrop_labels(photo.image)
+        assert found.plain and int(found.labels.max()) == 1
+        assert match_instances(found.labels, photo.truth)[0][0] > 0.93
+
+
+def test_each_separate_product_gets_an_id_and_specks_none():
+    photo = _photo(1, layout="set")
+    image = photo.image.copy()
+    # Dust: three dark specks of a few pixels on the paper.
+    backdrop = ndi.distance_transform_edt(photo.truth == 0) > 30
+    ys, xs = np.nonzero(backdrop)
+    for i in (10, len(ys) // 2, len(ys) - 10):
+        image[ys[i] : ys[i] + 3, xs[i] : xs[i] + 3] = 40
+    found = backdrop_labels(image)
+    n = int(photo.truth.max())
+    assert n >= 2 and int(found.labels.max()) == n
+    scores = [s for s, _ in match_instances(found.labels, photo.truth)]
+    assert min(scores) > 0.85
+    # Numbered by size, largest first.
+    sizes = np.bincount(found.labels.ravel())[1:]
+    assert list(sizes) == sorted(sizes, reverse=True)
+
+
+def _hole_kept(photo) -> float:
+    """Share of the core of the handle's hole that is labelled product."""
+    holder = photo.kinds.index("bag") + 1 if "bag" in photo.kinds else 1
+    mask = photo.truth == holder
+    hole = ndi.binary_fill_holes(mask) & ~mask
+    assert hole.sum() > 1000
+    found = backdrop_labels(photo.image).labels > 0
+    core = ndi.binary_erosion(hole, iterations=6)
+    return (found & core).sum() / core.sum()
+
+
+def test_a_hole_that_shows_the_paper_stays_open():
+    # A bag with a ring handle on grey paper with a gradient, no shadow in the hole.
+    yy, xx = np.mgrid[0:900, 0:600]
+    photo = (200 + 20 * yy / 900)[..., None] * np.ones(3)
+    bag = (yy > 450) & (yy < 750) & (xx > 150) & (xx < 450)
+    r = np.hypot((yy - 450) / 1.1, xx - 300)
+    ring = (r < 130) & (r > 100) & (yy <= 450)
+    photo[bag | ring] = (120, 70, 30)
+    photo = ndi.gaussian_filter(photo, (1, 1, 0))
+    found = backdrop_labels(photo.astype(np.uint8)).labels
+    hole = (r < 90) & (yy < 440)
+    assert int(found.max()) == 1
+    assert (found[hole] > 0).mean() < 0.02
+    assert (found[bag | ring] > 0).mean() > 0.98
+
+
+def test_a_shadowed_handle_hole_stays_open():
+    assert _hole_kept(_photo(2, layout="set")) < 0.1
+
+
+def test_a_photo_without_a_plain_backdrop_is_refused_with_a_reason():
+    from skimage import data
+
+    for street in (data.astronaut(), data.coffee(), data.chelsea()):
+        found = backdrop_labels(street)
+        assert not found.plain
+        assert "no plain backdrop" in found.reason
+        assert not found.labels.any()
+
+
+def test_an_empty_backdrop_is_plain_with_nothing_on_it():
+    photo = _photo(4, layout="single")
+    empty = np.broadcast_to(photo.image[:5, :5].mean(axis=(0, 1)).astype(np.uint8), photo.image.shape)
+    found = backdrop_labels(np.ascontiguousarray(empty))
+    assert found.plain and not found.labels.any() and "nothing" in found.reason
+
+
+def test_bit_depths_and_grey_agree():
+    photo = _photo(5, layout="single", backdrop="light_grey")
+    base = backdrop_labels(photo.image).labels
+    sixteen = backdrop_labels(photo.image.astype(np.uint16) * 257).labels
+    floats = backdrop_labels(photo.image.astype(np.float32) / 255).labels
+    rgba = backdrop_labels(np.dstack([photo.image, np.full(photo.truth.shape, 255, np.uint8)])).labels
+    for other in (sixteen, floats, rgba):
+        assert (other != base).mean() < 0.001
+    grey = backdrop_labels(photo.image.mean(axis=2).astype(np.uint8))
+    assert grey.plain and match_instances(grey.labels, photo.truth)[0][0] > 0.9
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match="image must be"):
+        backdrop_labels(np.zeros((10, 10, 2), np.uint8))
+    with pytest.raises(ValueError, match="min_area"):
+        backdrop_labels(np.zeros((10, 10), np.uint8), min_area=2)
+    with pytest.raises(ValueError, match="sensitivity"):
+        backdrop_labels(np.zeros((10, 10), np.uint8), sensitivity=0)
