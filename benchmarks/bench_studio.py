@@ -36,36 +36,11 @@ from _data import CCP, require
 from napari_boostseg import RefineParams, refine
 from napari_boostseg import io as bio
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
-from napari_boostseg.metrics import boundary_accuracy, iou
+from napari_boostseg.metrics import boundary_accuracy, match_instances as match
 from napari_boostseg.synthetic import studio
 
 SEEDS = {"train": 1_000_000, "dev": 2_000_000}
 CUTOUT_IDS = {"train": studio.TRAIN_CUTOUT_IDS, "dev": studio.DEV_CUTOUT_IDS}
-
-
-def match(labels: np.ndarray, truth: np.ndarray) -> list[tuple[float, int]]:
-    """Per true product: (IoU of its best object, that object's id or 0), greedy by IoU."""
-    n_true, n_pred = int(truth.max()), int(labels.max())
-    if n_true == 0:
-        return []
-    # Overlap counts of every (true, predicted) pair in one pass.
-    pairs = np.bincount(truth.ravel().astype(np.int64) * (n_pred + 1) + labels.ravel(),
-                        minlength=(n_true + 1) * (n_pred + 1)).reshape(n_true + 1, n_pred + 1)
-    t_area, p_area = pairs.sum(axis=1), pairs.sum(axis=0)
-    inter = pairs[1:, 1:].astype(float)
-    union = t_area[1:, None] + p_area[None, 1:] - inter
-    scores = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    result = [(0.0, 0)] * n_true
-    used = set()
-    for flat in np.argsort(-scores, axis=None):
-        t, p = divmod(int(flat), n_pred) if n_pred else (0, 0)
-        if n_pred == 0 or scores[t, p] <= 0:
-            break
-        if result[t][1] or (p + 1) in used:
-            continue
-        result[t] = (float(scores[t, p]), p + 1)
-        used.add(p + 1)
-    return result
 
 
 def photos(split: int, per_layout: int, per_hard: int, size: int):

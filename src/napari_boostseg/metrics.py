@@ -155,3 +155,56 @@ def boundary_f(pred: ArrayLike, gt: ArrayLike, tolerance: float | None = None) -
     if precision + recall == 0:
         return 0.0
     return 2 * precision * recall / (precision + recall)
+
+
+def match_instances(pred: ArrayLike, truth: ArrayLike) -> list[tuple[float, int]]:
+    """Pair each true object with the predicted object that overlaps it best.
+
+    Pairs are taken greedily by IoU, highest first; each predicted object
+    pairs with at most one true object.
+
+    Parameters
+    ----------
+    pred, truth : (H, W) array_like of int
+        Label images, 0 background.
+
+    Returns
+    -------
+    list of (float, int)
+        For true object ``k`` (index ``k - 1``): its IoU with the paired
+        predicted object and that object's id, or ``(0.0, 0)`` when none is left
+        that overlaps it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = np.array([[1, 1, 0, 2]])
+    >>> match_instances(np.array([[0, 3, 3, 0]]), truth)
+    [(0.3333333333333333, 3), (0.0, 0)]
+    """
+    pred = np.asarray(pred)
+    truth = np.asarray(truth)
+    if pred.shape != truth.shape:
+        raise ValueError(f"pred {pred.shape} and truth {truth.shape} differ in shape")
+    n_true = int(truth.max()) if truth.size else 0
+    n_pred = int(pred.max()) if pred.size else 0
+    result = [(0.0, 0)] * n_true
+    if n_true == 0 or n_pred == 0:
+        return result
+    pairs = np.bincount(
+        truth.ravel().astype(np.int64) * (n_pred + 1) + pred.ravel(),
+        minlength=(n_true + 1) * (n_pred + 1),
+    ).reshape(n_true + 1, n_pred + 1)
+    inter = pairs[1:, 1:].astype(float)
+    union = pairs.sum(axis=1)[1:, None] + pairs.sum(axis=0)[None, 1:] - inter
+    scores = inter / np.maximum(union, 1)
+    taken: set[int] = set()
+    for flat in np.argsort(-scores, axis=None, kind="stable"):
+        t, p = divmod(int(flat), n_pred)
+        if scores[t, p] <= 0:
+            break
+        if result[t][1] or p + 1 in taken:
+            continue
+        result[t] = (float(scores[t, p]), p + 1)
+        taken.add(p + 1)
+    return result

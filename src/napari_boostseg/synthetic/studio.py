@@ -393,7 +393,7 @@ def _add_cords(extra: np.ndarray, fine: np.ndarray, rng: np.random.Generator) ->
         t = np.linspace(0, 1, 12)[:, None]
         normal = np.array([-direction[1], direction[0]])
         points = start + t * length * direction + np.sin(np.pi * t) * bend * normal
-        radius = rng.uniform(1.5, 3.5)  # 3-7 px wide at output scale
+        radius = rng.uniform(3.0, 7.0)  # on the 2x grid: 3-7 px wide at output scale
         _thick_curve(extra, points, radius)
         if i == 0:
             ty, tx = points[-1].astype(int)

@@ -1,0 +1,97 @@
+"""Where coarse masks come from: the backdrop, the model, and the per-photo choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _studio import drawn_cutouts
+
+from napari_boostseg import batch
+from napari_boostseg import io as bio
+from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
+from napari_boostseg.synthetic.studio import render
+
+
+class _Model:
+    """Stands in for a Mask R-CNN: 'detects' one fixed box."""
+
+    def __init__(self, shape, names=("person",)):
+        from types import SimpleNamespace
+
+        from napari_boostseg.mrcnn.detect import Detections
+
+        mask = np.zeros(shape, bool)
+        mask[shape[0] // 4 : shape[0] // 2, shape[1] // 4 : shape[1] // 2] = True
+        self.config = SimpleNamespace(class_names=("BG", *names))
+        self.detections = Detections(
+            boxes=np.zeros((1, 4), np.int32), class_ids=np.array([1], np.int32), class_names=(names[0],),
+            scores=np.array([0.97], np.float32), masks=mask[None], mask_probs=np.zeros((1, 28, 28), np.float32),
+            image_shape=shape,
+        )
+        self.calls = 0
+
+    def detect(self, images):
+        self.calls += 1
+        return [self.detections]
+
+
+def _never():
+    raise AssertionError("the model was loaded for a photo with a plain backdrop")
+
+
+def test_auto_uses_the_backdrop_and_never_loads_the_model_on_a_studio_photo():
+    photo = render(drawn_cutouts(), 7, layout="set", size=900)
+    found = coarse_masks(photo.image, "auto", model=_never)
+    assert found.source == "backdrop" and found.count == int(photo.truth.max())
+    assert found.note.startswith("backdrop: ") and "product(s)" in found.note
+
+
+def test_auto_falls_back_to_the_model_where_there_is_no_backdrop_and_says_why():
+    from skimage import data
+
+    street = data.astronaut()
+    model = _Model(street.shape[:2])
+    found = coarse_masks(street, "auto", model=lambda: model)
+    assert model.calls == 1 and found.source == "model" and found.count == 1
+    assert found.class_names == ("person",)
+    assert "person 0.97" in found.note and "no plain backdrop" in found.note
+
+
+def test_forced_sources():
+    from skimage import data
+
+    photo = render(drawn_cutouts(), 8, layout="single", size=900)
+    model = _Model(photo.truth.shape)
+    assert coarse_masks(photo.image, "model", model=model).source == "model"
+    with pytest.raises(NoBackdropError, match="no plain backdrop"):
+        coarse_masks(data.astronaut(), "backdrop")
+    with pytest.raises(ValueError, match="unknown source"):
+        coarse_masks(photo.image, "guess")
+    with pytest.raises(ValueError, match="no class 'hat'"):
+        coarse_masks(photo.image, "model", model=model, classes=("hat",))
+
+
+def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch, capsys):
+    from skimage import data
+
+    from napari_boostseg import coarse_masks as cm
+    from napari_boostseg.cli import main
+
+    photos = tmp_path / "shoot"
+    photos.mkdir()
+    studio_photo = render(drawn_cutouts(), 9, layout="set", size=900)
+    bio.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
+    bio.write_image(photos / "street.png", data.astronaut())
+    model = _Model(data.astronaut().shape[:2])
+    monkeypatch.setattr(cm, "_DETECTORS", {})
+    monkeypatch.setattr(cm, "_build_detector", lambda weights, config: model)
+    monkeypatch.setattr(batch, "bundled_weights", lambda: tmp_path / "w.h5")
+    out = tmp_path / "out"
+    assert main(["segment", str(photos), "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert f"studio.jpg: {studio_photo.truth.max()} object(s); backdrop: " in err
+    assert "street.png: 1 object(s); model: person 0.97 (no plain backdrop" in err
+    assert "coarse masks from backdrop 1, model 1" in err
+    assert model.calls == 1
+    labels = bio.read_labels(out / "labels" / "studio.png")
+    assert int(labels.max()) == int(studio_photo.truth.max())

@@ -1,0 +1,92 @@
+"""The studio photo generator: reproducible, and its true masks match its pixels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _studio import drawn_cutouts
+from scipy import ndimage as ndi
+
+from napari_boostseg.synthetic import studio
+
+CCP = Path(__file__).resolve().parents[2] / "shared" / "data" / "ccp"
+
+
+def test_same_seed_same_photo_other_seed_other_photo():
+    a = studio.render(drawn_cutouts(), 5, layout="set", size=600)
+    b = studio.render(drawn_cutouts(), 5, layout="set", size=600)
+    c = studio.render(drawn_cutouts(), 6, layout="set", size=600)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.truth, b.truth)
+    assert a.name == b.name and not np.array_equal(a.image, c.image)
+
+
+def test_true_mask_matches_the_pixels_and_edges_are_soft():
+    photo = studio.render(drawn_cutouts(), 2, layout="single", size=900, backdrop="white",
+                          lighting="flat", jpeg=False)
+    truth = photo.truth > 0
+    grey = photo.image.astype(float).mean(axis=2)
+    inside = ndi.binary_erosion(truth, iterations=3)
+    outside = ~ndi.binary_dilation(truth, iterations=60)
+    # The drawn products are dark on white paper: inside dark, far outside near white.
+    assert grey[inside].mean() < 140 and grey[outside].mean() > 235
+    # The outline is anti-aliased: along the true edge the pixels lie between
+    # the product's and the paper's levels, not at either.
+    edge = truth & ~ndi.binary_erosion(truth)
+    between = (grey[edge] > grey[inside].mean() + 15) & (grey[edge] < grey[outside].mean() - 15)
+    assert between.mean() > 0.3
+
+
+def test_layouts():
+    cuts = drawn_cutouts()
+    for seed in range(3):
+        s = studio.render(cuts, seed, layout="set", size=900)
+        n = int(s.truth.max())
+        assert 2 <= n <= 6 and len(s.kinds) == n
+        grown = [ndi.binary_dilation(s.truth == k, iterations=2) for k in range(1, n + 1)]
+        assert not any((grown[i] & grown[j]).any() for i in range(n) for j in range(i + 1, n))  # apart
+        t = studio.render(cuts, seed, layout="touching", size=900)
+        a, b = ndi.binary_dilation(t.truth == 1), t.truth == 2
+        assert (a & b).any()  # neighbours touch
+        c = studio.render(cuts, seed, layout="cut", size=900)
+        edges = np.concatenate([c.truth[0], c.truth[-1], c.truth[:, 0], c.truth[:, -1]])
+        assert edges.any()  # cut by the frame
+        p = studio.render(cuts, seed, layout="person", size=900)
+        assert p.kinds == ("person",)
+        rows = np.flatnonzero(p.truth.any(axis=1))
+        assert rows[-1] > 0.9 * p.truth.shape[0] and rows[-1] - rows[0] > 0.7 * p.truth.shape[0]
+    with pytest.raises(ValueError, match="unknown layout"):
+        studio.render(cuts, 0, layout="collage")
+
+
+def test_hard_cases():
+    cuts = drawn_cutouts()
+    light = studio.render(cuts, 1, hard="light_on_light", size=900)
+    dark = studio.render(cuts, 1, hard="dark_on_dark", size=900)
+    assert light.backdrop in ("white", "light_grey") and dark.backdrop == "black"
+    assert light.image[light.truth > 0].mean() > 170 and dark.image[dark.truth > 0].mean() < 60
+    holes = studio.render(cuts, 1, hard="holes", size=900)
+    mask = holes.truth == 1
+    assert (ndi.binary_fill_holes(mask) & ~mask).sum() > 500  # a handle with a hole
+    thin = studio.render(cuts, 1, hard="thin", size=900)
+    plain = studio.render(cuts, 1, size=900)
+    # Cords are parts that an opening with a 9x9 square removes.
+    def thin_part(t):
+        return ((t > 0) & ~ndi.binary_opening(t > 0, np.ones((9, 9), bool))).sum()
+    assert thin_part(thin.truth) > thin_part(plain.truth) + 200
+    with pytest.raises(ValueError, match="unknown hard case"):
+        studio.render(cuts, 0, hard="glitter")
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not CCP.is_dir(), reason="needs ../shared/data/ccp")
+def test_ccp_cutouts_are_whole_instances_of_the_training_split():
+    cuts = studio.ccp_cutouts(CCP, range(1, 21))
+    assert cuts and {c.kind for c in cuts} <= {"person", "top", "outerwear", "bottom", "dress", "footwear", "bag"}
+    for c in cuts:
+        assert c.rgb.shape[:2] == c.mask.shape and c.mask.any()
+        assert c.mask[0].any() and c.mask[:, 0].any()  # cropped to the instance
+    photo = studio.render(cuts, 3, layout="set", size=600)
+    assert photo.truth.max() == len(photo.kinds) >= 2
