@@ -153,25 +153,33 @@ def _check_demo_outputs(out, names):
             np.testing.assert_array_equal(cut[..., :3][labels == k], photo[labels == k])
 
 
-def test_demo_with_the_samples_own_masks_and_no_overwrite(tmp_path, capsys):
+def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
     from napari_boostseg import io as bio
-    from napari_boostseg.samples import load_samples
+    from napari_boostseg.metrics import match_instances
+    from napari_boostseg.sample_photos import sample_photos
 
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--no-model"]) == 0
     printed = capsys.readouterr().out
-    assert str(out.resolve()) in printed and "astronaut: no model and no coarse mask" in printed
-    _check_demo_outputs(out, [s.name for s in load_samples()])
-    for sample in load_samples():
-        np.testing.assert_array_equal(bio.read_labels(out / f"{sample.name}_coarse.png"), sample.coarse)
-        assert f"{sample.name}: the sample's own coarse mask; foreground IoU" in printed
-    before = (out / "dress_labels.png").stat().st_mtime_ns
+    assert str(out.resolve()) in printed
+    assert "astronaut: no plain backdrop" in printed and "skipped" in printed
+    _check_demo_outputs(out, [s.name for s in sample_photos()])
+    for sample in sample_photos():
+        n = int(sample.truth.max())
+        assert f"{sample.name}: backdrop: {n} product(s)" in printed
+        assert f"{n}/{n} products found" in printed
+        # One cut-out per product, each the whole product.
+        labels = bio.read_labels(out / f"{sample.name}_labels.png")
+        assert int(labels.max()) == n
+        assert min(score for score, _ in match_instances(labels, sample.truth)) > 0.9
+    before = (out / "sweater_labels.png").stat().st_mtime_ns
     assert main(["demo", "--out", str(out), "--no-model"]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert (out / "dress_labels.png").stat().st_mtime_ns == before
+    assert (out / "sweater_labels.png").stat().st_mtime_ns == before
     assert main(["demo", "--out", str(out), "--no-model", "--overwrite"]) == 0
     assert main(["demo", "--out", str(tmp_path / "d2"), "--weights", str(tmp_path / "none.h5")]) == 2
     assert "not found" in capsys.readouterr().err
+    assert not (tmp_path / "d2").exists()
 
 
 @pytest.mark.slow
@@ -184,9 +192,10 @@ def test_demo_runs_the_bundled_model_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    detected = [line.split(":")[0] for line in printed.splitlines()
-                if "Mask R-CNN found " in line and "found no " not in line]
-    assert detected, printed
+    # The astronaut photo has no backdrop: the model finds the person.
+    assert "astronaut: model: person" in printed and "no plain backdrop" in printed
+    detected = [line.split(":")[0] for line in printed.splitlines() if ": backdrop: " in line or ": model: " in line]
+    assert "astronaut" in detected and "sweater" in detected
     _check_demo_outputs(out, detected)
 
 

@@ -170,17 +170,18 @@ def _add_train(sub) -> None:
 def _add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
-        help="detect, refine and cut out the products of the bundled sample photos",
-        description="Run the bundled garment model and the refinement on the bundled sample "
-        "photos and write the photos, coarse and refined label images and one RGBA cut-out "
-        "per object.",
+        help="find, refine and cut out the products of the bundled sample photos",
+        description="Find the products of the bundled studio photos (on their backdrop; the "
+        "bundled garment model for the astronaut photo, which has none), refine them and write "
+        "the photos, coarse and refined label images and one RGBA cut-out per object.",
     )
     p.add_argument("--out", type=Path, default=Path("boostseg-demo"), metavar="DIR",
                    help="output folder (default: boostseg-demo)")
     p.add_argument("--overwrite", action="store_true", help="replace files of an earlier run")
-    p.add_argument("--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model)")
+    p.add_argument("--weights", type=Path, metavar="H5",
+                   help="Mask R-CNN weights for photos without a plain backdrop (default: the bundled model)")
     p.add_argument("--no-model", action="store_true",
-                   help="refine the samples' own coarse masks instead of detecting products")
+                   help="use no Mask R-CNN: photos without a plain backdrop are skipped")
     p.set_defaults(func=_cmd_demo)
 
 

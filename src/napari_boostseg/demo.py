@@ -1,14 +1,15 @@
-"""The quick-start job: detect, refine and cut out the products of the bundled samples.
+"""The quick-start job: find, refine and cut out the products of the bundled sample photos.
 
     boostseg demo --out boostseg-demo
 
-For each bundled sample photo it runs the shipped garment model (the whole
-method: Mask R-CNN coarse masks, then refinement), and writes the photo, the
-coarse and the refined label images and one RGBA cut-out per object. It
-prints what the model found and, where the sample's true outline is known,
-how close the coarse and the refined masks are to it. Where the model finds
-nothing, or with ``--no-model``, the sample's own coarse mask is refined
-instead, and the printout says so.
+For each bundled studio photo (:mod:`napari_boostseg.sample_photos`) and
+scikit-image's astronaut photo, it gets coarse masks as ``boostseg segment``
+does by default (:func:`napari_boostseg.coarse_masks.coarse_masks`: the
+backdrop where the photo has a plain one, the bundled Mask R-CNN elsewhere),
+refines them, and writes the photo, the coarse and the refined label images
+and one RGBA cut-out per object. It prints, per photo, where the coarse masks
+came from and, where the true outline is known, how close the coarse and the
+refined masks are to it.
 """
 
 from __future__ import annotations
@@ -31,34 +32,32 @@ class DemoPhoto:
     ----------
     name : str
     image : (H, W, 3) uint8
-    coarse : (H, W) int32 or None
-        A coarse mask to fall back on when the model finds nothing.
     truth : (H, W) int32 or None
         The true objects, when known.
     classes : tuple of str or None
-        Model classes to cut out; None: the model's defaults.
+        Model classes to cut out where the model is used; None: the model's defaults.
     """
 
     name: str
     image: np.ndarray
-    coarse: np.ndarray | None
     truth: np.ndarray | None
     classes: tuple[str, ...] | None = None
 
 
 def demo_photos() -> list[DemoPhoto]:
-    """The generated studio samples, and scikit-image's astronaut photo (a person)."""
+    """The bundled studio photos, and scikit-image's astronaut photo (a person, no backdrop)."""
     from skimage import data
 
-    from .samples import load_samples
+    from .sample_photos import sample_photos
 
-    photos = [DemoPhoto(s.name, s.image, s.coarse, s.truth) for s in load_samples()]
+    photos = [DemoPhoto(s.name, s.image, s.truth) for s in sample_photos()]
     # A real photo of a person (public domain, NASA), bundled with scikit-image.
-    photos.append(DemoPhoto("astronaut", data.astronaut(), None, None, classes=("person",)))
+    photos.append(DemoPhoto("astronaut", data.astronaut(), None, classes=("person",)))
     return photos
 
 
-def _load_model(weights: str | os.PathLike | None, log: Callable[[str], None]):
+def _model_loader(weights: str | os.PathLike | None, log: Callable[[str], None]):
+    """A function that loads the detector on first use, or None when there is none."""
     if weights is None:
         return None
     if weights == "default":
@@ -66,47 +65,45 @@ def _load_model(weights: str | os.PathLike | None, log: Callable[[str], None]):
 
         weights = default_weights()
         if weights is None:
-            log("this installation has no bundled model: refining the samples' own coarse masks")
+            log("this installation has no bundled model: only photos with a plain backdrop are cut out")
             return None
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    try:
-        from .mrcnn import load_model
-    except ImportError as exc:
-        log(f"Mask R-CNN is not available ({exc}): refining the samples' own coarse masks")
-        return None
-    return load_model(weights)
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"{weights}: Mask R-CNN weights not found")
+    from .coarse_masks import load_detector
+
+    return lambda: load_detector(weights)
 
 
-def _coarse(model, photo: DemoPhoto) -> tuple[np.ndarray | None, str]:
+def _coarse(photo: DemoPhoto, loader) -> tuple[np.ndarray | None, str]:
     """Coarse labels for one photo and a line saying where they came from."""
-    if model is not None:
-        from .models import default_classes
+    from .coarse_masks import NoBackdropError, coarse_masks
 
-        classes = photo.classes or default_classes(model.weights_path, model.config.class_names)
-        found = model.detect([photo.image])[0].select(classes)
-        if len(found):
-            what = ", ".join(f"{n} {s:.2f}" for n, s in zip(found.class_names, found.scores))
-            return found.to_labels(), f"Mask R-CNN found {what}"
-        if photo.coarse is None:
-            return None, f"Mask R-CNN found no {' or '.join(classes)}; nothing to cut out"
-        return np.asarray(photo.coarse), (
-            f"Mask R-CNN found no {' or '.join(classes)}; refining the sample's own coarse mask"
-        )
-    if photo.coarse is None:
-        return None, "no model and no coarse mask; skipped"
-    return np.asarray(photo.coarse), "the sample's own coarse mask"
+    try:
+        if loader is None:
+            found = coarse_masks(photo.image, "backdrop")
+        else:
+            found = coarse_masks(photo.image, "auto", model=loader, classes=photo.classes)
+    except NoBackdropError as exc:
+        return None, f"{exc} (no model); skipped"
+    except RuntimeError as exc:  # no TensorFlow
+        return None, f"{exc}; skipped"
+    if found.count == 0:
+        return None, f"{found.note}; nothing to cut out"
+    return found.labels, found.note
 
 
 def _scores(coarse: np.ndarray, labels: np.ndarray, truth: np.ndarray | None) -> str:
+    """How close the objects are to the true products, when they are known."""
     if truth is None:
         return ""
-    from .metrics import boundary_accuracy, iou
+    from .metrics import boundary_accuracy, match_instances
 
-    # Detected ids need not be the true ids: compare the products' union.
-    c, r, t = coarse > 0, labels > 0, truth > 0
+    before, after = match_instances(coarse, truth), match_instances(labels, truth)
+    found = sum(score >= 0.5 for score, _ in after)
+    mba = [boundary_accuracy(labels == k, truth == t) if k else 0.0 for t, (_, k) in enumerate(after, 1)]
     return (
-        f"; foreground IoU {iou(c, t):.3f} -> {iou(r, t):.3f}, "
-        f"mBA {boundary_accuracy(c, t):.3f} -> {boundary_accuracy(r, t):.3f}"
+        f"; {found}/{len(after)} products found, mean IoU {np.mean([s for s, _ in before]):.3f} -> "
+        f"{np.mean([s for s, _ in after]):.3f}, mBA {np.mean(mba):.3f}"
     )
 
 
@@ -128,9 +125,9 @@ def run_demo(
         file stops the run with :class:`FileExistsError` before anything is
         written for that photo.
     weights : "default", path-like or None, optional
-        Mask R-CNN for the coarse masks: "default" (the bundled model, when
-        this installation has it), a weights file, or None to refine the
-        samples' own coarse masks.
+        Mask R-CNN for photos without a plain backdrop: "default" (the
+        bundled model, when this installation has it), a weights file, or
+        None for the backdrop source alone.
     log : callable, optional
         Receives one line of text per photo. Default :func:`print`.
 
@@ -141,12 +138,12 @@ def run_demo(
     """
     from . import io, refine
 
+    loader = _model_loader(weights, log)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = _load_model(weights, log)
     written: list[Path] = []
     for photo in demo_photos():
-        coarse, source = _coarse(model, photo)
+        coarse, source = _coarse(photo, loader)
         if coarse is None:
             log(f"{photo.name}: {source}")
             continue

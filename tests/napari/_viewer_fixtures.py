@@ -80,3 +80,12 @@ def leaky_dress():
     patch &= truth == 0
     stroke = [(r, x - width // 2) for r in range(y - half_h + 5, y + half_h - 5)]
     return photo, truth.copy(), truth, patch, stroke
+
+
+def add_drawn_sample(viewer, name: str) -> None:
+    """Add a drawn sample of :mod:`napari_boostseg.samples` as two layers: photo and coarse mask."""
+    from napari_boostseg.samples import load_sample
+
+    sample = load_sample(name)
+    viewer.add_image(sample.image, name=name)
+    viewer.add_labels(sample.coarse.copy(), name=f"{name} coarse", opacity=0.4)

@@ -17,7 +17,7 @@ def test_manifest_is_valid_and_every_contribution_imports():
     manifest.validate_imports()
     contributions = manifest.contributions
     assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs"}
-    assert {s.key for s in contributions.sample_data} == {"tshirt", "dress", "bag_and_scarf", "astronaut"}
+    assert {s.key for s in contributions.sample_data} == {"sweater", "outfit", "model", "white_top", "astronaut"}
     (writer,) = contributions.writers
     assert writer.layer_types == ["labels"]
     assert set(writer.filename_extensions) == {".png", ".tif", ".tiff"}
@@ -36,21 +36,17 @@ def test_plugin_modules_do_not_import_tensorflow():
 
 @pytest.mark.gui
 @needs_display
-def test_sample_data_opens_photo_and_coarse_mask(make_napari_viewer):
-    from napari.layers import Image, Labels
+def test_sample_data_opens_the_studio_photos(make_napari_viewer):
+    from napari.layers import Image
 
-    from napari_boostseg.samples import load_sample
+    from napari_boostseg.sample_photos import SAMPLE_PHOTOS, load_sample_photo
 
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-boostseg", "dress")
-    photo, coarse = viewer.layers
-    assert isinstance(photo, Image) and photo.rgb and photo.name == "dress"
-    assert isinstance(coarse, Labels) and coarse.name == "dress coarse"
-    sample = load_sample("dress")
-    np.testing.assert_array_equal(photo.data, sample.image)
-    np.testing.assert_array_equal(coarse.data, sample.coarse)
-    coarse.paint((800, 600), 3)  # the coarse mask can be corrected by hand
-    assert coarse.data[800, 600] == 3
+    for name in SAMPLE_PHOTOS:
+        viewer.open_sample("napari-boostseg", name)
+        photo = viewer.layers[-1]
+        assert isinstance(photo, Image) and photo.rgb and photo.name == name
+        np.testing.assert_array_equal(photo.data, load_sample_photo(name).image)
 
     # The real photo comes alone: Detect gives its coarse mask.
     from skimage import data
@@ -65,10 +61,10 @@ def test_sample_data_opens_photo_and_coarse_mask(make_napari_viewer):
 @pytest.mark.parametrize("name", ["Detect", "Refine", "Export cut-outs"])
 def test_widgets_open_from_the_plugins_menu(make_napari_viewer, name):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-boostseg", "tshirt")
+    viewer.open_sample("napari-boostseg", "sweater")
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", name)
-    assert widget.image.value.name == "tshirt"  # the photo is picked already
-    viewer.layers["tshirt"].name = "shirt"
+    assert widget.image.value.name == "sweater"  # the photo is picked already
+    viewer.layers["sweater"].name = "shirt"
     assert [layer.name for layer in widget.image.choices] == ["shirt"]
 
 

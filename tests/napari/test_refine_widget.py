@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from _viewer_fixtures import (  # noqa: F401
+    add_drawn_sample,
     leaky_dress,
     needs_display,
     no_tensorflow_beside_opengl,
@@ -44,7 +45,7 @@ def test_whole_chain_on_a_sample(make_napari_viewer, qtbot):
     from napari_boostseg.samples import load_sample
 
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-boostseg", "bag_and_scarf")
+    add_drawn_sample(viewer, "bag_and_scarf")
     photo, coarse = viewer.layers["bag_and_scarf"], viewer.layers["bag_and_scarf coarse"]
     # As a person opens it: Plugins > BoostSeg > Refine.
     _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Refine")
@@ -123,7 +124,7 @@ def test_background_stroke_removes_a_leak_and_undo_brings_it_back(
 
 def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-boostseg", "tshirt")
+    add_drawn_sample(viewer, "tshirt")
     widget = refine_widget(viewer, viewer.layers["tshirt"], viewer.layers["tshirt coarse"])
     refined(qtbot, widget)
     markers = viewer.layers["tshirt markers"]

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from PIL import Image
 
 from napari_boostseg import io
@@ -45,7 +45,7 @@ def test_saved_labels_are_training_data(make_napari_viewer, qtbot, tmp_path):
     from napari_boostseg.mrcnn.dataset import InstanceDataset
 
     viewer = make_napari_viewer()
-    viewer.open_sample("napari-boostseg", "bag_and_scarf")
+    add_drawn_sample(viewer, "bag_and_scarf")
     coarse = viewer.layers["bag_and_scarf coarse"]
     coarse.features = pd.DataFrame(
         {"index": [0, 1, 2], "class_name": ["", "bag", "scarf"], "score": [np.nan, 0.9, 0.8]}

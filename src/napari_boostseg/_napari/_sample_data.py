@@ -1,37 +1,37 @@
-"""Sample data contribution: the bundled studio photos with their coarse masks, and a real photo."""
+"""Sample data contribution: the bundled studio photos, and a real photo of a person."""
 
 from __future__ import annotations
 
 
-def _layers(name: str) -> list[tuple]:
-    from napari_boostseg.samples import load_sample
+def _photo(name: str) -> list[tuple]:
+    from napari_boostseg.sample_photos import load_sample_photo
 
-    sample = load_sample(name)
-    # The sample arrays are read-only; the coarse mask is copied so it can be painted.
-    return [
-        (sample.image, {"name": name}, "image"),
-        (sample.coarse.copy(), {"name": f"{name} coarse", "opacity": 0.4}, "labels"),
-    ]
+    sample = load_sample_photo(name)
+    return [(sample.image, {"name": name}, "image")]
 
 
-def tshirt() -> list[tuple]:
-    """A striped T-shirt on white paper."""
-    return _layers("tshirt")
+def sweater() -> list[tuple]:
+    """A dark sweater with a grey bib on white paper."""
+    return _photo("sweater")
 
 
-def dress() -> list[tuple]:
-    """A red dress on grey paper (portrait)."""
-    return _layers("dress")
+def outfit() -> list[tuple]:
+    """Five products laid out on light grey paper."""
+    return _photo("outfit")
 
 
-def bag_and_scarf() -> list[tuple]:
-    """A bag with a handle hole, and a striped scarf beside it: two objects."""
-    return _layers("bag_and_scarf")
+def model() -> list[tuple]:
+    """A man with a bag on a white seamless backdrop."""
+    return _photo("model")
+
+
+def white_top() -> list[tuple]:
+    """A white top on light grey paper: faint edges."""
+    return _photo("white_top")
 
 
 def astronaut() -> list[tuple]:
     """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
     from skimage import data
 
-    # Straight from scikit-image: the demo's list would also generate the studio samples.
     return [(data.astronaut(), {"name": "astronaut"}, "image")]

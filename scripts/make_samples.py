@@ -1,0 +1,50 @@
+"""Write the studio sample photos that ship in the package.
+
+    python scripts/make_samples.py --ccp ../shared/data/ccp
+
+renders :data:`SAMPLES` with :func:`napari_boostseg.synthetic.studio.render`
+(products cut out of CCP training photos, Apache-2.0) and writes each photo as
+JPEG and its true labels as PNG into ``src/napari_boostseg/sample_photos/``.
+The same seeds give the same photos.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from napari_boostseg import io as bio
+from napari_boostseg.synthetic import studio
+
+OUT = Path(__file__).resolve().parents[1] / "src" / "napari_boostseg" / "sample_photos"
+
+#: name -> (layout, hard case, seed, backdrop, lighting)
+SAMPLES = {
+    "sweater": ("single", None, 33, "white", "gradient"),
+    "outfit": ("set", None, 14, "light_grey", "vignette"),
+    "model": ("person", None, 1, "white", "floor"),
+    "white_top": ("single", "light_on_light", 7, "light_grey", "flat"),
+}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--ccp", type=Path, default=Path("../shared/data/ccp"))
+    parser.add_argument("--size", type=int, default=1500, help="long side in pixels (default 1500)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--only", nargs="*", help="names to write (default: all)")
+    args = parser.parse_args(argv)
+    cutouts = studio.ccp_cutouts(args.ccp, studio.TRAIN_CUTOUT_IDS)
+    for name, (layout, hard, seed, backdrop, lighting) in SAMPLES.items():
+        if args.only and name not in args.only:
+            continue
+        photo = studio.render(cutouts, seed, layout=layout, hard=hard, size=args.size,
+                              backdrop=backdrop, lighting=lighting, jpeg=False)
+        bio.write_image(args.out / f"{name}.jpg", photo.image, quality=92, overwrite=True)
+        bio.write_labels(args.out / f"{name}_truth.png", photo.truth, overwrite=True)
+        print(f"{name}: {photo.name}, {', '.join(photo.kinds)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
