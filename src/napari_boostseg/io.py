@@ -393,6 +393,8 @@ def atomic_write(
         rename are two steps).
     """
     path = _as_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
     if path.exists() and not overwrite:
         raise _exists(path)
     path.parent.mkdir(parents=True, exist_ok=True)
