@@ -99,7 +99,7 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     wider = _options(tmp_path, shoot, params=RefineParams(band=3))
     refused = batch.segment_photo(photo, wider)
     assert refused.status == "failed"
-    assert "--band (was 1.0, now 3.0)" in refused.message and "--jpeg (was on, now off)" in refused.message
+    assert "--band (was 1.0, now 3.0)" in refused.message and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
     assert "--overwrite" in refused.message
     with pytest.raises(batch.BatchError, match="a.jpg: .*--band"):
         batch.run_batch([photo], wider, progress=False)

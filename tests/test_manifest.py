@@ -25,14 +25,14 @@ def test_weights_are_hashed_once_per_process_until_they_change(tmp_path, monkeyp
 
 
 def test_differences_name_the_options():
-    before = {"params": {"band": 1.0, "prior": 0.6}, "outputs": {"jpeg": True, "inspect": False},
+    before = {"params": {"band": 1.0, "prior": 0.6}, "outputs": {"jpeg": 90, "inspect": False},
               "coarse": {"weights_sha256": "aa", "classes": ["top"]}}
     now = {"params": {"band": 3.0, "prior": 0.6}, "outputs": {"jpeg": False, "inspect": False},
            "coarse": {"weights_sha256": "bb", "classes": ["top", "bag"]}}
     assert manifest.differences(before, now) == [
         "--classes (was top, now top,bag)",
         "the weights file's content (changed)",
-        "--jpeg (was on, now off)",
+        "--jpeg/--jpeg-quality (was on, quality 90, now off)",
         "--band (was 1.0, now 3.0)",
     ]
     assert manifest.differences(now, now) == []

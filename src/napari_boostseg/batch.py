@@ -456,8 +456,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
         },
         "outputs": {
             "label_format": options.label_format,
-            "jpeg": options.jpeg,
-            "jpeg_quality": options.jpeg_quality if options.jpeg else None,
+            "jpeg": options.jpeg_quality if options.jpeg else False,
             "inspect": options.inspect,
         },
     }
@@ -482,7 +481,7 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
                 "refuse",
                 f"{existing[0]} exists but no record in {out / manifest.FOLDER} says what made "
                 "it (an interrupted run of an older version, or other files); add --overwrite "
-                "(overwrite=True) to replace this photo's outputs, or choose another output folder",
+                "to replace this photo's outputs, or choose another output folder",
             )
         return _Plan("make")
     if not record.get("complete"):
@@ -491,8 +490,8 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
     if changed and not options.overwrite:
         return _Plan(
             "refuse",
-            f"the outputs in {out} were made with other options: {'; '.join(changed)}; add "
-            "--overwrite (overwrite=True) to replace them, or choose another output folder",
+            f"its outputs in {out} were made with other options: {'; '.join(changed)}; add "
+            "--overwrite to replace them, or choose another output folder",
         )
     if options.overwrite or not all((out / f).is_file() for f in record.get("files", [])):
         return _Plan("make")

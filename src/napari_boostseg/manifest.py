@@ -66,8 +66,7 @@ _OPTION_NAMES = {
     "coarse.config_sha256": "the config file's content",
     "coarse.classes": "--classes",
     "outputs.label_format": "--labels-format",
-    "outputs.jpeg": "--jpeg",
-    "outputs.jpeg_quality": "--jpeg-quality",
+    "outputs.jpeg": "--jpeg/--jpeg-quality",
     "outputs.inspect": "--inspect",
 }
 
@@ -142,7 +141,9 @@ def _flat(recipe: Mapping, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def _shown(value: object) -> str:
+def _shown(value: object, key: str = "") -> str:
+    if key == "outputs.jpeg" and isinstance(value, int) and not isinstance(value, bool):
+        return f"on, quality {value}"
     if value is True:
         return "on"
     if value is False or value is None:
@@ -173,7 +174,7 @@ def differences(before: Mapping, now: Mapping) -> list[str]:
         if key.endswith("sha256"):
             phrases.append(f"{name} (changed)")
         else:
-            phrases.append(f"{name} (was {_shown(a)}, now {_shown(b)})")
+            phrases.append(f"{name} (was {_shown(a, key)}, now {_shown(b, key)})")
     return phrases
 
 
