@@ -132,3 +132,13 @@ def test_folders_name_unmatched_predictions_and_can_skip_the_unpredicted(tmp_pat
     assert predicted.summary["skipped_without_prediction"] == 1
     assert predicted.summary["iou_mean"] == pytest.approx(4 / 9)
     assert "without prediction  1 (not scored: --only-predicted)" in ev.format_summary(predicted.summary)
+
+
+def test_a_segment_output_folder_holding_the_photos_is_scored_by_its_labels(tmp_path):
+    out = tmp_path / "shoot"
+    bio.write_labels(tmp_path / "gt" / "x.png", _square(1, 1, 3))
+    bio.write_image(out / "x.png", np.zeros((6, 6, 3), np.uint8))  # the photo itself
+    bio.write_labels(out / "labels" / "x.png", _square(1, 1, 3))
+    (out / "manifests").mkdir()
+    report = ev.evaluate_folders(out, tmp_path / "gt")
+    assert [(r.name, r.iou) for r in report.rows] == [("x", 1.0)]

@@ -140,7 +140,8 @@ def evaluate_folders(
     ----------
     pred_dir : str or os.PathLike
         Predicted masks or label images (PNG/TIFF). The output folder of
-        ``boostseg segment`` works too: its ``labels`` sub-folder is used.
+        ``boostseg segment`` works too: its ``labels`` sub-folder is used
+        (also when the photos lie beside it).
     gt_dir : str or os.PathLike
         Ground-truth masks or label images with the same names.
     only_predicted : bool, optional
@@ -160,7 +161,10 @@ def evaluate_folders(
         If ``gt_dir`` holds no PNG or TIFF files.
     """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    preds = _label_files(pred_dir)
+    # The output folder of ``boostseg segment`` (with its records) may hold
+    # the photos too: its label images are in ``labels``.
+    segmented = (pred_dir / "labels").is_dir() and (pred_dir / "manifests").is_dir()
+    preds = {} if segmented else _label_files(pred_dir)
     if not preds and (pred_dir / "labels").is_dir():
         preds = _label_files(pred_dir / "labels")
     truths = _label_files(gt_dir)
