@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,6 +260,9 @@ def test_batch_level_problems_are_found_before_the_first_photo(tmp_path, capsys,
     a_file.write_text("")
     assert main(_segment(shoot, a_file)) == 2
     assert "is a file" in capsys.readouterr().err
+    if Path("/proc/self").is_dir():  # a folder nobody can create, root included
+        assert main(_segment(shoot, Path("/proc/self/boostseg-out"))) == 2
+        assert "cannot write to the output folder /proc/self/boostseg-out" in capsys.readouterr().err
     # Weights that do not load are tried once, and no photo is worked on.
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"not HDF5")
