@@ -4,7 +4,7 @@
 
 trains on CCP photos 0001-0800 (never on the development split 0801-0900),
 holding 5 % of them out for the validation loss, and writes a checkpoint and
-its JSON config after every epoch to ``runs/garments<YYYYMMDDTHHMM>/``. The run
+its JSON config after every epoch to ``runs/garments<YYYYMMDDTHHMMSS>/``. The run
 is resumable: ``--resume`` continues from the newest checkpoint with the same
 learning-rate schedule. ``--ship CHECKPOINT`` copies a checkpoint into the
 package as the default model (float16 storage, see
