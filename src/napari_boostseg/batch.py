@@ -550,6 +550,7 @@ def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, paths: dict
     # files are an unfinished set and replaces them.
     manifest.write_manifest(record_path, {**record, "complete": False})
     keep = set(paths.values())
+    manifest.remove_temporaries(out / manifest.FOLDER, stems={photo.stem})
     for folder, candidates in _every_output(photo, out).items():
         manifest.remove_temporaries(out / folder, stems={p.stem for p in candidates})
         for old in candidates:
