@@ -366,9 +366,10 @@ def bundled_weights() -> Path | None:
 
 def _load_detector(weights: Path, config: Path | None):
     """Load a Mask R-CNN; TensorFlow is imported here and nowhere earlier."""
-    # TensorFlow's C++ start-up chatter would bury the progress bar; a value
-    # set by the user wins.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ._tensorflow import import_tensorflow
+
+    # TensorFlow's C++ start-up chatter would bury the progress bar.
+    import_tensorflow()
     try:
         from .mrcnn import MaskRCNNConfig, load_model
     except ImportError as exc:

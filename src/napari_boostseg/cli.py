@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -125,33 +124,12 @@ def _add_verbose(parser) -> None:
 
 
 def _quiet_tensorflow(verbose: bool) -> None:
-    """Import TensorFlow now, without its C++ start-up chatter unless ``verbose``.
+    """Import TensorFlow now: quietly, or with all its messages for ``--verbose``."""
+    from ._tensorflow import import_tensorflow, show_tensorflow_messages
 
-    Messages about missing CUDA drivers and oneDNN come from C++ code that
-    writes to the process's stderr before any setting can silence them, so
-    stderr is set aside while TensorFlow loads, and shown when the import
-    fails. A ``TF_CPP_MIN_LOG_LEVEL`` set by the user is kept, with the
-    chatter it lets through.
-    """
-    if verbose or "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
-        return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"  # errors such as "failed call to cuInit" too
-    import tempfile
-
-    with tempfile.TemporaryFile() as sink:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        try:
-            import tensorflow  # noqa: F401
-            import tf_keras  # noqa: F401
-        except ImportError:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+    if verbose:
+        show_tensorflow_messages()
+    import_tensorflow()
 
 
 def _add_evaluate(sub) -> None:
