@@ -10,7 +10,7 @@ photos mixed one to one with generated studio photos
 0001-0700 and laid on rendered backdrops, training seeds), so that it also
 finds whole products on a backdrop. Either holds 5 % of the images out for the
 validation loss and writes a checkpoint and its JSON config after every epoch
-to ``runs/garments<YYYYMMDDTHHMM>/``. The run is resumable: ``--resume``
+to ``runs/garments<YYYYMMDDTHHMMSS>/``. The run is resumable: ``--resume``
 continues from the newest checkpoint with the same learning-rate schedule.
 ``--ship CHECKPOINT`` copies a checkpoint into the package as the default
 model (float16 storage, see :func:`napari_boostseg.mrcnn.weights.save_weights`).

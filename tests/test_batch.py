@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import threading
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -9,6 +14,7 @@ from PIL import Image
 from _shoot import ICC, make_shoot, tree_bytes
 from napari_boostseg import batch, coarse_masks
 from napari_boostseg import io as bio
+from napari_boostseg import manifest
 from napari_boostseg.refine import RefineParams, refine
 
 
@@ -72,15 +78,113 @@ def test_resume_skips_and_completes(tmp_path, shoot):
     again = batch.run_batch(photos, options, progress=False, report=lambda _: None)
     assert (again.done, again.skipped, again.failed) == (0, 3, 1)
     assert tree_bytes(tmp_path / "out") == before
-    # An interrupted run leaves some outputs of a photo: only those missing are made.
-    cut = tmp_path / "out" / "cutouts" / "a.png"
-    cut.unlink()
-    labels = tmp_path / "out" / "labels" / "a.png"
-    stamp = labels.stat().st_mtime_ns
+    # A file of a finished set gone: the set is made again, the same bytes.
+    (tmp_path / "out" / "cutouts" / "a.png").unlink()
     result = batch.segment_photo(shoot["images"] / "a.jpg", options)
     assert result.status == "done"
-    assert labels.stat().st_mtime_ns == stamp
     assert tree_bytes(tmp_path / "out") == before
+    record = json.loads((tmp_path / "out" / "manifests" / "a.json").read_text())
+    assert record["complete"] and record["objects"] == 1
+    assert record["files"] == ["cutouts/a.png", "labels/a.png"]
+    assert record["recipe"]["params"]["band"] == 1.0
+    assert record["recipe"]["coarse"]["mask"] == str((shoot["masks"] / "a.png").resolve())
+
+
+def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_path, shoot):
+    photo = shoot["images"] / "a.jpg"
+    first = _options(tmp_path, shoot, jpeg=True)
+    assert batch.segment_photo(photo, first).status == "done"
+    out = tmp_path / "out"
+    before = tree_bytes(out)
+    wider = _options(tmp_path, shoot, params=RefineParams(band=3))
+    refused = batch.segment_photo(photo, wider)
+    assert refused.status == "failed"
+    assert "--band (was 1.0, now 3.0)" in refused.message and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
+    assert "--overwrite" in refused.message
+    with pytest.raises(batch.BatchError, match="a.jpg: .*--band"):
+        batch.run_batch([photo], wider, progress=False)
+    assert tree_bytes(out) == before
+    redo = _options(tmp_path, shoot, params=RefineParams(band=3), overwrite=True)
+    assert batch.segment_photo(photo, redo).status == "done"
+    # The JPEG of band 1 is gone with the rest of the old set.
+    assert sorted(tree_bytes(out)) == ["cutouts/a.png", "labels/a.png", "manifests/a.json"]
+    image = bio.read_image(photo).pixels
+    coarse = batch.coarse_from_mask(bio.read_labels(shoot["masks"] / "a.png"), image.shape[:2])
+    np.testing.assert_array_equal(bio.read_labels(out / "labels" / "a.png"), refine(image, coarse, RefineParams(band=3)))
+    assert batch.segment_photo(photo, wider).status == "skipped"
+
+
+def test_a_set_cut_short_is_made_again_not_skipped(tmp_path, shoot, monkeypatch):
+    photo = shoot["images"] / "a.jpg"
+    options = _options(tmp_path, shoot)
+    assert batch.segment_photo(photo, options).status == "done"
+    good = tree_bytes(tmp_path / "out")
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    # --overwrite with other options replaces the labels, then the disk is full.
+    monkeypatch.setattr(bio, "write_cutout", disk_full)
+    redo = _options(tmp_path, shoot, params=RefineParams(band=2), overwrite=True)
+    assert batch.segment_photo(photo, redo).status == "failed"
+    monkeypatch.undo()
+    # The rerun without --overwrite knows the set is unfinished and makes it.
+    assert batch.segment_photo(photo, options).status == "done"
+    assert tree_bytes(tmp_path / "out") == good
+
+
+def test_outputs_without_a_record_are_not_replaced(tmp_path, shoot):
+    photo = shoot["images"] / "a.jpg"
+    foreign = tmp_path / "out" / "white" / "a.jpg"
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"someone else's")
+    result = batch.segment_photo(photo, _options(tmp_path, shoot))
+    assert result.status == "failed" and "no record" in result.message and "--overwrite" in result.message
+    assert foreign.read_bytes() == b"someone else's"
+    assert batch.segment_photo(photo, _options(tmp_path, shoot, overwrite=True)).status == "done"
+    assert not foreign.exists()
+
+
+def test_two_runs_at_once_neither_fails(tmp_path, shoot, monkeypatch):
+    # Both runs pass the check of earlier outputs before either writes: the
+    # refinement waits until both got there (or, when the second waits for the
+    # photo's lock, for at most two seconds).
+    meet = threading.Barrier(2)
+
+    def refine_together(*args, **kwargs):
+        try:
+            meet.wait(timeout=2)
+        except threading.BrokenBarrierError:
+            pass
+        return refine(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "refine", refine_together)
+    options = _options(tmp_path, shoot)
+    photo = shoot["images"] / "a.jpg"
+    results = []
+    runs = [threading.Thread(target=lambda: results.append(batch.segment_photo(photo, options))) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    assert sorted(r.status for r in results) == ["done", "skipped"], [r.message for r in results]
+    assert not [p for p in (tmp_path / "out").rglob(".*")]
+
+
+def test_temporaries_of_killed_runs_are_cleaned_up(tmp_path, shoot):
+    out = tmp_path / "out"
+    (out / "cutouts").mkdir(parents=True)
+    (out / "white").mkdir()
+    old = out / "white" / bio.temporary_name(out / "white" / "zz.jpg")
+    fresh = out / "white" / bio.temporary_name(out / "white" / "zz.jpg")
+    mine = out / "cutouts" / bio.temporary_name(out / "cutouts" / "a.png")
+    for f in (old, fresh, mine):
+        f.write_bytes(b"half")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    batch.run_batch([shoot["images"] / "a.jpg"], _options(tmp_path, shoot), progress=False)
+    # An hour-old one goes; a fresh one may be another run's, at work now; the
+    # photo's own are removed under its lock whatever their age.
+    assert not old.exists() and fresh.exists() and not mine.exists()
 
 
 def test_overwrite(tmp_path, shoot):
@@ -258,10 +362,16 @@ def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
     monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
     out = tmp_path / "out"
     rc = main(["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress"])
-    assert rc == 0
     assert len(coarse_masks._DETECTORS) == 1
+    empty = 0
     for stem, shape in (("a", (96, 128)), ("b", (80, 112)), ("c", (96, 128))):
         labels = bio.read_labels(out / "labels" / f"{stem}.png")
         assert labels.shape == shape
         cut = bio.read_image(out / "cutouts" / f"{stem}.png").pixels
         np.testing.assert_array_equal(cut[..., 3] > 0, labels > 0)
+        empty += not labels.any()
+    # Random weights may find nothing: exit status 3 says some photo gave no object.
+    assert rc == (3 if empty else 0)
+    record = json.loads((out / "manifests" / "a.json").read_text())
+    assert record["recipe"]["coarse"]["weights_sha256"] == manifest.file_digest(weights)
+    assert record["recipe"]["coarse"]["classes"] == ["garment"]

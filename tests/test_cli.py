@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from _shoot import bundled_samples, make_shoot, tree_bytes
+from napari_boostseg import coarse_masks
 from napari_boostseg import io as bio
 from napari_boostseg.cli import main
 
@@ -217,3 +220,167 @@ def test_segment_classes_are_checked_before_any_work(tmp_path, capsys):
     assert main(["segment", str(photo), "--out", str(out), "--masks", str(tmp_path), "--classes", "top"]) == 2
     assert "--classes needs Mask R-CNN" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _segment(shoot, out, *extra):
+    return ["segment", str(shoot["images"]), "--masks", str(shoot["masks"]), "--out", str(out), "--no-progress", *extra]
+
+
+def test_output_folder_may_hold_the_photos(tmp_path, capsys, monkeypatch):
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    # --out is the photo folder itself: its photos are segmented, its output
+    # sub-folders are never taken for photos.
+    argv = _segment(shoot, shoot["images"])
+    assert main(argv) == 0
+    assert "3 photos: 3 done" in capsys.readouterr().err
+    assert sorted(p.name for p in (shoot["images"] / "labels").iterdir()) == ["a.png", "b.png", "c.png"]
+    assert main(argv + ["--recursive"]) == 0
+    assert "3 photos: 0 done, 3 skipped" in capsys.readouterr().err
+    # --out . from the shoot's folder.
+    monkeypatch.chdir(tmp_path / "shoot")
+    assert main(["segment", "images", "--masks", "masks", "--out", ".", "--no-progress"]) == 0
+    assert "3 photos: 3 done" in capsys.readouterr().err
+    # A selection that only names outputs is an error, not an empty run.
+    assert main(["segment", "labels", "--masks", "masks", "--out", ".", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "no photos left" in err and "output folders" in err
+
+
+def test_rerun_with_other_options_is_refused_up_front(tmp_path, capsys):
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    out = tmp_path / "out"
+    assert main(_segment(shoot, out, "--jpeg")) == 0
+    capsys.readouterr()
+    before = tree_bytes(out)
+    assert main(_segment(shoot, out, "--band", "3")) == 2
+    err = capsys.readouterr().err
+    assert "a.jpg (and 2 more photos)" in err and "--band (was 1.0, now 3.0)" in err and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in err
+    assert tree_bytes(out) == before
+    assert main(_segment(shoot, out, "--band", "3", "--overwrite")) == 0
+    assert not (out / "white").exists() or not any((out / "white").iterdir())
+    assert main(_segment(shoot, out, "--band", "3")) == 0
+    assert "0 done, 3 skipped" in capsys.readouterr().err
+
+
+def test_batch_level_problems_are_found_before_the_first_photo(tmp_path, capsys, monkeypatch):
+    from napari_boostseg import batch
+
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("")
+    assert main(_segment(shoot, a_file)) == 2
+    assert "is a file" in capsys.readouterr().err
+    if Path("/proc/self").is_dir():  # a folder nobody can create, root included
+        assert main(_segment(shoot, Path("/proc/self/boostseg-out"))) == 2
+        assert "cannot write to the output folder /proc/self/boostseg-out" in capsys.readouterr().err
+    # Weights that do not load are tried once, and no photo is worked on.
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"not HDF5")
+    tries = []
+
+    def corrupt(path, config):
+        tries.append(path)
+        raise ValueError(f"{path} is not a weights file")
+
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_build_detector", corrupt)
+    argv = ["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(tmp_path / "o"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no Mask R-CNN config beside it" in err and "--config" in err
+    (tmp_path / "w.json").write_text("{}")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "cannot use the Mask R-CNN weights" in err and "not a weights file" in err
+    assert len(tries) == 1
+    assert not any((tmp_path / "o").rglob("*.png"))
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root writes anywhere")
+def test_read_only_output_folder_is_a_usage_error(tmp_path, capsys):
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    out = tmp_path / "out"
+    out.mkdir()
+    out.chmod(0o555)
+    try:
+        assert main(_segment(shoot, out)) == 2
+        assert "cannot write to the output folder" in capsys.readouterr().err
+    finally:
+        out.chmod(0o755)
+
+
+def test_photos_without_objects_are_listed_and_set_the_exit_status(tmp_path, capsys):
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    bio.write_labels(shoot["masks"] / "b.png", np.zeros((80, 112), np.uint8), overwrite=True)
+    out = tmp_path / "out"
+    assert main(_segment(shoot, out)) == 3
+    err = capsys.readouterr().err
+    assert "3 photos: 3 done, 0 skipped (outputs exist), 0 failed, 1 with no object found" in err
+    assert "no object found in 1 photo(s)" in err and str(shoot["images"] / "b.png") in err
+    # The rerun says so again: the record keeps the count.
+    assert main(_segment(shoot, out)) == 3
+    assert "1 with no object found" in capsys.readouterr().err
+
+
+def test_help_shows_percent_signs_as_text():
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_boostseg", "segment", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0
+    text = " ".join(out.stdout.split())
+    assert "changes of up to 4 % are tried" in text and "option_strings" not in text
+
+
+@pytest.mark.slow
+def test_tensorflow_start_up_is_quiet_unless_verbose():
+    pytest.importorskip("tensorflow")
+    # A child process, as a Dask worker is, imports quietly too.
+    code = (
+        "from napari_boostseg.cli import _quiet_tensorflow\n"
+        "import subprocess, sys\n"
+        "_quiet_tensorflow(verbose=sys.argv[1] == 'v')\n"
+        "import tensorflow as tf\n"
+        "print(float(tf.reduce_sum(tf.ones(3))))\n"
+        "child = 'from napari_boostseg._tensorflow import import_tensorflow as i; i(); "
+        "import tensorflow as tf; print(float(tf.reduce_sum(tf.ones(2))))'\n"
+        "subprocess.run([sys.executable, '-c', child], check=True)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, env=env)
+        assert done.returncode == 0 and done.stdout.split() == ["3.0", "2.0"], done.stderr
+        return [line for line in done.stderr.splitlines() if line[:5] in ("I0000", "W0000", "E0000")]
+
+    assert run("q") == []
+    # --verbose shows the messages; so does a level the user set (it is kept).
+    assert run("v")
+    env["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    assert run("q")
+
+
+def test_evaluate_names_what_it_did_not_score(tmp_path, capsys):
+    square = np.zeros((6, 6), np.uint8)
+    square[1:4, 1:4] = 1
+    for name in ("x", "y"):
+        bio.write_labels(tmp_path / "gt" / f"{name}.png", square)
+    bio.write_labels(tmp_path / "pred" / "x.png", square)
+    bio.write_labels(tmp_path / "pred" / "stray.png", square)
+    pred, gt = str(tmp_path / "pred"), str(tmp_path / "gt")
+    assert main(["evaluate", pred, gt]) == 0
+    captured = capsys.readouterr()
+    assert "1 prediction(s) without ground truth" in captured.err and "stray" in captured.err
+    assert "missing predictions 1 (scored as empty)" in captured.out
+    assert "IoU mean            0.5000" in captured.out
+    # Only the predicted photos, with a count of those left out.
+    assert main(["evaluate", pred, gt, "--only-predicted", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["images"] == 1 and summary["skipped_without_prediction"] == 1 and summary["iou_mean"] == 1.0
+    # Every prediction missing: the folders do not belong together.
+    bio.write_labels(tmp_path / "other" / "z.png", square)
+    assert main(["evaluate", str(tmp_path / "other"), gt]) == 2
+    assert "none of the 2 ground truths" in capsys.readouterr().err
+    # A folder given for --csv is a clear error, with or without --overwrite.
+    (tmp_path / "tables").mkdir()
+    assert main(["evaluate", pred, gt, "--csv", str(tmp_path / "tables"), "--overwrite"]) == 2
+    assert "is a folder" in capsys.readouterr().err

@@ -116,3 +116,29 @@ def test_mba_matches_opencv_on_ccp():
     pred = jittered28(gt, seed=1)
     score = ev.score_masks("0801", pred, gt)
     assert score.mba == pytest.approx(cascadepsp_mba(pred, gt), abs=1e-12)
+
+
+def test_folders_name_unmatched_predictions_and_can_skip_the_unpredicted(tmp_path):
+    for name in ("x", "y"):
+        bio.write_labels(tmp_path / "gt" / f"{name}.png", _square(1, 1, 3))
+    bio.write_labels(tmp_path / "pred" / "x.png", _square(1, 1, 2))
+    bio.write_labels(tmp_path / "pred" / "stray.png", _square(1, 1, 2))
+    every = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt")
+    assert [r.name for r in every.rows] == ["x", "y"] and every.rows[1].missing
+    assert every.unmatched == ["stray"] and every.matched == 1
+    assert "without truth       1 predictions (not scored)" in ev.format_summary(every.summary)
+    predicted = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt", only_predicted=True)
+    assert [r.name for r in predicted.rows] == ["x"]
+    assert predicted.summary["skipped_without_prediction"] == 1
+    assert predicted.summary["iou_mean"] == pytest.approx(4 / 9)
+    assert "without prediction  1 (not scored: --only-predicted)" in ev.format_summary(predicted.summary)
+
+
+def test_a_segment_output_folder_holding_the_photos_is_scored_by_its_labels(tmp_path):
+    out = tmp_path / "shoot"
+    bio.write_labels(tmp_path / "gt" / "x.png", _square(1, 1, 3))
+    bio.write_image(out / "x.png", np.zeros((6, 6, 3), np.uint8))  # the photo itself
+    bio.write_labels(out / "labels" / "x.png", _square(1, 1, 3))
+    (out / "manifests").mkdir()
+    report = ev.evaluate_folders(out, tmp_path / "gt")
+    assert [(r.name, r.iou) for r in report.rows] == [("x", 1.0)]

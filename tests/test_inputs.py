@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from napari_boostseg.inputs import as_label_image, check_image, image_to_float
+from napari_boostseg.inputs import as_label_image, check_image, compact_ids, image_to_float
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,29 @@ def test_label_image_from_bool_and_ints():
 def test_bad_coarse_masks_are_rejected(coarse, shape, message):
     with pytest.raises(ValueError, match=message):
         as_label_image(coarse, shape)
+
+
+def test_float16_photos_become_float32_and_wide_integers_are_checked():
+    half = np.full((4, 5, 3), 0.5, np.float16)
+    out = check_image(half)
+    assert out.dtype == np.float32 and np.all(out == 0.5)
+    # Wider integers are taken as 16-bit data: values above 65535 cannot be.
+    with pytest.raises(ValueError, match="above 65535"):
+        check_image(np.full((4, 5, 3), 70000, np.uint32))
+    assert check_image(np.full((4, 5, 3), 65535, np.uint32)).dtype == np.uint32
+
+
+def test_compact_ids_renumber_large_sparse_ids_and_map_back():
+    labels = np.zeros((4, 6), np.int32)
+    labels[0, :2] = 2**31 - 3
+    labels[2:, 3:] = 10**7
+    labels[3, 0] = 5
+    compact, original = compact_ids(labels)
+    assert original.tolist() == [0, 5, 10**7, 2**31 - 3]
+    assert compact.max() == 3 and compact.dtype == np.int32
+    np.testing.assert_array_equal(original[compact], labels)
+    # Small or already compact ids are left alone (no copy).
+    small = np.array([[0, 7], [300, 0]], np.int32)
+    assert compact_ids(small) == (small, None)
+    dense = np.arange(5000, dtype=np.int32).reshape(50, 100)
+    assert compact_ids(dense)[1] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -244,3 +245,27 @@ def test_16bit_colour_png_without_opencv_warns(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="16-bit colour PNG"):
         photo = bio.read_image(tmp_path / "c.png")
     assert photo.pixels.dtype == np.uint8 and photo.pixels.shape == (4, 5, 4)
+
+
+def test_atomic_write_never_replaces_a_file_another_process_made_meanwhile(tmp_path):
+    target = tmp_path / "x.png"
+
+    def write_while_another_finishes(tmp):
+        tmp.write_bytes(b"ours")
+        target.write_bytes(b"theirs")  # the other process's rename lands now
+
+    with pytest.raises(FileExistsError, match="overwrite"):
+        bio.atomic_write(target, write_while_another_finishes)
+    assert target.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+    # With overwrite the last writer wins, as asked.
+    bio.atomic_write(target, lambda tmp: tmp.write_bytes(b"new"), overwrite=True)
+    assert target.read_bytes() == b"new"
+
+
+def test_temporary_names_are_recognised():
+    name = bio.temporary_name(Path("out/labels/a.b.png"))
+    match = bio.TEMPORARY_NAME.match(name)
+    assert name.startswith(".a.b.") and name.endswith(".tmp.png")
+    assert match and match.group(1) == "a.b"
+    assert not bio.TEMPORARY_NAME.match("a.png") and not bio.TEMPORARY_NAME.match(".a.tmp.png")

@@ -186,3 +186,29 @@ def test_a_small_object_beside_a_big_one_survives():
     out = refine(image, truth)
     assert iou(out == 2, truth == 2) > 0.9
     assert iou(out == 1, truth == 1) > 0.97
+
+
+def test_float16_photo_refines_like_float32():
+    image, truth = scene(seed=5)
+    coarse = oracle28(truth > 0)
+    half = (image / 255).astype(np.float16)
+    np.testing.assert_array_equal(refine(half, coarse), refine(half.astype(np.float32), coarse))
+
+
+def test_large_sparse_ids_are_kept_without_a_table_per_id():
+    image, truth = scene(seed=3, objects=2)
+    coarse = oracle28(truth > 0)
+    coarse = np.where(coarse, truth, 0).astype(np.int32)
+    expected = refine(image, coarse)
+    big = np.array([0, 10**7, 2**31 - 3], np.int32)[coarse]
+    # Tables sized by the largest id would take tens of GB here.
+    np.testing.assert_array_equal(refine(image, big), big_of(expected))
+    full = refine(image, big, return_intermediates=True)
+    np.testing.assert_array_equal(full.labels, big_of(expected))
+    np.testing.assert_array_equal(full.coarse, big)
+    assert set(np.unique(full.markers)) == {UNDECIDED, BACKGROUND, 10**7 + 1, 2**31 - 2}
+    np.testing.assert_array_equal(reflood(full, full.markers), full.labels)
+
+
+def big_of(labels):
+    return np.array([0, 10**7, 2**31 - 3], np.int32)[labels]

@@ -17,9 +17,14 @@ Outputs for a photo ``NAME.ext`` land in sub-folders of the output folder::
     OUT/inspect/NAME_soft.png    soft mask                   (``inspect=True``)
     OUT/inspect/NAME_markers.png watershed markers           (``inspect=True``)
 
-A photo whose outputs all exist is skipped, which makes an interrupted batch
-resumable: every file is written atomically, so an existing file is a
-complete one.
+    OUT/manifests/NAME.json      what made them (see :mod:`napari_boostseg.manifest`)
+
+A photo's outputs are one unit. Its record, written after its last output,
+says what made them; a rerun skips a photo whose record matches the run's
+options, refuses one made with other options (naming them) unless
+``overwrite`` is set, and replaces the whole set when it recomputes, extras
+of the old options included. :func:`check_batch` checks what can be checked
+once (the output folder, the model, earlier outputs) before any photo.
 """
 
 from __future__ import annotations
@@ -30,13 +35,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from . import io as bio
+from . import manifest
 from .refine import RefineParams, refine
 
 __all__ = [
@@ -45,6 +51,9 @@ __all__ = [
     "BatchSummary",
     "collect_photos",
     "output_paths",
+    "output_folders",
+    "BatchError",
+    "check_batch",
     "find_mask",
     "bundled_weights",
     "coarse_from_mask",
@@ -87,7 +96,8 @@ class SegmentOptions:
     inspect : bool
         Also write the soft mask and the watershed markers. Default False.
     overwrite : bool
-        Recompute photos whose outputs exist and replace them. Default False.
+        Recompute photos whose outputs exist and replace each one's outputs
+        as a whole, also those made with other options. Default False.
     params : RefineParams, optional
         Refinement parameters. Default ``RefineParams()``.
     jpeg_quality : int
@@ -138,16 +148,16 @@ class PhotoResult:
     path : str
         The photo.
     status : {"done", "skipped", "failed"}
-        ``skipped`` means all outputs already existed.
+        ``skipped`` means the outputs exist, made with the same options.
     message : str
         Why it failed, or a remark (for example that no object was found).
     seconds : float
         Wall-clock time of the job, in seconds.
     objects : int
-        Number of objects in the label image (0 when skipped or failed).
+        Number of objects in the label image (0 when failed).
     source : str
         Where the coarse masks came from: "masks", "backdrop" or "model"
-        ("" when skipped or failed before).
+        ("" when failed before).
     note : str
         One line on the coarse masks: the source, what it found and why it was
         chosen.
@@ -164,7 +174,11 @@ class PhotoResult:
 
 @dataclass
 class BatchSummary:
-    """Counts over a batch; ``failures`` lists ``(path, message)``."""
+    """Counts over a batch.
+
+    ``failures`` lists ``(path, message)``; ``empty`` the photos (done or
+    skipped) whose label image holds no object: their cut-out is empty.
+    """
 
     done: int = 0
     skipped: int = 0
@@ -172,6 +186,7 @@ class BatchSummary:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     sources: dict[str, int] = field(default_factory=dict)
+    empty: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -187,12 +202,15 @@ class BatchSummary:
         else:
             self.failed += 1
             self.failures.append((result.path, result.message))
+        if result.status != "failed" and result.objects == 0:
+            self.empty.append(result.path)
 
     def describe(self) -> str:
         """One line for people, e.g. ``12 photos: 10 done, 1 skipped, 1 failed``."""
         rate = ""
         if self.done and self.seconds > 0:
             rate = f" in {self.seconds:.1f} s ({60 * self.done / self.seconds:.1f} photos/min)"
+        empty = f", {len(self.empty)} with no object found" if self.empty else ""
         used = ""
         if self.sources:
             used = "; coarse masks from " + ", ".join(
@@ -200,7 +218,7 @@ class BatchSummary:
             )
         return (
             f"{self.total} photos: {self.done} done, {self.skipped} skipped "
-            f"(outputs exist), {self.failed} failed{rate}{used}"
+            f"(outputs exist), {self.failed} failed{empty}{rate}{used}"
         )
 
 
@@ -212,7 +230,7 @@ def collect_photos(
     inputs: Iterable[str | os.PathLike],
     *,
     recursive: bool = False,
-    exclude: str | os.PathLike | None = None,
+    exclude: str | os.PathLike | Iterable[str | os.PathLike] | None = None,
 ) -> list[Path]:
     """Photo files named by files, folders and glob patterns.
 
@@ -225,9 +243,10 @@ def collect_photos(
     recursive : bool, optional
         Look into sub-folders of folders, and let ``**`` in patterns match
         across folders. Default False.
-    exclude : str or os.PathLike, optional
-        Leave out files inside this folder, typically the output folder, so
-        that a run never takes its own cut-outs for photos. Default none.
+    exclude : str or os.PathLike or iterable of them, optional
+        Leave out files inside these folders, typically the output
+        sub-folders (:func:`output_folders`), so that a run never takes its
+        own cut-outs for photos. Default none.
 
     Returns
     -------
@@ -237,12 +256,17 @@ def collect_photos(
     Raises
     ------
     FileNotFoundError
-        If an input matches nothing, or nothing is found at all.
+        If an input matches nothing, or only files inside ``exclude``.
     ValueError
         If two photos share a name (outputs are named after the photo).
     """
     found: dict[Path, None] = {}
-    skip = Path(exclude).resolve() if exclude is not None else None
+    if exclude is None:
+        skip = []
+    elif isinstance(exclude, (str, os.PathLike)):
+        skip = [Path(exclude).resolve()]
+    else:
+        skip = [Path(e).resolve() for e in exclude]
     for item in inputs:
         text = os.fspath(item)
         p = Path(text)
@@ -259,10 +283,15 @@ def collect_photos(
             files = []
         if not files:
             raise FileNotFoundError(f"no photos found for input {text!r}")
-        for f in files:
-            f = f.resolve()
-            if skip is None or not f.is_relative_to(skip):
-                found[f] = None
+        kept = [f.resolve() for f in files]
+        kept = [f for f in kept if not any(f.is_relative_to(folder) for folder in skip)]
+        if not kept:
+            raise FileNotFoundError(
+                f"no photos left for input {text!r}: all {len(files)} file(s) found lie in "
+                f"the output folders ({', '.join(str(folder) for folder in skip)}), which "
+                "are never taken for photos"
+            )
+        found.update(dict.fromkeys(kept))
     photos = sorted(found)
     by_stem: dict[str, list[Path]] = {}
     for ph in photos:
@@ -292,6 +321,23 @@ def output_paths(photo: str | os.PathLike, options: SegmentOptions) -> dict[str,
         paths["soft"] = out / "inspect" / f"{stem}_soft.png"
         paths["markers"] = out / "inspect" / f"{stem}_markers.png"
     return paths
+
+
+def output_folders(out_dir: str | os.PathLike) -> list[Path]:
+    """The sub-folders of ``out_dir`` that a batch writes (outputs and records)."""
+    out = Path(out_dir)
+    return [out / name for name in ("labels", "cutouts", "white", "inspect", manifest.FOLDER)]
+
+
+def _every_output(photo: str | os.PathLike, out_dir: Path) -> dict[str, list[Path]]:
+    """Every file any options could write for ``photo``, by folder; for replacing a set."""
+    stem = Path(photo).stem
+    return {
+        "labels": [out_dir / "labels" / f"{stem}.png", out_dir / "labels" / f"{stem}.tif"],
+        "cutouts": [out_dir / "cutouts" / f"{stem}.png"],
+        "white": [out_dir / "white" / f"{stem}.jpg"],
+        "inspect": [out_dir / "inspect" / f"{stem}_soft.png", out_dir / "inspect" / f"{stem}_markers.png"],
+    }
 
 
 def find_mask(photo: str | os.PathLike, masks_dir: str | os.PathLike) -> Path:
@@ -346,6 +392,18 @@ def bundled_weights() -> Path | None:
     return default_weights()
 
 
+def _source(options: SegmentOptions) -> str:
+    """The coarse-mask source a batch uses: masks, auto, backdrop or model."""
+    if options.masks_dir is not None:
+        return "masks"
+    return options.source or ("model" if options.weights is not None else "auto")
+
+
+def _weights(options: SegmentOptions) -> Path | None:
+    """The Mask R-CNN weights of the model source: given, or the bundled ones."""
+    return Path(options.weights) if options.weights is not None else bundled_weights()
+
+
 def _coarse(photo: bio.Photo, options: SegmentOptions):
     """The photo's coarse masks (:class:`napari_boostseg.coarse_masks.CoarseMasks`)."""
     from .coarse_masks import CoarseMasks, coarse_masks, load_detector
@@ -358,25 +416,108 @@ def _coarse(photo: bio.Photo, options: SegmentOptions):
     def model():  # loaded on the first photo that needs it, then kept
         return load_detector(options.weights, options.config)
 
-    source = options.source or ("model" if options.weights is not None else "auto")
+    source = _source(options)
     # detect() converts 16-bit, grey and RGBA photos to the 8-bit RGB it was trained on.
     return coarse_masks(photo.pixels, source, model=model, classes=options.classes)
 
 
+def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str, ...]:
+    """The model classes cut out, read from the config (no TensorFlow)."""
+    from .models import default_classes
+    from .mrcnn.config import MaskRCNNConfig
+
+    if not config.is_file():
+        raise FileNotFoundError(f"{config}: no Mask R-CNN config beside the weights; give --config")
+    names = MaskRCNNConfig.from_json(config).class_names
+    if options.classes is None:
+        return default_classes(weights, names)
+    unknown = [c for c in options.classes if c not in names[1:]]
+    if unknown:
+        raise ValueError(
+            f"the model has no class {', '.join(map(repr, unknown))}; its classes are {', '.join(names[1:])}"
+        )
+    return tuple(options.classes)
+
+
+# --------------------------------------------------------------------------- #
+# What made a photo's outputs
+
+
+def _recipe(photo: Path, options: SegmentOptions) -> dict:
+    """Everything that decides ``photo``'s outputs, for its record."""
+    source = _source(options)
+    if source == "masks":
+        mask = find_mask(photo, options.masks_dir)
+        coarse = {"source": "masks", "mask": str(mask.resolve()), "mask_sha256": manifest.file_digest(mask)}
+    elif source == "backdrop":
+        coarse = {"source": "backdrop"}
+    else:
+        weights = _weights(options)
+        if weights is None:
+            raise RuntimeError("this installation has no bundled model; give Mask R-CNN weights (--weights)")
+        config = Path(options.config) if options.config is not None else weights.with_suffix(".json")
+        coarse = {
+            "source": source,
+            "weights": str(weights.resolve()),
+            "weights_sha256": manifest.weights_digest(weights),
+            "config": str(config.resolve()) if config.is_file() else None,
+            "config_sha256": manifest.file_digest(config) if config.is_file() else None,
+            "classes": list(_classes(weights, config, options)),
+        }
+    return {
+        "photo": str(photo.resolve()),
+        "version": manifest.package_version(),
+        "coarse": coarse,
+        "params": {
+            name: float(value)  # RefineParams(band=3) and --band 3 are one recipe
+            for name, value in asdict(options.params if options.params is not None else RefineParams()).items()
+        },
+        "outputs": {
+            "label_format": options.label_format,
+            "jpeg": options.jpeg_quality if options.jpeg else False,
+            "inspect": options.inspect,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What to do with a photo: ``skip``, ``make`` or ``refuse`` (with why)."""
+
+    action: Literal["skip", "make", "refuse"]
+    message: str = ""
+    record: dict = field(default_factory=dict)
+
+
+def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
+    out = Path(options.out_dir)
+    record = manifest.read_manifest(manifest.manifest_path(out, photo.stem))
+    if record is None:
+        existing = [p for ps in _every_output(photo, out).values() for p in ps if p.exists()]
+        if existing and not options.overwrite:
+            return _Plan(
+                "refuse",
+                f"{existing[0]} exists but no record in {out / manifest.FOLDER} says what made "
+                "it (an interrupted run of an older version, or other files); add --overwrite "
+                "to replace this photo's outputs, or choose another output folder",
+            )
+        return _Plan("make")
+    if not record.get("complete"):
+        return _Plan("make")  # an interrupted run's files: replaced
+    changed = manifest.differences(record["recipe"], recipe)
+    if changed and not options.overwrite:
+        return _Plan(
+            "refuse",
+            f"its outputs in {out} were made with other options: {'; '.join(changed)}; add "
+            "--overwrite to replace them, or choose another output folder",
+        )
+    if options.overwrite or not all((out / f).is_file() for f in record.get("files", [])):
+        return _Plan("make")
+    return _Plan("skip", record=record)
+
+
 # --------------------------------------------------------------------------- #
 # One photo
-
-
-def _write_missing(
-    paths: dict[str, Path],
-    makers: dict[str, Callable[[Path, bool], object]],
-    overwrite: bool,
-) -> None:
-    for kind, path in paths.items():
-        # After an interruption some outputs may exist already; they come from
-        # the same deterministic computation, so only the missing ones are written.
-        if overwrite or not path.exists():
-            makers[kind](path, overwrite)
 
 
 def _count_objects(labels: np.ndarray) -> int:
@@ -389,8 +530,63 @@ def _count_objects(labels: np.ndarray) -> int:
     return int(np.unique(labels[labels > 0]).size)
 
 
+def _outputs(photo: Path, options: SegmentOptions):
+    """Compute ``photo``'s outputs: a writer per kind, the number of objects, the coarse masks."""
+    image = bio.read_image(photo)
+    found = _coarse(image, options)
+    coarse = found.labels
+    params = options.params if options.params is not None else RefineParams()
+    if options.inspect:
+        result = refine(image.pixels, coarse, params, return_intermediates=True)
+        labels = result.labels
+    else:
+        result = None
+        labels = refine(image.pixels, coarse, params)
+    rgba = bio.cutout(image.pixels, labels)
+    icc = image.icc_profile
+    # Each writer replaces: the photo's lock is held and its whole set is rewritten.
+    writers: dict[str, Callable[[Path], object]] = {
+        "labels": lambda p: bio.write_labels(p, labels, overwrite=True),
+        "cutout": lambda p: bio.write_cutout(p, rgba, icc_profile=icc, overwrite=True),
+        "white": lambda p: bio.write_image(
+            p, bio.flatten_on_white(rgba), icc_profile=icc, overwrite=True, quality=options.jpeg_quality
+        ),
+    }
+    if result is not None:
+        writers["soft"] = lambda p: bio.write_image(p, result.soft_mask, overwrite=True)
+        writers["markers"] = lambda p: bio.write_labels(p, result.markers, overwrite=True)
+    return writers, _count_objects(labels), found
+
+
+def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, paths: dict[str, Path]) -> dict:
+    """Compute and write ``photo``'s outputs as one set; returns its record."""
+    out = Path(options.out_dir)
+    writers, objects, found = _outputs(photo, options)
+    record_path = manifest.manifest_path(out, photo.stem)
+    files = sorted(str(p.relative_to(out)) for p in paths.values())
+    record = {"recipe": recipe, "files": files, "objects": objects, "source": found.source, "note": found.note}
+    # Marked incomplete first: if writing stops half-way, a rerun knows these
+    # files are an unfinished set and replaces them.
+    manifest.write_manifest(record_path, {**record, "complete": False})
+    keep = set(paths.values())
+    manifest.remove_temporaries(out / manifest.FOLDER, stems={photo.stem})
+    for folder, candidates in _every_output(photo, out).items():
+        manifest.remove_temporaries(out / folder, stems={p.stem for p in candidates})
+        for old in candidates:
+            if old not in keep:
+                old.unlink(missing_ok=True)  # extras of other options
+    for kind, path in paths.items():
+        writers[kind](path)
+    manifest.write_manifest(record_path, {**record, "complete": True})
+    return record
+
+
 def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResult:
-    """Cut out one photo and write its outputs; never raises for a bad photo.
+    """Cut out one photo and write its outputs as one set; never raises for a bad photo.
+
+    The photo's lock (:func:`napari_boostseg.manifest.photo_lock`) is held
+    from the check of earlier outputs to the last write, so two processes
+    never work on one photo's outputs at once: the second waits, then skips.
 
     Parameters
     ----------
@@ -402,42 +598,24 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
     Returns
     -------
     PhotoResult
-        ``done``, ``skipped`` (all outputs existed and ``overwrite`` is False)
-        or ``failed`` with the reason.
+        ``done``, ``skipped`` (the outputs exist, made with the same options,
+        and ``overwrite`` is False) or ``failed`` with the reason (among them
+        outputs made with other options, without ``overwrite``).
     """
     start = time.perf_counter()
     path = Path(path)
-    paths = output_paths(path, options)
-    if not options.overwrite and all(p.exists() for p in paths.values()):
-        return PhotoResult(str(path), "skipped", seconds=time.perf_counter() - start)
     try:
-        photo = bio.read_image(path)
-        found = _coarse(photo, options)
-        coarse = found.labels
-        params = options.params if options.params is not None else RefineParams()
-        if options.inspect:
-            result = refine(photo.pixels, coarse, params, return_intermediates=True)
-            labels = result.labels
-        else:
-            result = None
-            labels = refine(photo.pixels, coarse, params)
-        rgba = bio.cutout(photo.pixels, labels)
-        icc = photo.icc_profile
-        makers: dict[str, Callable[[Path, bool], object]] = {
-            "labels": lambda p, ow: bio.write_labels(p, labels, overwrite=ow),
-            "cutout": lambda p, ow: bio.write_cutout(p, rgba, icc_profile=icc, overwrite=ow),
-            "white": lambda p, ow: bio.write_image(
-                p,
-                bio.flatten_on_white(rgba),
-                icc_profile=icc,
-                overwrite=ow,
-                quality=options.jpeg_quality,
-            ),
-        }
-        if result is not None:
-            makers["soft"] = lambda p, ow: bio.write_image(p, result.soft_mask, overwrite=ow)
-            makers["markers"] = lambda p, ow: bio.write_labels(p, result.markers, overwrite=ow)
-        _write_missing(paths, makers, options.overwrite)
+        recipe = _recipe(path, options)
+        with manifest.photo_lock(options.out_dir, path.stem):
+            plan = _plan(path, options, recipe)
+            if plan.action == "refuse":
+                raise FileExistsError(plan.message)
+            if plan.action == "skip":
+                record = plan.record
+            else:
+                record = _replace_set(path, options, recipe, output_paths(path, options))
+            objects = int(record.get("objects", 0))
+            source, note = record.get("source", ""), record.get("note", "")
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
@@ -445,16 +623,90 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
         if os.environ.get("BOOSTSEG_TRACEBACK"):
             message += "\n" + traceback.format_exc()
         return PhotoResult(str(path), "failed", message, time.perf_counter() - start)
-    n = _count_objects(labels)
     return PhotoResult(
         str(path),
-        "done",
-        "" if n else "no object found",
+        "skipped" if plan.action == "skip" else "done",
+        "" if objects else "no object found",
         time.perf_counter() - start,
-        n,
-        found.source,
-        found.note,
+        objects,
+        source,
+        note,
     )
+
+
+# --------------------------------------------------------------------------- #
+# Checks before the first photo
+
+
+class BatchError(ValueError):
+    """A batch cannot start: the output folder, the model or earlier outputs are unusable."""
+
+
+#: Temporary files older than this (seconds) are an interrupted run's and
+#: are deleted when a batch starts; younger ones may be a running process's.
+STALE_TEMPORARY_S = 600.0
+
+
+def check_batch(photos: Sequence[str | os.PathLike], options: SegmentOptions) -> None:
+    """Check once, before any photo, what would otherwise fail for each.
+
+    * the output folder is a folder (it is created) and writable;
+    * the Mask R-CNN weights load, and ``classes`` are the model's (the
+      model is kept for the photos of this process);
+    * no photo has outputs made with other options, or outputs without a
+      record, unless ``overwrite`` is set.
+
+    Temporary files that interrupted runs left in the output sub-folders,
+    older than :data:`STALE_TEMPORARY_S`, are deleted.
+
+    Raises
+    ------
+    BatchError
+        Saying what is wrong and what to do.
+    """
+    out = Path(options.out_dir)
+    if out.exists() and not out.is_dir():
+        raise BatchError(f"output folder {out} is a file; give a folder (new or existing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / bio.temporary_name(out / "write-test.txt")
+        with open(probe, "x"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise BatchError(f"cannot write to the output folder {out}: {exc.strerror or exc}") from None
+    for folder in output_folders(out):
+        manifest.remove_temporaries(folder, older_than=STALE_TEMPORARY_S)
+    source = _source(options)
+    if source == "model" or (source == "auto" and options.weights is not None):
+        # The model is needed (or was asked for): load it once, here.
+        from .coarse_masks import load_detector
+
+        weights = _weights(options)
+        try:
+            if weights is None:
+                raise RuntimeError("this installation has no bundled model; give --weights")
+            config = Path(options.config) if options.config is not None else weights.with_suffix(".json")
+            _classes(weights, config, options)
+            load_detector(weights, options.config)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            raise BatchError(f"cannot use the Mask R-CNN weights {weights}: {exc}") from None
+    refused = []
+    for photo in photos:
+        photo = Path(photo)
+        try:
+            recipe = _recipe(photo, options)
+        except FileNotFoundError:
+            continue  # a missing coarse mask fails that photo alone, later
+        plan = _plan(photo, options, recipe)
+        if plan.action == "refuse":
+            refused.append((photo, plan.message))
+    if refused:
+        photo, message = refused[0]
+        others = f" (and {len(refused) - 1} more photos)" if len(refused) > 1 else ""
+        raise BatchError(f"{photo.name}{others}: {message}")
 
 
 # --------------------------------------------------------------------------- #
@@ -474,6 +726,7 @@ def run_batch(
     results: Iterable[PhotoResult] | None = None,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    check: bool = True,
 ) -> BatchSummary:
     """Segment ``photos`` with a progress bar and count the outcomes.
 
@@ -490,14 +743,23 @@ def run_batch(
         Show a progress bar with rate and time left on stderr. Default True.
     report : callable, optional
         Receives one line per failed photo. Default: printed above the bar.
+    check : bool, optional
+        Run :func:`check_batch` first. Default True.
 
     Returns
     -------
     BatchSummary
+
+    Raises
+    ------
+    BatchError
+        From :func:`check_batch`, before any photo.
     """
     from tqdm.auto import tqdm
 
     photos = [Path(p) for p in photos]
+    if check:
+        check_batch(photos, options)
     if results is None:
         results = iter_local(photos, options)
     summary = BatchSummary()

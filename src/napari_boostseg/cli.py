@@ -1,11 +1,15 @@
-"""The ``boostseg`` command line: ``segment``, ``evaluate`` and ``train``.
+"""The ``boostseg`` command line: ``segment``, ``evaluate``, ``train`` and ``demo``.
 
-This module imports only the standard library; each sub-command imports what
-it needs when it runs, and TensorFlow is imported only when Mask R-CNN weights
-are used (or for ``train``), so ``boostseg --help`` starts quickly.
+Each sub-command imports what it needs when it runs, and TensorFlow is
+imported only when Mask R-CNN weights are used (or for ``train``), so
+``boostseg --help`` starts quickly.
 
-Exit status: 0 when every photo (or image pair) went through, 1 when some
-failed (the summary says how many), 2 for wrong usage or unusable inputs.
+Exit status: 0 when every photo (or image pair) went through; 1 when some
+failed (the summary says how many); 2 for wrong usage or unusable inputs,
+found before any photo is processed (no photo selected, an output folder that
+is a file or read-only, weights that do not load, outputs made with other
+options); 3 (``segment``) when none failed but some photos gave no object,
+so their cut-outs are empty (the summary lists them).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ __all__ = ["main", "build_parser"]
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_EMPTY = 3
 
 # Refinement parameters settable from the command line: (field, type, help).
 
@@ -40,12 +45,17 @@ def _add_segment(sub) -> None:
             "Refine coarse masks to the photo's edges and write, per photo, the label "
             "image (OUT/labels), the RGBA cut-out (OUT/cutouts) and on request the "
             "cut-out on white (OUT/white) and the soft mask and markers (OUT/inspect). "
-            "Photos whose outputs exist are skipped, so an interrupted run resumes."
+            "A record per photo (OUT/manifests) says what made its outputs: a rerun "
+            "skips photos made with the same options, so an interrupted run resumes, "
+            "and refuses photos made with other options unless --overwrite, which "
+            "replaces each photo's outputs as a whole."
         ),
         epilog=(
-            "A photo that cannot be read or processed is reported and skipped; the exit "
-            "status is 1 when any failed. Set BOOSTSEG_TRACEBACK=1 to see the full "
-            "traceback of each failure."
+            "The output folder, the model and earlier outputs are checked before the "
+            "first photo (exit status 2). A photo that cannot be read or processed is "
+            "reported and skipped; the exit status is 1 when any failed, and 3 when none "
+            "failed but some gave no object (empty cut-outs; listed). Set "
+            "BOOSTSEG_TRACEBACK=1 to see the full traceback of each failure."
         ),
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
@@ -89,7 +99,11 @@ def _add_segment(sub) -> None:
     out.add_argument(
         "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
     )
-    out.add_argument("--overwrite", action="store_true", help="recompute and replace existing outputs")
+    out.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute photos whose outputs exist and replace each one's outputs as a whole",
+    )
     run = p.add_argument_group("running")
     where = run.add_mutually_exclusive_group()
     where.add_argument(
@@ -100,6 +114,7 @@ def _add_segment(sub) -> None:
     )
     run.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_verbose(run)
     ref = p.add_argument_group("refinement (defaults as RefineParams)")
     from .refine import RefineParams
 
@@ -107,9 +122,25 @@ def _add_segment(sub) -> None:
     for field in dataclasses.fields(RefineParams):
         ref.add_argument(
             f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
-            help=docs.get(field.name, "").split(". ")[0] + f" (default {field.default})",
+            # argparse formats help with %: a literal one is written %%.
+            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%") + f" (default {field.default})",
         )
     p.set_defaults(func=_cmd_segment)
+
+
+def _add_verbose(parser) -> None:
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="show TensorFlow's start-up messages"
+    )
+
+
+def _quiet_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow now: quietly, or with all its messages for ``--verbose``."""
+    from ._tensorflow import import_tensorflow, show_tensorflow_messages
+
+    if verbose:
+        show_tensorflow_messages()
+    import_tensorflow()
 
 
 def _add_evaluate(sub) -> None:
@@ -120,7 +151,12 @@ def _add_evaluate(sub) -> None:
             "Compare label images in PRED_DIR with those of the same name in GT_DIR "
             "(any non-zero id is foreground): IoU (mean and pooled), mBA as CascadePSP "
             "computes it, and boundary F. A ground truth without prediction scores as "
-            "an empty prediction."
+            "an empty prediction (or is left out with --only-predicted); predictions "
+            "without ground truth are named and not scored."
+        ),
+        epilog=(
+            "Exit status: 0 when every pair was scored, 1 when some pair could not be "
+            "compared, 2 for wrong usage or when no ground truth has a prediction."
         ),
     )
     p.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="predicted masks or label images")
@@ -129,6 +165,11 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a PNG of the per-image distributions")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace existing --csv/--plot files")
+    p.add_argument(
+        "--only-predicted",
+        action="store_true",
+        help="score only ground truths that have a prediction (the others are counted)",
+    )
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -164,6 +205,7 @@ def _add_train(sub) -> None:
     p.add_argument("--learning-rate", type=float, metavar="LR", help="base learning rate (default: config)")
     p.add_argument("--steps-per-epoch", type=_positive_int, metavar="N", help="default: config")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_verbose(p)
     p.set_defaults(func=_cmd_train)
 
 
@@ -182,12 +224,15 @@ def _add_demo(sub) -> None:
                    help="Mask R-CNN weights for photos without a plain backdrop (default: the bundled model)")
     p.add_argument("--no-model", action="store_true",
                    help="use no Mask R-CNN: photos without a plain backdrop are skipped")
+    _add_verbose(p)
     p.set_defaults(func=_cmd_demo)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if not args.no_model:
+        _quiet_tensorflow(args.verbose)
     try:
         weights = None if args.no_model else (args.weights or "default")
         run_demo(args.out, overwrite=args.overwrite, weights=weights)
@@ -251,7 +296,7 @@ def _fail(message: str) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .batch import SegmentOptions, bundled_weights, collect_photos, run_batch
+    from .batch import BatchError, SegmentOptions, bundled_weights, check_batch, collect_photos, output_folders, run_batch
     from .refine import RefineParams
 
     if args.masks is not None and args.weights is not None:
@@ -269,6 +314,11 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(f"--weights {args.weights}: no such file")
     if args.config is not None and (args.weights is None or not args.config.is_file()):
         return _fail(f"--config {args.config}: needs --weights and an existing JSON file")
+    if args.weights is not None and args.config is None and not args.weights.with_suffix(".json").is_file():
+        return _fail(
+            f"--weights {args.weights}: no Mask R-CNN config beside it "
+            f"({args.weights.with_suffix('.json').name}); give the config with --config JSON"
+        )
     classes = None
     if args.classes is not None:
         weights = args.weights or bundled_weights()
@@ -297,26 +347,38 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             jpeg_quality=args.jpeg_quality,
             classes=classes,
         )
-        photos = collect_photos(args.inputs, recursive=args.recursive, exclude=args.out)
+        # The output sub-folders are left out, not the whole output folder:
+        # --out may hold the photos themselves.
+        photos = collect_photos(args.inputs, recursive=args.recursive, exclude=output_folders(args.out))
     except (ValueError, FileNotFoundError) as exc:
+        return _fail(str(exc))
+    if args.masks is None and args.coarse != "backdrop":  # the model may be loaded
+        _quiet_tensorflow(args.verbose)
+    try:
+        check_batch(photos, options)
+    except BatchError as exc:
         return _fail(str(exc))
 
     progress = not args.no_progress
     if args.workers is None and args.scheduler is None:
-        summary = run_batch(photos, options, progress=progress)
+        summary = run_batch(photos, options, progress=progress, check=False)
     else:
         from .distributed import dask_client, iter_dask
 
         try:
             with dask_client(args.workers, args.scheduler) as client:
                 summary = run_batch(
-                    photos, options, results=iter_dask(photos, options, client), progress=progress
+                    photos, options, results=iter_dask(photos, options, client), progress=progress, check=False
                 )
         except OSError as exc:
             if args.scheduler is None:
                 raise
             return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
     print(summary.describe(), file=sys.stderr)
+    if summary.empty:
+        print(f"no object found in {len(summary.empty)} photo(s); their cut-outs are empty:", file=sys.stderr)
+        for path in sorted(summary.empty):
+            print(f"  {path}", file=sys.stderr)
     if summary.failed:
         print(
             f"{summary.failed} photo(s) failed (listed above); fix or remove them and "
@@ -324,7 +386,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-    return EXIT_OK
+    return EXIT_EMPTY if summary.empty else EXIT_OK
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -334,12 +396,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if not folder.is_dir():
             return _fail(f"{name} {folder}: no such folder")
     for option, target in (("--csv", args.csv), ("--plot", args.plot)):
-        if target is not None and str(target) != "-" and target.exists() and not args.overwrite:
+        if target is None or str(target) == "-":
+            continue
+        if target.is_dir():
+            return _fail(f"{option} {target} is a folder; give a file name, e.g. {target / 'scores'}"
+                         f"{'.csv' if option == '--csv' else '.png'}")
+        if target.exists() and not args.overwrite:
             return _fail(f"{option} {target} exists; add --overwrite to replace it")
     try:
-        report = ev.evaluate_folders(args.pred_dir, args.gt_dir)
+        report = ev.evaluate_folders(args.pred_dir, args.gt_dir, only_predicted=args.only_predicted)
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
+    if report.unmatched:
+        shown = ", ".join(report.unmatched[:5]) + (", ..." if len(report.unmatched) > 5 else "")
+        print(
+            f"{len(report.unmatched)} prediction(s) without ground truth in {args.gt_dir}, not "
+            f"scored: {shown}",
+            file=sys.stderr,
+        )
+    if report.matched == 0:
+        truths = report.summary["images"] + report.summary["skipped_without_prediction"] + report.summary["errors"]
+        return _fail(
+            f"none of the {truths} ground truths in {args.gt_dir} has a prediction in "
+            f"{args.pred_dir} (predictions and ground truths are paired by file name); "
+            "check the folders"
+        )
     if args.csv is not None:
         if str(args.csv) == "-":
             ev.write_csv(sys.stdout, report.rows)
@@ -373,6 +454,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _fail(f"DATA_DIR {args.data_dir}: no such folder")
     if args.init_weights is not None and not args.init_weights.is_file():
         return _fail(f"--init-weights {args.init_weights}: no such file")
+    _quiet_tensorflow(args.verbose)
     try:
         config = (
             mrcnn.MaskRCNNConfig.from_json(args.config)

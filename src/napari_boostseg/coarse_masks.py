@@ -50,7 +50,6 @@ __all__ = [
     "from_model",
     "coarse_masks",
     "load_detector",
-    "quiet_tensorflow",
 ]
 
 #: Sources a user can choose for photos without mask files.
@@ -90,11 +89,6 @@ class CoarseMasks:
         return int(self.labels.max()) if self.labels.size else 0
 
 
-def quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up chatter off the terminal, unless the user set the level."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
 _DETECTORS: dict[tuple[str, str | None], object] = {}
 
 
@@ -107,6 +101,8 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
         ``.h5`` weights; default the bundled garment model.
     config : path-like, optional
         Its JSON config; default the one beside the weights.
+
+    Weights that failed to load fail again at once, without another try.
 
     Raises
     ------
@@ -121,15 +117,23 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
             raise RuntimeError("this installation has no bundled model; give Mask R-CNN weights")
     key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()))
     model = _DETECTORS.get(key)
+    if isinstance(model, Exception):
+        raise model
     if model is None:
-        model = _build_detector(Path(weights), None if config is None else Path(config))
+        try:
+            model = _build_detector(Path(weights), None if config is None else Path(config))
+        except Exception as exc:
+            _DETECTORS[key] = exc
+            raise
         _DETECTORS[key] = model
     return model
 
 
 def _build_detector(weights: Path, config: Path | None):
     """Build the network and load its weights; TensorFlow is imported here and nowhere earlier."""
-    quiet_tensorflow()
+    from ._tensorflow import import_tensorflow
+
+    import_tensorflow()  # quietly, unless the user asked for its messages
     try:
         from .mrcnn import MaskRCNNConfig, load_model
     except ImportError as exc:

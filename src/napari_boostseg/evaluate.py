@@ -9,7 +9,10 @@ IoU (summed intersections over summed unions).
 
 A ground truth without a prediction is scored against an empty prediction,
 so photos a segmentation run failed on count against it instead of
-vanishing from the average.
+vanishing from the average; ``only_predicted=True`` scores only the ground
+truths that have a prediction (when a run covered part of a data set) and
+counts the others. Predictions without a ground truth are not scored and
+are named in the report.
 """
 
 from __future__ import annotations
@@ -75,11 +78,17 @@ class ImageScore:
 
 @dataclass
 class EvaluationReport:
-    """Per-image rows, the summary, and ``(name, message)`` for unusable pairs."""
+    """Per-image rows, the summary, and ``(name, message)`` for unusable pairs.
+
+    ``unmatched`` names the predictions that have no ground truth (not
+    scored); ``matched`` counts the ground truths that have a prediction.
+    """
 
     rows: list[ImageScore]
     summary: dict
     errors: list[tuple[str, str]] = field(default_factory=list)
+    unmatched: list[str] = field(default_factory=list)
+    matched: int = 0
 
 
 def score_masks(name: str, pred: np.ndarray, gt: np.ndarray, *, missing: bool = False) -> ImageScore:
@@ -122,16 +131,23 @@ def _label_files(folder: Path) -> dict[str, Path]:
     return files
 
 
-def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> EvaluationReport:
+def evaluate_folders(
+    pred_dir: str | os.PathLike, gt_dir: str | os.PathLike, *, only_predicted: bool = False
+) -> EvaluationReport:
     """Score every ground truth in ``gt_dir`` against its prediction in ``pred_dir``.
 
     Parameters
     ----------
     pred_dir : str or os.PathLike
         Predicted masks or label images (PNG/TIFF). The output folder of
-        ``boostseg segment`` works too: its ``labels`` sub-folder is used.
+        ``boostseg segment`` works too: its ``labels`` sub-folder is used
+        (also when the photos lie beside it).
     gt_dir : str or os.PathLike
         Ground-truth masks or label images with the same names.
+    only_predicted : bool, optional
+        Score only ground truths that have a prediction; the summary's
+        ``skipped_without_prediction`` counts the others. Default False:
+        a missing prediction scores as an empty one.
 
     Returns
     -------
@@ -145,7 +161,10 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> 
         If ``gt_dir`` holds no PNG or TIFF files.
     """
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    preds = _label_files(pred_dir)
+    # The output folder of ``boostseg segment`` (with its records) may hold
+    # the photos too: its label images are in ``labels``.
+    segmented = (pred_dir / "labels").is_dir() and (pred_dir / "manifests").is_dir()
+    preds = {} if segmented else _label_files(pred_dir)
     if not preds and (pred_dir / "labels").is_dir():
         preds = _label_files(pred_dir / "labels")
     truths = _label_files(gt_dir)
@@ -153,7 +172,11 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> 
         raise FileNotFoundError(f"no ground-truth masks (.png, .tif) in {gt_dir}")
     rows: list[ImageScore] = []
     errors: list[tuple[str, str]] = []
+    skipped = 0
     for name, gt_path in truths.items():
+        if only_predicted and name not in preds:
+            skipped += 1
+            continue
         try:
             gt = bio.read_labels(gt_path)
             if name in preds:
@@ -168,10 +191,12 @@ def evaluate_folders(pred_dir: str | os.PathLike, gt_dir: str | os.PathLike) -> 
                 rows.append(score_masks(name, np.zeros_like(gt), gt, missing=True))
         except (OSError, ValueError) as exc:
             errors.append((name, str(exc)))
+    unmatched = sorted(set(preds) - set(truths))
     summary = summarize(rows)
-    summary["unmatched_predictions"] = len(set(preds) - set(truths))
+    summary["unmatched_predictions"] = len(unmatched)
+    summary["skipped_without_prediction"] = skipped
     summary["errors"] = len(errors)
-    return EvaluationReport(rows, summary, errors)
+    return EvaluationReport(rows, summary, errors, unmatched, len(set(preds) & set(truths)))
 
 
 def summarize(rows: Sequence[ImageScore]) -> dict:
@@ -221,6 +246,10 @@ def format_summary(summary: dict) -> str:
     lines = [f"images              {summary['images']}"]
     if summary.get("missing_predictions"):
         lines.append(f"missing predictions {summary['missing_predictions']} (scored as empty)")
+    if summary.get("skipped_without_prediction"):
+        lines.append(f"without prediction  {summary['skipped_without_prediction']} (not scored: --only-predicted)")
+    if summary.get("unmatched_predictions"):
+        lines.append(f"without truth       {summary['unmatched_predictions']} predictions (not scored)")
     if summary.get("errors"):
         lines.append(f"unusable pairs      {summary['errors']} (not scored)")
     lines.append(f"IoU mean            {summary['iou_mean']:.4f}")

@@ -11,16 +11,21 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["check_image", "intensity_scale", "image_to_float", "as_label_image"]
+__all__ = ["check_image", "intensity_scale", "image_to_float", "as_label_image", "compact_ids"]
+
+#: Largest label id used as it is; beyond it sparse ids are renumbered (see
+#: :func:`compact_ids`), as per-object tables are sized by the largest id.
+COMPACT_ABOVE = 4096
 
 
 def check_image(image: ArrayLike) -> np.ndarray:
-    """Validate a photo without copying it; see :func:`image_to_float` for what passes.
+    """Validate a photo; see :func:`image_to_float` for what passes.
 
     Returns
     -------
     ndarray
-        ``image`` as an array, unchanged.
+        ``image`` as an array, unchanged (no copy), except that float16 is
+        converted to float32: the compiled steps compute in float32.
     """
     image = np.asarray(image)
     if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
@@ -43,6 +48,12 @@ def check_image(image: ArrayLike) -> np.ndarray:
                 f"signed integer image ({image.dtype}) has negative values; "
                 "pass uint8, uint16 or float in [0, 1]"
             )
+        if image.dtype.itemsize > 2 and image.size and image.max() > 65535:
+            # Wider integers are read as 16-bit data (full intensity 65535).
+            raise ValueError(
+                f"integer image ({image.dtype}) has values above 65535; "
+                "pass uint8, uint16 or float in [0, 1]"
+            )
         return image
     if np.issubdtype(image.dtype, np.floating):
         lo, hi = float(np.min(image)), float(np.max(image))
@@ -53,6 +64,8 @@ def check_image(image: ArrayLike) -> np.ndarray:
                 f"float image values must lie in [0, 1], got [{lo:.3g}, {hi:.3g}]; "
                 "rescale it (e.g. image / image.max()) or pass uint8/uint16"
             )
+        if image.dtype == np.float16:
+            return image.astype(np.float32)
         return image
     raise ValueError(
         f"unsupported image dtype {image.dtype}; use uint8, uint16 or float in [0, 1]"
@@ -101,11 +114,6 @@ def image_to_float(image: ArrayLike) -> np.ndarray:
         image = image[..., :3]
     if np.issubdtype(image.dtype, np.integer):
         scale = intensity_scale(image.dtype)
-        if image.dtype.itemsize > 2 and image.size and image.max() > 65535:
-            raise ValueError(
-                f"integer image ({image.dtype}) has values above 65535; "
-                "pass uint8, uint16 or float in [0, 1]"
-            )
         return image.astype(np.float32) * np.float32(1 / scale)
     return image.astype(np.float32, copy=False)
 
@@ -148,3 +156,45 @@ def as_label_image(coarse: ArrayLike, shape: tuple[int, ...] | None = None) -> n
     if coarse.size and coarse.max() > np.iinfo(np.int32).max - 2:
         raise ValueError("coarse label ids must be below 2**31 - 2")
     return coarse.astype(np.int32, copy=False)
+
+
+def compact_ids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Renumber a label image whose ids are large and sparse to 1..N.
+
+    Per-object tables (boxes, bands) are indexed by id, so one object with
+    id 10**7 would cost as much as ten million. Label images whose largest
+    id is at most :data:`COMPACT_ABOVE`, or whose ids are already 1..N,
+    are returned as they are.
+
+    Parameters
+    ----------
+    labels : (H, W) ndarray of int32
+        0 background, positive ids (as :func:`as_label_image` gives).
+
+    Returns
+    -------
+    compact : (H, W) ndarray of int32
+        ``labels`` itself, or a renumbered copy with ids 1..N in the order
+        of the original ids.
+    original : (N + 1,) ndarray of int32 or None
+        ``original[k]`` is the id that ``k`` stands for (``original[0]`` is
+        0), so ``original[compact]`` restores ``labels``; None when nothing
+        was renumbered.
+
+    Examples
+    --------
+    >>> labels = np.array([[0, 10**7], [5, 5]], np.int32)
+    >>> compact, original = compact_ids(labels)
+    >>> compact.tolist(), original.tolist()
+    ([[0, 2], [1, 1]], [0, 5, 10000000])
+    """
+    top = int(labels.max()) if labels.size else 0
+    if top <= COMPACT_ABOVE:
+        return labels, None
+    ids, inverse = np.unique(labels, return_inverse=True)
+    if ids[0] != 0:
+        ids = np.concatenate([[0], ids])
+        inverse = inverse + 1
+    if ids.size - 1 == top:
+        return labels, None
+    return inverse.reshape(labels.shape).astype(np.int32), ids.astype(np.int32)

@@ -22,6 +22,7 @@ file under the final name. None of them replaces an existing file unless
 from __future__ import annotations
 
 import os
+import re
 import struct
 import warnings
 import zlib
@@ -46,6 +47,8 @@ __all__ = [
     "flatten_on_white",
     "apply_orientation",
     "atomic_write",
+    "temporary_name",
+    "TEMPORARY_NAME",
 ]
 
 #: File name suffixes :func:`read_image` understands (lower case).
@@ -383,26 +386,66 @@ def atomic_write(
     Raises
     ------
     FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
+        If ``path`` exists and ``overwrite`` is False, also when another
+        process creates it while ``write`` runs: without ``overwrite`` the
+        file is put in place with a hard link, which fails rather than
+        replaces (where the file system has no hard links, the check and the
+        rename are two steps).
     """
     path = _as_path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder; give a file name")
     if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} already exists; pass overwrite=True (--overwrite on the "
-            "command line) to replace it, or choose another output folder"
-        )
+        raise _exists(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # A random name rather than mkstemp: the writer creates the file itself, so
     # it gets the usual permissions (mkstemp's are owner-only) and they carry
     # over to the final file.
-    tmp = path.parent / f".{path.stem}.{os.urandom(6).hex()}.tmp{path.suffix}"
+    tmp = path.parent / temporary_name(path)
     try:
         write(tmp)
-        os.replace(tmp, path)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _link_into_place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def temporary_name(path: Path) -> str:
+    """Name of a temporary file for ``path`` (hidden, random, same suffix).
+
+    :data:`TEMPORARY_NAME` matches these names.
+    """
+    return f".{path.stem}.{os.urandom(6).hex()}.tmp{path.suffix}"
+
+
+#: Matches the names :func:`temporary_name` makes; group 1 is the final stem.
+TEMPORARY_NAME = re.compile(r"^\.(.+)\.[0-9a-f]{12}\.tmp(\.[^.]*)?$")
+
+
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(
+        f"{path} already exists; pass overwrite=True (--overwrite on the "
+        "command line) to replace it, or choose another output folder"
+    )
+
+
+def _link_into_place(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the name ``path`` unless that exists, in one step."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError:
+        # No hard links here (some network and FAT file systems).
+        if path.exists():
+            raise _exists(path) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
 
 
 def write_labels(

@@ -23,7 +23,7 @@ the band, and the watershed only touches the band.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,7 +31,7 @@ from numpy.typing import ArrayLike
 from .alignment import align_objects, largest_move
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
-from .inputs import as_label_image, check_image, image_to_float
+from .inputs import as_label_image, check_image, compact_ids, image_to_float
 from .markers import GRID_CELLS, UNDECIDED, BandGeometry, band_geometry, labels_from_markers
 from .objects import object_boxes
 from .softmask import apply_soft_mask, blur_block, blur_mask
@@ -344,6 +344,9 @@ def refine(
     params = params or RefineParams()
     image = check_image(image)
     labels = as_label_image(coarse, image.shape)
+    compact, original = compact_ids(labels)
+    if original is not None:  # large sparse ids: refine 1..N, hand back the ids given
+        return _with_ids(refine(image, compact, params, return_intermediates=return_intermediates), original, labels)
     # Everything after alignment works from the moved masks, ``guide``.
     boxes = object_boxes(labels)
     guide, moves = align_objects(image, labels, params.align, params.align_gain, boxes)
@@ -368,6 +371,22 @@ def refine(
         edges=edges,
         markers=geometry.markers,
         params=params,
+    )
+
+
+def _with_ids(result: np.ndarray | Refinement, original: np.ndarray, coarse: np.ndarray):
+    """``result`` of compact ids 1..N with the ids ``original[k]`` they stand for."""
+    if isinstance(result, np.ndarray):
+        return original[result]
+    markers = result.markers.copy()
+    objects = markers > 1  # k + 1 marks object k
+    markers[objects] = original[markers[objects] - 1] + 1
+    return replace(
+        result,
+        labels=original[result.labels],
+        coarse=coarse,
+        aligned=None if result.aligned is None else original[result.aligned],
+        markers=markers,
     )
 
 
@@ -434,7 +453,7 @@ def _widest_band_pixels(refinement: Refinement) -> int:
     band = max(params.band, params.moved_band) if params.align > 0 else params.band
     sides = [
         max(s[0].stop - s[0].start, s[1].stop - s[1].start)
-        for s in object_boxes(refinement.coarse)
+        for s in object_boxes(compact_ids(refinement.coarse)[0])
         if s is not None
     ]
     cell = max(sides, default=GRID_CELLS) / GRID_CELLS

@@ -207,7 +207,7 @@ def test_train_learns_a_shape(tmp_path, deterministic_ops):
     assert len(history) == 3 and history[-1]["loss"] < 0.6 * history[0]["loss"]
     assert all("val_loss" in h for h in history)
     assert [c.name for c in result.checkpoints] == [f"mask_rcnn_tiny_{e:04d}.h5" for e in (1, 2, 3)]
-    assert result.log_dir.name.startswith("tiny") and len(result.log_dir.name) == len("tiny") + 13
+    assert result.log_dir.name.startswith("tiny") and len(result.log_dir.name) == len("tiny") + 15
     with open(result.log_dir / "loss_log.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3] and float(rows[0]["val_loss"]) > 0
@@ -271,3 +271,18 @@ def test_prepare_sample_without_instances():
                        cfg, np.random.default_rng(0), augment="horizontal")
     assert s.gt_masks.shape == (64, 64, 4) and not s.gt_masks.any()
     assert not s.gt_class_ids.any() and (s.rpn_match == 1).sum() == 0
+
+
+def test_a_new_run_never_reuses_a_run_folder(tmp_path):
+    from napari_boostseg.mrcnn.training import find_last_checkpoint, new_run_folder
+
+    # Runs started within one second (and one minute) get folders of their own.
+    folders = [new_run_folder(tmp_path / "runs", "tiny") for _ in range(3)]
+    assert len(set(folders)) == 3 and all(f.is_dir() and not any(f.iterdir()) for f in folders)
+    # Resuming finds the newest run's newest checkpoint, also in a minute-named folder of old.
+    old = tmp_path / "runs" / "tiny20250101T0900"
+    old.mkdir()
+    (old / "mask_rcnn_tiny_0007.h5").write_bytes(b"")
+    (folders[0] / "mask_rcnn_tiny_0001.h5").write_bytes(b"")
+    (folders[2] / "mask_rcnn_tiny_0002.h5").write_bytes(b"")
+    assert find_last_checkpoint(tmp_path / "runs", "tiny") == folders[2] / "mask_rcnn_tiny_0002.h5"

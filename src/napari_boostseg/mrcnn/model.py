@@ -174,7 +174,8 @@ def load_model(
         if not cfg_path.is_file():
             raise FileNotFoundError(
                 f"No config given and no config file beside the weights ({str(cfg_path)!r}). "
-                "Pass config=MaskRCNNConfig(...) or write one with config.to_json()."
+                "Pass config=MaskRCNNConfig(...) (--config JSON on the command line), or write "
+                "the config beside the weights with config.to_json()."
             )
         config = MaskRCNNConfig.from_json(cfg_path)
     elif not isinstance(config, MaskRCNNConfig):

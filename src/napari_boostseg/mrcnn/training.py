@@ -2,7 +2,7 @@
 
 Follows the reference training: SGD with momentum, gradient clipping, L2
 weight decay on kernels and biases, frozen BatchNorm, a choice of trainable
-layers, checkpoints ``<out_dir>/<name><YYYYMMDDTHHMM>/mask_rcnn_<name>_<epoch:04d>.h5``
+layers, checkpoints ``<out_dir>/<name><YYYYMMDDTHHMMSS>/mask_rcnn_<name>_<epoch:04d>.h5``
 (each with its JSON config beside it) and a loss log ``loss_log.csv`` in the
 same folder. ``epochs`` is the epoch number to train up to, so a resumed run
 continues where its last checkpoint stopped.
@@ -23,7 +23,15 @@ import numpy as np
 from .config import MaskRCNNConfig
 from .dataset import InstanceDataset, Sample, prepare_sample
 
-__all__ = ["train", "TrainProgress", "TrainResult", "LOSS_NAMES", "learning_rate_at", "find_last_checkpoint"]
+__all__ = [
+    "train",
+    "TrainProgress",
+    "TrainResult",
+    "LOSS_NAMES",
+    "learning_rate_at",
+    "find_last_checkpoint",
+    "new_run_folder",
+]
 
 LOSS_NAMES = ("rpn_class_loss", "rpn_bbox_loss", "mrcnn_class_loss", "mrcnn_bbox_loss", "mrcnn_mask_loss")
 _CHECKPOINT_RE = re.compile(r"^mask_rcnn_(?P<name>.+)_(?P<epoch>\d{4})\.h5$")
@@ -94,13 +102,42 @@ def learning_rate_at(epoch: int, epochs: int, base: float, schedule: str | Calla
     raise ValueError(f"lr_schedule must be one of {_SCHEDULES} or a callable, got {schedule!r}.")
 
 
+def new_run_folder(out_dir: str | Path, name: str) -> Path:
+    """Create the folder of a new training run: ``out_dir/<name><YYYYMMDDTHHMMSS>``.
+
+    The folder is created here and must not exist: a run never writes into
+    another's. Two runs started in the same second get ``-2``, ``-3``, ...
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    for n in range(1, 10_000):
+        folder = out / (f"{name}{stamp}" if n == 1 else f"{name}{stamp}-{n}")
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"cannot find a free name for a new run folder in {out}")
+
+
 def find_last_checkpoint(out_dir: str | Path, name: str) -> Path | None:
-    """Newest checkpoint of the newest run folder ``<name><YYYYMMDDTHHMM>`` in ``out_dir``."""
+    """Newest checkpoint of the newest run folder ``<name><YYYYMMDDTHHMMSS>[-N]`` in ``out_dir``.
+
+    Run folders named to the minute (``<name><YYYYMMDDTHHMM>``, by earlier
+    versions) are found too.
+    """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         return None
-    run_re = re.compile(re.escape(name) + r"\d{8}T\d{4}$")
-    for run in sorted((d for d in out_dir.iterdir() if d.is_dir() and run_re.match(d.name)), reverse=True):
+    run_re = re.compile(re.escape(name) + r"(\d{8}T\d{4}(?:\d{2})?)(?:-(\d+))?$")
+
+    def age(folder: Path) -> tuple[str, int]:
+        stamp, n = run_re.match(folder.name).groups()
+        return stamp.ljust(15, "0"), int(n or 1)
+
+    runs = [d for d in out_dir.iterdir() if d.is_dir() and run_re.match(d.name)]
+    for run in sorted(runs, key=age, reverse=True):
         ckpts = sorted(p for p in run.glob(f"mask_rcnn_{name}_*.h5") if _CHECKPOINT_RE.match(p.name))
         if ckpts:
             return ckpts[-1]
@@ -246,7 +283,8 @@ def train(
         (``len()`` and ``load(i) -> (image, masks, class_ids)``), for data
         whose instances overlap or that lives in another layout.
     out_dir : path-like
-        Where the run folder ``<name><YYYYMMDDTHHMM>`` is created.
+        Where the run folder ``<name><YYYYMMDDTHHMMSS>`` is created (a new one,
+        never an existing one; see :func:`new_run_folder`).
     epochs : int, default 30
         Train up to this epoch number (1-based, inclusive).
     layers : {"heads", "3+", "4+", "5+", "all"} or str, default "heads"
@@ -338,9 +376,7 @@ def train(
         start_epoch = _epoch_of(checkpoint)
         log_dir = checkpoint.parent
     else:
-        stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M")
-        log_dir = Path(out_dir) / f"{config.name}{stamp}"
-    log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir = new_run_folder(out_dir, config.name)
 
     if model is None:
         model = MaskRCNN(config, mode="training")
