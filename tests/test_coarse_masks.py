@@ -85,6 +85,7 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     model = _Model(data.astronaut().shape[:2])
     monkeypatch.setattr(cm, "_DETECTORS", {})
     monkeypatch.setattr(cm, "_build_detector", lambda weights, config: model)
+    (tmp_path / "w.h5").write_bytes(b"")
     monkeypatch.setattr(batch, "bundled_weights", lambda: tmp_path / "w.h5")
     out = tmp_path / "out"
     assert main(["segment", str(photos), "--out", str(out), "--no-progress"]) == 0

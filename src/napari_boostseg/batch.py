@@ -462,7 +462,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
             "weights_sha256": manifest.weights_digest(weights),
             "config": str(config.resolve()) if config.is_file() else None,
             "config_sha256": manifest.file_digest(config) if config.is_file() else None,
-            "classes": list(_classes(weights, config, options)),
+            "classes": list(_classes(weights, config, options)) if config.is_file() else options.classes,
         }
     return {
         "photo": str(photo.resolve()),
