@@ -96,7 +96,7 @@ def main() -> None:
     segmentation.visible, segmentation.contour = True, 0
     export = ExportWidget(viewer)
     viewer.window.add_dock_widget(export, name="Export cut-outs", area="right")
-    export.image.value, export.labels.value = photo, segmentation
+    export.image.value, export.segmentation.value = photo, segmentation
     export.folder.value = "cutouts"
     shoot(viewer, "napari-export.png", args.out)
 

@@ -93,7 +93,6 @@ def _near(mask: np.ndarray, reach: float) -> np.ndarray:
 def stroke_markers(
     automatic: np.ndarray,
     painted: np.ndarray,
-    labels: np.ndarray,
     reach: float,
     *,
     window: Window | None = None,
@@ -101,18 +100,20 @@ def stroke_markers(
     """Markers for the watershed: the painted ones, with the band around strokes re-marked.
 
     A stroke is where ``painted`` differs from ``automatic``; painted pixels
-    always keep their painted value. Around them, within ``reach`` pixels:
+    always keep their painted value. Where a stroke crosses what the
+    automatic markers call sure, the other side's sure markers within
+    ``reach`` pixels of those stroke pixels become undecided:
 
-    * a stroke of object ``k`` (marker ``k + 1``) turns automatic sure
-      background into undecided, so object ``k`` floods up to the photo's
-      edge there;
-    * a stroke of background (marker 1) turns automatic sure markers of the
-      objects it was painted over (their ``labels`` under the stroke) into
-      undecided, so the background floods back up to the edge. An object
-      keeps its sure markers where all of them lie within reach (a stroke
-      never removes an object).
+    * object ``k`` (marker ``k + 1``) painted over sure background turns the
+      sure background around it undecided, so object ``k`` floods up to the
+      photo's edge there;
+    * background (marker 1) painted over object ``k``'s sure markers turns
+      object ``k``'s sure markers around it undecided, so the background
+      floods back up to the edge. An object keeps its sure markers when all
+      of those it has left would go (a stroke never removes an object).
 
-    Eraser strokes (marker 0) re-mark nothing.
+    Strokes in the undecided band, and eraser strokes (marker 0), re-mark
+    nothing: the watershed already decides around them.
 
     Parameters
     ----------
@@ -120,8 +121,6 @@ def stroke_markers(
         The markers the refinement made (``Refinement.markers``).
     painted : (H, W) ndarray of int
         The markers after the person's strokes.
-    labels : (H, W) ndarray of int
-        The labels ``automatic`` gave (``Refinement.labels``).
     reach : float
         Re-marking distance from a stroke, in pixels (see :func:`stroke_reach`).
     window : (slice, slice), optional
@@ -136,16 +135,15 @@ def stroke_markers(
     Examples
     --------
     >>> automatic = np.ones((5, 9), np.int32); automatic[:, :3] = 2
-    >>> labels = (automatic == 2).astype(np.int32)
     >>> painted = automatic.copy(); painted[2, 5] = 2   # object 1, out in the background
-    >>> stroke_markers(automatic, painted, labels, reach=1.5)[2]
+    >>> stroke_markers(automatic, painted, reach=1.5)[2]
     array([2, 2, 2, 1, 0, 2, 0, 1, 1], dtype=int32)
     """
-    automatic, painted, labels = np.asarray(automatic), np.asarray(painted), np.asarray(labels)
-    if automatic.shape != painted.shape or automatic.shape != labels.shape or automatic.ndim != 2:
+    automatic, painted = np.asarray(automatic), np.asarray(painted)
+    if automatic.shape != painted.shape or automatic.ndim != 2:
         raise ValueError(
-            f"automatic {automatic.shape}, painted {painted.shape} and labels {labels.shape} "
-            "markers must be 2-D images of one shape"
+            f"automatic {automatic.shape} and painted {painted.shape} markers must be "
+            "2-D images of one shape"
         )
     if not reach >= 0:
         raise ValueError(f"reach must be >= 0 pixels, got {reach}")
@@ -167,21 +165,14 @@ def stroke_markers(
     if not edited.any():
         return out[inner]
 
-    objects = edited & (paint > BACKGROUND)
-    if objects.any():
-        out[_near(objects, reach) & ~edited & (auto == BACKGROUND)] = UNDECIDED
+    claims = edited & (paint > BACKGROUND) & (auto == BACKGROUND)
+    if claims.any():
+        out[_near(claims, reach) & ~edited & (auto == BACKGROUND)] = UNDECIDED
 
-    background = edited & (paint == BACKGROUND)
-    if background.any():
-        near = _near(background, reach) & ~edited
-        for k in np.unique(labels[context][background]):
-            if k <= 0:
-                continue
-            opened = near & (auto == k + 1)
-            if not opened.any():
-                continue
-            # Keep the object when every one of its sure markers would go.
-            if np.count_nonzero(opened) >= np.count_nonzero(painted == k + 1):
-                continue
+    gives_back = edited & (paint == BACKGROUND) & (auto > BACKGROUND)
+    for marker in np.unique(auto[gives_back]):
+        opened = _near(gives_back & (auto == marker), reach) & ~edited & (auto == marker)
+        # Keep the object when every sure marker it has left would go.
+        if opened.any() and np.count_nonzero(opened) < np.count_nonzero(painted == marker):
             out[opened] = UNDECIDED
     return out[inner]

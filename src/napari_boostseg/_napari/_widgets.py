@@ -6,12 +6,14 @@ R-CNN runs in a separate process (:mod:`._detector`), so TensorFlow is never
 imported into napari and opening napari with the plugin installed costs
 nothing.
 
-Marker colours (the ``<photo> markers`` layer, which a person paints on):
+Marker colours (the ``<photo> markers`` layer, which a person paints on) are
+faint tints, so the photo stays visible under them:
 
-* undecided (0): clear, the photo shows through; the watershed decides here;
-* background (1): blue;
-* object ``k`` (marker ``k + 1``): the colour of object ``k`` in the
-  ``<photo> segmentation`` layer.
+* undecided (0): clear; the watershed decides here;
+* background (1): a faint blue;
+* object ``k`` (marker ``k + 1``): a faint, darker shade of object ``k``'s
+  colour in the ``<photo> segmentation`` layer, so a marker and the
+  segmentation it gives can be told apart.
 """
 
 from __future__ import annotations
@@ -61,12 +63,26 @@ PALETTE = np.array(
     ]
 )
 BACKGROUND_COLOUR = (0.15, 0.35, 1.00)
+#: Opacity of the background marker's tint and of object markers' tints.
+BACKGROUND_MARKER_ALPHA = 0.22
+OBJECT_MARKER_ALPHA = 0.45
+#: Object markers are the object's colour darkened by this factor.
+MARKER_SHADE = 0.45
 _N_COLOURS = 256
 
 
 def object_colour(k: int) -> np.ndarray:
-    """RGBA colour of object ``k`` (k >= 1)."""
+    """RGBA colour of object ``k`` (k >= 1) in the segmentation."""
     return np.append(PALETTE[(k - 1) % len(PALETTE)], 1.0)
+
+
+def marker_colour(marker: int) -> np.ndarray:
+    """RGBA colour of a marker value (0 undecided, 1 background, ``k + 1`` object ``k``)."""
+    if marker == 0:
+        return np.zeros(4)
+    if marker == 1:
+        return np.array([*BACKGROUND_COLOUR, BACKGROUND_MARKER_ALPHA])
+    return np.append(PALETTE[(marker - 2) % len(PALETTE)] * MARKER_SHADE, OBJECT_MARKER_ALPHA)
 
 
 def _colormap(markers: bool):
@@ -75,8 +91,7 @@ def _colormap(markers: bool):
 
     colours: dict[int | None, Any] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
     if markers:
-        colours[1] = (*BACKGROUND_COLOUR, 1.0)
-        colours.update({k + 1: object_colour(k) for k in range(1, _N_COLOURS)})
+        colours.update({m: marker_colour(m) for m in range(1, _N_COLOURS + 1)})
     else:
         colours.update({k: object_colour(k) for k in range(1, _N_COLOURS)})
     return DirectLabelColormap(color_dict=colours)
@@ -148,6 +163,44 @@ def _start(
     return create_worker(work, _connect=connect, _start_thread=True)
 
 
+def _status_label() -> Label:
+    """A status line that wraps, so a long message is shown whole."""
+    label = Label(label="", value="")
+    label.native.setWordWrap(True)
+    return label
+
+
+def _report_error(status: Label, message: str) -> None:
+    """Show an error as a notification and, whole, in the widget's status line.
+
+    napari's notifications show one line; the status line keeps the full
+    message (and replaces whatever the last run said).
+    """
+    status.value = message
+    show_error(message)
+
+
+def _follow_new_layers(viewer, widget: Container, pick: Callable[[Any], None]) -> None:
+    """Call ``pick(layer)`` for each layer added to the viewer, choices refreshed first."""
+
+    def inserted(event) -> None:
+        widget.reset_choices()
+        pick(event.value)
+
+    viewer.layers.events.inserted.connect(inserted)
+
+
+def _photo_of(viewer, layer, suffix: str):
+    """The Image layer ``<photo>`` of a layer named ``<photo> <suffix>``, or None."""
+    name = layer.name
+    if not name.endswith(" " + suffix):
+        return None
+    photo = name[: -len(suffix) - 1]
+    if photo in viewer.layers and isinstance(viewer.layers[photo], Image):
+        return viewer.layers[photo]
+    return None
+
+
 def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
     """Update ``existing`` in place if it is still in the viewer, else add a new layer."""
     if existing is not None and existing in viewer.layers and existing.data.shape == data.shape:
@@ -197,7 +250,7 @@ class DetectWidget(Container):
         self.run_button = PushButton(text="Detect")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
-        self.status = Label(label="", value="")
+        self.status = _status_label()
         self.extend([
             self.image, self.weights, self.min_score, self.nms, self.classes,
             Container(
@@ -234,10 +287,15 @@ class DetectWidget(Container):
         layer = self.image.value
         photo = _photo(layer)
         weights = Path(self.weights.value) if str(self.weights.value) not in ("", ".") else None
-        if weights is None or not weights.is_file():
+        if weights is None or weights.is_dir():
             raise ValueError(
                 "Choose a Mask R-CNN weights file (.h5). No weights? Paint a coarse mask in a "
                 "new Labels layer, or try File > Open Sample > BoostSeg, then use Refine."
+            )
+        if not weights.is_file():
+            raise ValueError(
+                f"Weights not found: {weights}. Choose an existing .h5 file (the bundled "
+                "garment model is napari_boostseg/models/garments.h5)."
             )
         config = weights.with_suffix(".json")
         if not config.is_file():
@@ -255,12 +313,12 @@ class DetectWidget(Container):
         try:
             photo, name, weights, config_path = self._check()
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return
         min_score, nms = float(self.min_score.value), float(self.nms.value)
         classes = tuple(self.classes.value) if self.classes.choices else None
         if classes == ():
-            show_error("Choose at least one class to detect.")
+            _report_error(self.status, "Choose at least one class to detect.")
             return
         self._run_id += 1
         run_id = self._run_id
@@ -306,8 +364,7 @@ class DetectWidget(Container):
 
     def _failed(self, run_id: int, exc: BaseException) -> None:
         if run_id == self._run_id:
-            show_error(f"Detection failed: {exc}")
-            self.status.value = "Failed."
+            _report_error(self.status, f"Detection failed: {exc}")
 
     def _finished(self, run_id: int) -> None:
         if run_id == self._run_id:
@@ -325,9 +382,16 @@ class DetectWidget(Container):
             "class_name": ["", *result["class_names"]],
             "score": np.concatenate([[np.nan], result["scores"]]),
         })
-        layer = self.viewer.add_labels(
-            result["labels"], name=f"{name} coarse", opacity=0.4, features=features
+        # A new detection of the same photo replaces its coarse layer.
+        target = f"{name} coarse"
+        existing = self.viewer.layers[target] if target in self.viewer.layers else None
+        if not isinstance(existing, Labels):
+            existing = None
+        layer = _place_layer(
+            self.viewer, existing, result["labels"], target, "labels", opacity=0.4,
+            features=features,
         )
+        layer.features = features
         self.status.value = f"{n} product(s) found."
         if not n:
             show_info(
@@ -398,7 +462,7 @@ class RefineWidget(Container):
         self.params = _param_widgets()
         self.live = CheckBox(text="update as parameters change", value=True)
         self.run_button = PushButton(text="Refine")
-        self.status = Label(label="", value="")
+        self.status = _status_label()
         self.help = Label(
             label="",
             value="Paint on the markers layer: 1 background,\nk+1 object k, 0 (eraser) "
@@ -413,6 +477,20 @@ class RefineWidget(Container):
         self._param_timer.timeout.connect(self.run)
         self._paint_timer = QTimer(singleShot=True, interval=self.PAINT_DELAY_MS)
         self._paint_timer.timeout.connect(self.follow_markers)
+        _follow_new_layers(napari_viewer, self, self._layer_added)
+        napari_viewer.layers.events.removed.connect(self._layer_removed)
+
+    def _layer_added(self, layer) -> None:
+        """A new ``<photo> coarse`` layer (from Detect) becomes the one to refine."""
+        if isinstance(layer, Labels) and layer.name.endswith(" coarse"):
+            self.coarse.value = layer
+            photo = _photo_of(self.viewer, layer, "coarse")
+            if photo is not None:
+                self.image.value = photo
+
+    def _layer_removed(self, event) -> None:
+        if any(event.value is layer for layer in self.layers.values()):
+            self.status.value = "Press Refine to show the markers and segmentation again."
 
     # -- parameters ------------------------------------------------------- #
 
@@ -449,7 +527,7 @@ class RefineWidget(Container):
                     "(label 1, 2, ... one per product) or run Detect."
                 )
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return
         name = self.image.value.name
         source = (name, self.coarse.value.name)
@@ -473,8 +551,7 @@ class RefineWidget(Container):
         )
 
     def _failed(self, exc: BaseException) -> None:
-        show_error(f"Refinement failed: {exc}")
-        self.status.value = "Failed."
+        _report_error(self.status, f"Refinement failed: {exc}")
 
     def _finished(self) -> None:
         self.worker = None
@@ -529,7 +606,7 @@ class RefineWidget(Container):
             marker_layer.events.set_data.disconnect(self._markers_edited)
         marker_layer = _place_layer(
             viewer, marker_layer, markers, f"{name} markers", "labels",
-            colormap=_colormap(markers=True), opacity=0.5,
+            colormap=_colormap(markers=True), opacity=1.0,
         )
         layers["markers"] = marker_layer
         marker_layer.events.paint.connect(self._markers_edited)
@@ -570,7 +647,7 @@ class RefineWidget(Container):
                 previous_labels=self._segmentation,
             )
         except ValueError as exc:
-            show_error(f"Cannot use these markers: {exc}")
+            _report_error(self.status, f"Cannot use these markers: {exc}")
             return False
         self._flooded = markers.copy()
         self._segmentation = labels
@@ -603,13 +680,32 @@ class ExportWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
-        self.labels = ComboBox(label="segmentation", choices=_layer_choices(napari_viewer, Labels))
+        self.segmentation = ComboBox(
+            label="segmentation", choices=_layer_choices(napari_viewer, Labels)
+        )
         self.folder = FileEdit(label="folder", mode="d", value=Path.home())
-        self.prefix = LineEdit(label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name.")
+        self.prefix = LineEdit(
+            label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name."
+        )
         self.crop = CheckBox(text="crop to each product", value=False)
         self.export_button = PushButton(text="Export cut-outs")
-        self.extend([self.image, self.labels, self.folder, self.prefix, self.crop, self.export_button])
+        self.status = _status_label()
+        self.extend([
+            self.image, self.segmentation, self.folder, self.prefix, self.crop,
+            self.export_button, self.status,
+        ])
         self.export_button.changed.connect(self.export)
+        # Start from the newest segmentation, and follow Refine as it makes one.
+        for layer in napari_viewer.layers:
+            self._layer_added(layer)
+        _follow_new_layers(napari_viewer, self, self._layer_added)
+
+    def _layer_added(self, layer) -> None:
+        if isinstance(layer, Labels) and layer.name.endswith(" segmentation"):
+            self.segmentation.value = layer
+            photo = _photo_of(self.viewer, layer, "segmentation")
+            if photo is not None:
+                self.image.value = photo
 
     def export(self) -> list[Path]:
         """Write ``<name>_<id>.png`` per object; returns the files written."""
@@ -617,24 +713,25 @@ class ExportWidget(Container):
 
         try:
             photo = _photo(self.image.value)
-            labels = _label_image(self.labels.value, "segmentation")
+            labels = _label_image(self.segmentation.value, "segmentation")
             if photo.shape[:2] != labels.shape:
                 raise ValueError(
-                    f"'{self.labels.value.name}' ({labels.shape[1]}x{labels.shape[0]}) does not "
+                    f"'{self.segmentation.value.name}' ({labels.shape[1]}x{labels.shape[0]}) does not "
                     f"match the photo ({photo.shape[1]}x{photo.shape[0]}); choose its segmentation."
                 )
             ids = [int(i) for i in np.unique(labels) if i != 0]
             if not ids:
-                raise ValueError(f"'{self.labels.value.name}' has no products to cut out.")
+                raise ValueError(f"'{self.segmentation.value.name}' has no products to cut out.")
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return []
         folder = Path(self.folder.value)
         stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
         targets = {k: folder / f"{stem}_{k:02d}.png" for k in ids}
         existing = [p for p in targets.values() if p.exists()]
         if existing and not confirm_overwrite(existing):
-            show_info("Nothing exported; choose another folder or name.")
+            self.status.value = "Nothing exported; choose another folder or name."
+            show_info(self.status.value)
             return []
         from scipy import ndimage as ndi
 
@@ -646,7 +743,8 @@ class ExportWidget(Container):
                 rgba = io.cutout(photo[window], labels[window], label=k)
                 written.append(io.write_cutout(path, rgba, overwrite=True))
         except (OSError, ValueError) as exc:
-            show_error(f"Export stopped after {len(written)} file(s): {exc}")
+            _report_error(self.status, f"Export stopped after {len(written)} file(s): {exc}")
             return written
-        show_info(f"Saved {len(written)} cut-out(s) to {folder}.")
+        self.status.value = f"Saved {len(written)} cut-out(s) to {folder}."
+        show_info(self.status.value)
         return written
