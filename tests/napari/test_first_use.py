@@ -1,15 +1,22 @@
 """What a new user meets on one photo: field names, preselected layers, marker colours,
-status lines that stay true and whole error messages."""
+status lines that stay true, whole error messages, and strokes that claim a region."""
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
 from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _scenes import shirt_with_sleeve  # noqa: E402
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -144,3 +151,36 @@ def test_status_lines_stay_true_and_errors_show_whole(make_napari_viewer, shown,
     detect.run_button.clicked.emit()
     assert "not found" in shown["error"][-1] and str(tmp_path / "gone.h5") in shown["error"][-1]
     assert detect.status.value == shown["error"][-1] and detect.status.native.wordWrap()
+
+
+def test_a_stroke_claims_the_missed_sleeve_and_undo_gives_it_back(make_napari_viewer, qtbot):
+    image, coarse, truth, sleeve, _ = shirt_with_sleeve()
+    viewer = make_napari_viewer()
+    photo = viewer.add_image(image, name="shirt")
+    widget = refine_now(viewer, photo, viewer.add_labels(coarse, name="shirt coarse"))
+    widget.synchronous = False
+    segmentation = viewer.layers["shirt segmentation"]
+    markers = viewer.layers["shirt markers"]
+    before = segmentation.data.copy()
+    assert (before[sleeve] == 1).mean() < 0.1
+
+    # One stroke of object 1 (marker 2) along the sleeve, as the brush paints it.
+    markers.brush_size = 5
+    with markers.block_history():
+        for col in range(310, 410, 2):
+            markers.paint((97, col), 2, refresh=False)
+    markers.refresh()
+    qtbot.waitUntil(lambda: not np.array_equal(segmentation.data, before), timeout=WAIT_MS)
+    after = segmentation.data.copy()
+    assert (after[sleeve] == 1).mean() > 0.97  # up to the sleeve's edge
+    outside = (truth == 0) & ~ndi.binary_dilation(sleeve, iterations=2)
+    np.testing.assert_array_equal(after[outside], before[outside])
+
+    # With no reach the same stroke claims hardly more than itself.
+    widget.reach.value = 0.0
+    assert (segmentation.data[sleeve] == 1).mean() < 0.5
+    widget.reach.value = 3.0
+    np.testing.assert_array_equal(segmentation.data, after)
+
+    markers.undo()
+    qtbot.waitUntil(lambda: np.array_equal(segmentation.data, before), timeout=WAIT_MS)

@@ -41,6 +41,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..models import default_classes, default_weights
+from ..strokes import changed_window, stroke_markers, stroke_reach
 from ._detector import STEPS
 
 if TYPE_CHECKING:
@@ -403,6 +404,9 @@ class DetectWidget(Container):
 # --------------------------------------------------------------------------- #
 # Refine: soft mask, markers, watershed
 
+#: How far a stroke over sure markers re-marks, in grid cells (the widget's default).
+STROKE_REACH_CELLS = 3.0
+
 # Widget ranges for the known parameters; fields added later get generic ones.
 _PARAM_RANGES = {
     "band": dict(min=0.1, max=10.0, step=0.1),
@@ -453,6 +457,7 @@ class RefineWidget(Container):
         self.worker = None
         self.refinement = None
         self.layers: dict[str, Any] = {}
+        self._painted: np.ndarray | None = None  # the markers layer as last flooded
         self._flooded: np.ndarray | None = None  # the markers the segmentation comes from
         self._segmentation: np.ndarray | None = None  # the segmentation those markers gave
         self._source: tuple[str, str] | None = None  # (photo, coarse) layer names
@@ -461,15 +466,23 @@ class RefineWidget(Container):
         self.coarse = ComboBox(label="coarse", choices=_layer_choices(napari_viewer, Labels))
         self.params = _param_widgets()
         self.live = CheckBox(text="update as parameters change", value=True)
+        self.reach = FloatSpinBox(
+            label="stroke reach", value=STROKE_REACH_CELLS, min=0.0, max=20.0, step=0.5,
+            tooltip="A stroke painted over what the markers call sure background (or sure "
+            "object) hands this many grid cells around it back to the watershed, so the "
+            "region floods up to the photo's edge. 0: a stroke claims only its own pixels.",
+        )
         self.run_button = PushButton(text="Refine")
         self.status = _status_label()
         self.help = Label(
             label="",
             value="Paint on the markers layer: 1 background,\nk+1 object k, 0 (eraser) "
-            "undecided.\nCtrl+Z undoes a stroke.",
+            "undecided.\nA stroke over a missed part claims it\nup to the photo's edge. "
+            "Ctrl+Z undoes a stroke.",
         )
-        self.extend([self.image, self.coarse, *self.params.values(), self.live,
+        self.extend([self.image, self.coarse, *self.params.values(), self.live, self.reach,
                      self.run_button, self.status, self.help])
+        self.reach.changed.connect(self._reach_changed)
         self.run_button.changed.connect(self.run)
         for widget in self.params.values():
             widget.changed.connect(self._params_changed)
@@ -575,9 +588,11 @@ class RefineWidget(Container):
         ):
             edited = old.data != self.refinement.markers
             markers[edited] = old.data[edited]
-        labels = reflood(result, markers) if (markers != result.markers).any() else result.labels
+        effective = stroke_markers(result.markers, markers, self._reach_pixels(result))
+        labels = reflood(result, effective) if (effective != result.markers).any() else result.labels
         self.refinement, self._source = result, source
-        self._flooded = markers.copy()
+        self._painted = markers.copy()
+        self._flooded = effective
         self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
@@ -619,6 +634,22 @@ class RefineWidget(Container):
 
     # -- live marker editing ---------------------------------------------- #
 
+    def _reach_pixels(self, refinement) -> float:
+        return stroke_reach(refinement.coarse, float(self.reach.value))
+
+    def _reach_changed(self) -> None:
+        """Re-mark every stroke with the new reach and flood the whole band again."""
+        from napari_boostseg import reflood
+
+        segmentation = self.layers.get("segmentation")
+        if self.refinement is None or self._painted is None:
+            return
+        result = self.refinement
+        self._flooded = stroke_markers(result.markers, self._painted, self._reach_pixels(result))
+        self._segmentation = reflood(result, self._flooded)
+        if segmentation is not None and segmentation in self.viewer.layers:
+            segmentation.data = self._segmentation
+
     def _markers_edited(self, _event=None) -> None:
         # A stroke, an undo or a redo: re-flood once the events settle.
         self._paint_timer.start()
@@ -635,11 +666,18 @@ class RefineWidget(Container):
         segmentation = self.layers.get("segmentation")
         if self.refinement is None or markers_layer is None or segmentation is None:
             return False
-        markers = np.asarray(markers_layer.data)
-        if markers.shape != self.refinement.edges.shape or np.array_equal(markers, self._flooded):
+        painted = np.asarray(markers_layer.data)
+        if painted.shape != self.refinement.edges.shape or np.array_equal(painted, self._painted):
             return False
         try:
-            # Only a window around the changed markers floods again.
+            # Strokes re-mark the band around them (stroke reach); only a
+            # window around what changed is re-marked and flooded again.
+            reach = self._reach_pixels(self.refinement)
+            window = changed_window(self._painted, painted, reach)
+            markers = self._flooded.copy()
+            markers[window] = stroke_markers(
+                self.refinement.markers, painted, reach, window=window
+            )
             labels = reflood(
                 self.refinement,
                 markers,
@@ -649,7 +687,8 @@ class RefineWidget(Container):
         except ValueError as exc:
             _report_error(self.status, f"Cannot use these markers: {exc}")
             return False
-        self._flooded = markers.copy()
+        self._painted = painted.copy()
+        self._flooded = markers
         self._segmentation = labels
         if segmentation in self.viewer.layers:
             segmentation.data = labels
