@@ -53,17 +53,17 @@ def test_edits_and_statuses_survive_reopening(folders):
     photos, out, review, _ = folders
     shoot = Shoot(photos, review, segmented=out)
     coarse = labels_of((40, 60), [(2, 30, 2, 30), (30, 38, 40, 58)])
-    markers = np.ones((40, 60), np.int32)
-    markers[10:12, 10:40] = 2  # a stroke
-    shoot.save_edits("b", coarse=coarse, markers=markers)
+    strokes = np.zeros((40, 60), np.int32)
+    strokes[10:12, 10:40] = 3  # a stroke of object 1 (marker 2)
+    shoot.save_edits("b", coarse=coarse, strokes=strokes)
     shoot.skip("c")
     assert shoot.status("b") == "automatic"  # it has coarse masks now
 
     again = Shoot(photos, review, segmented=out)  # napari closed and opened again
     assert [again.status(n) for n in again.names] == ["automatic", "automatic", "skipped"]
     np.testing.assert_array_equal(again.coarse("b"), coarse)  # the saved one wins
-    np.testing.assert_array_equal(again.markers("b"), markers)
-    assert again.markers("a") is None
+    np.testing.assert_array_equal(again.strokes("b"), strokes)
+    assert again.strokes("a") is None
     assert json.loads((review / "review.json").read_text())["status"]["c"] == "skipped"
 
 

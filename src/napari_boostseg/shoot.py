@@ -8,7 +8,7 @@ segmented better. :class:`Shoot` holds that state in a review folder::
     review/
         review.json                 status of each photo (written atomically)
         edits/<stem>-coarse.png     the coarse masks a person worked from
-        edits/<stem>-markers.png    the markers as painted (strokes kept)
+        edits/<stem>-strokes.png    the person's strokes on the markers
         images/<stem>.<ext>         accepted photos (byte copies) } training
         labels/<stem>.png           their label images           } layout of
         labels/<stem>.json          and each object's class      } mrcnn.dataset
@@ -177,14 +177,26 @@ class Shoot:
         found = self._segmented_labels(name)
         return io.read_labels(found) if found is not None else None
 
-    def markers(self, name: str) -> np.ndarray | None:
-        """The markers as last painted on the photo, or None."""
-        saved = self._edit_path(name, "markers")
+    def strokes(self, name: str) -> np.ndarray | None:
+        """The strokes last saved for the photo (see :meth:`save_edits`), or None."""
+        saved = self._edit_path(name, "strokes")
         return io.read_labels(saved) if saved.is_file() else None
 
-    def save_edits(self, name: str, *, coarse=None, markers=None) -> None:
-        """Keep a photo's coarse masks and painted markers (atomically; replaces the last)."""
-        for kind, data in (("coarse", coarse), ("markers", markers)):
+    def save_edits(self, name: str, *, coarse=None, strokes=None) -> None:
+        """Keep a photo's coarse masks and strokes (atomically; each replaces the last).
+
+        Parameters
+        ----------
+        name : str
+            The photo's file stem.
+        coarse : (H, W) array_like of int, optional
+            The coarse masks the photo is refined from.
+        strokes : (H, W) array_like of int, optional
+            What the person painted on the markers: 0 where they did not
+            paint, ``m + 1`` where they painted marker ``m`` (so the strokes
+            stay valid when the automatic markers change with the parameters).
+        """
+        for kind, data in (("coarse", coarse), ("strokes", strokes)):
             if data is not None:
                 io.write_labels(self._edit_path(name, kind), np.asarray(data), overwrite=True)
         if coarse is not None and self._status[name] == "new":
