@@ -93,6 +93,7 @@ def _near(mask: np.ndarray, reach: float) -> np.ndarray:
 def stroke_markers(
     automatic: np.ndarray,
     painted: np.ndarray,
+    labels: np.ndarray,
     reach: float,
     *,
     window: Window | None = None,
@@ -100,20 +101,22 @@ def stroke_markers(
     """Markers for the watershed: the painted ones, with the band around strokes re-marked.
 
     A stroke is where ``painted`` differs from ``automatic``; painted pixels
-    always keep their painted value. Where a stroke crosses what the
-    automatic markers call sure, the other side's sure markers within
-    ``reach`` pixels of those stroke pixels become undecided:
+    always keep their painted value. Around a stroke, within ``reach``
+    pixels of it:
 
-    * object ``k`` (marker ``k + 1``) painted over sure background turns the
-      sure background around it undecided, so object ``k`` floods up to the
-      photo's edge there;
+    * object ``k`` (marker ``k + 1``) painted where the refinement found
+      background (``labels`` 0: sure background, or band the watershed gave
+      to the background) turns the automatic sure background around it
+      undecided, so object ``k`` floods up to the photo's edge there;
     * background (marker 1) painted over object ``k``'s sure markers turns
       object ``k``'s sure markers around it undecided, so the background
       floods back up to the edge. An object keeps its sure markers when all
       of those it has left would go (a stroke never removes an object).
+      Background painted in the band re-marks nothing: the band is the
+      watershed's to decide, and an object's interior next to an outline
+      the photo does not show must not be handed to the background.
 
-    Strokes in the undecided band, and eraser strokes (marker 0), re-mark
-    nothing: the watershed already decides around them.
+    Eraser strokes (marker 0) re-mark nothing.
 
     Parameters
     ----------
@@ -121,6 +124,8 @@ def stroke_markers(
         The markers the refinement made (``Refinement.markers``).
     painted : (H, W) ndarray of int
         The markers after the person's strokes.
+    labels : (H, W) ndarray of int
+        The labels ``automatic`` gave (``Refinement.labels``).
     reach : float
         Re-marking distance from a stroke, in pixels (see :func:`stroke_reach`).
     window : (slice, slice), optional
@@ -135,15 +140,16 @@ def stroke_markers(
     Examples
     --------
     >>> automatic = np.ones((5, 9), np.int32); automatic[:, :3] = 2
+    >>> labels = (automatic == 2).astype(np.int32)
     >>> painted = automatic.copy(); painted[2, 5] = 2   # object 1, out in the background
-    >>> stroke_markers(automatic, painted, reach=1.5)[2]
+    >>> stroke_markers(automatic, painted, labels, reach=1.5)[2]
     array([2, 2, 2, 1, 0, 2, 0, 1, 1], dtype=int32)
     """
-    automatic, painted = np.asarray(automatic), np.asarray(painted)
-    if automatic.shape != painted.shape or automatic.ndim != 2:
+    automatic, painted, labels = np.asarray(automatic), np.asarray(painted), np.asarray(labels)
+    if automatic.shape != painted.shape or automatic.shape != labels.shape or automatic.ndim != 2:
         raise ValueError(
-            f"automatic {automatic.shape} and painted {painted.shape} markers must be "
-            "2-D images of one shape"
+            f"automatic {automatic.shape}, painted {painted.shape} markers and labels "
+            f"{labels.shape} must be 2-D images of one shape"
         )
     if not reach >= 0:
         raise ValueError(f"reach must be >= 0 pixels, got {reach}")
@@ -165,7 +171,7 @@ def stroke_markers(
     if not edited.any():
         return out[inner]
 
-    claims = edited & (paint > BACKGROUND) & (auto == BACKGROUND)
+    claims = edited & (paint > BACKGROUND) & (labels[context] == 0)
     if claims.any():
         out[_near(claims, reach) & ~edited & (auto == BACKGROUND)] = UNDECIDED
 

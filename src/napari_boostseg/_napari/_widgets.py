@@ -588,7 +588,9 @@ class RefineWidget(Container):
         ):
             edited = old.data != self.refinement.markers
             markers[edited] = old.data[edited]
-        effective = stroke_markers(result.markers, markers, self._reach_pixels(result))
+        effective = stroke_markers(
+            result.markers, markers, result.labels, self._reach_pixels(result)
+        )
         labels = reflood(result, effective) if (effective != result.markers).any() else result.labels
         self.refinement, self._source = result, source
         self._painted = markers.copy()
@@ -645,7 +647,9 @@ class RefineWidget(Container):
         if self.refinement is None or self._painted is None:
             return
         result = self.refinement
-        self._flooded = stroke_markers(result.markers, self._painted, self._reach_pixels(result))
+        self._flooded = stroke_markers(
+            result.markers, self._painted, result.labels, self._reach_pixels(result)
+        )
         self._segmentation = reflood(result, self._flooded)
         if segmentation is not None and segmentation in self.viewer.layers:
             segmentation.data = self._segmentation
@@ -676,7 +680,7 @@ class RefineWidget(Container):
             window = changed_window(self._painted, painted, reach)
             markers = self._flooded.copy()
             markers[window] = stroke_markers(
-                self.refinement.markers, painted, reach, window=window
+                self.refinement.markers, painted, self.refinement.labels, reach, window=window
             )
             labels = reflood(
                 self.refinement,
