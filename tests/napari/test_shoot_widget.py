@@ -74,7 +74,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
 
     # PageDown: the next photo at once; this one's strokes are on disk.
     press(viewer, "PageDown")
-    assert widget.index == 1, (widget.status.value, shown)
+    assert widget.current == 1, (widget.status.value, shown)
     qtbot.waitUntil(lambda: "dress" in viewer.layers, timeout=WAIT_MS)
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
     assert (review / "edits" / "bag_and_scarf-strokes.png").is_file()
@@ -88,7 +88,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
 
     # Accept: training data and cut-outs, and on to the next photo.
     written = widget.accept()
-    assert len(written) == 5 and widget.index == 1
+    assert len(written) == 5 and widget.current == 1
     dataset = InstanceDataset(review, ("BG", "garment"))
     _image, masks, _classes = dataset.load(0)
     np.testing.assert_array_equal(masks[..., 0], corrected == 1)
@@ -108,7 +108,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     again.photos.value, again.segmented.value = photos, out
     again.open_button.clicked.emit()
     assert again.count.value == "3 photos: 0 new, 1 automatic, 1 corrected, 1 skipped"
-    assert again.index == 2
+    assert again.current == 2
 
 
 def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):

@@ -60,7 +60,7 @@ class ShootWidget(Container):
         self.viewer = napari_viewer
         self.synchronous = False
         self.shoot: Shoot | None = None
-        self.index: int | None = None
+        self.current: int | None = None
         self.refine: RefineWidget | None = None
         self._prepared: dict[int, Prepared] = {}
         self._workers: dict[int, Any] = {}
@@ -93,13 +93,12 @@ class ShootWidget(Container):
         self.extend([
             self.photos, self.segmented, self.review, self.class_name, self.open_button,
             self.count,
-        ])
-        self.native.layout().addWidget(self.list)
-        self.extend([
             Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False),
             Container(widgets=[self.accept_button, self.skip_button], layout="horizontal", labels=False),
             self.status,
         ])
+        # The list of photos goes under their count.
+        self.native.layout().insertWidget(self.index(self.count) + 1, self.list)
         self.open_button.changed.connect(self.open)
         self.previous_button.changed.connect(self.previous)
         self.next_button.changed.connect(self.next)
@@ -127,7 +126,7 @@ class ShootWidget(Container):
             return
         self.save()
         self._clear_layers()
-        self.shoot, self.index = shoot, None
+        self.shoot, self.current = shoot, None
         self._prepared.clear()
         if self.refine is None:
             self.refine = RefineWidget(self.viewer)
@@ -145,30 +144,30 @@ class ShootWidget(Container):
         self.list.clear()
         for name in shoot.names:
             self.list.addItem(f"{name}  ({shoot.status(name)})")
-        if self.index is not None:
-            self.list.setCurrentRow(self.index)
+        if self.current is not None:
+            self.list.setCurrentRow(self.current)
         self.list.blockSignals(False)
         self.count.value = shoot.summary()
 
     # -- stepping ----------------------------------------------------------- #
 
     def next(self) -> None:
-        if self.shoot is not None and self.index is not None and self.index + 1 < len(self.shoot.names):
-            self.show(self.index + 1)
+        if self.shoot is not None and self.current is not None and self.current + 1 < len(self.shoot.names):
+            self.show(self.current + 1)
 
     def previous(self) -> None:
-        if self.shoot is not None and self.index is not None and self.index > 0:
-            self.show(self.index - 1)
+        if self.shoot is not None and self.current is not None and self.current > 0:
+            self.show(self.current - 1)
 
     def _row_chosen(self, row: int) -> None:
-        if self.shoot is not None and 0 <= row != self.index:
+        if self.shoot is not None and 0 <= row != self.current:
             self.show(row)
 
     def show(self, index: int) -> None:
         """Leave the current photo (its strokes saved) and show photo ``index``."""
         self.save()
         self._clear_layers()
-        self.index = self._wanted = index
+        self.current = self._wanted = index
         self._fill_list()
         for button in (self.previous_button, self.next_button, self.accept_button, self.skip_button):
             button.enabled = True
@@ -218,7 +217,7 @@ class ShootWidget(Container):
             self._workers.pop(index, None)
 
     def _prepared_one(self, prepared: Prepared) -> None:
-        if prepared.index == self._wanted and self.index == prepared.index and not self._on_screen():
+        if prepared.index == self._wanted and self.current == prepared.index and not self._on_screen():
             self._display(prepared)
         else:
             self._prepared[prepared.index] = prepared
@@ -228,7 +227,7 @@ class ShootWidget(Container):
             _report_error(self.status, f"Cannot open {self.shoot.names[index]}: {exc}")
 
     def _on_screen(self) -> bool:
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         return name in self.viewer.layers
 
     def _display(self, prepared: Prepared) -> None:
@@ -263,9 +262,9 @@ class ShootWidget(Container):
 
     def _clear_layers(self) -> None:
         """Remove the current photo's layers (their strokes are saved first)."""
-        if self.shoot is None or self.index is None:
+        if self.shoot is None or self.current is None:
             return
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         for layer in [layer for layer in self.viewer.layers if layer.name == name or layer.name.startswith(name + " ")]:
             self.viewer.layers.remove(layer)
 
@@ -275,9 +274,9 @@ class ShootWidget(Container):
         self._save_timer.start()
 
     def _current_layers(self):
-        if self.shoot is None or self.index is None or self.refine is None:
+        if self.shoot is None or self.current is None or self.refine is None:
             return None, None
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         coarse = self.viewer.layers[f"{name} coarse"] if f"{name} coarse" in self.viewer.layers else None
         markers = self.refine.layers.get("markers")
         result = self.refine.refinement
@@ -291,7 +290,7 @@ class ShootWidget(Container):
         coarse, markers = self._current_layers()
         if coarse is None and markers is None:
             return
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         new_coarse = None
         if coarse is not None and (
             self._shown_coarse is None or not np.array_equal(coarse.data, self._shown_coarse)
@@ -312,9 +311,9 @@ class ShootWidget(Container):
 
     def accept(self) -> list[Path]:
         """Save the segmentation as training data and cut-outs, then go to the next photo."""
-        if self.shoot is None or self.index is None:
+        if self.shoot is None or self.current is None:
             return []
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         segmentation = self.refine.layers.get("segmentation")
         if segmentation is None or segmentation not in self.viewer.layers or self.refine._source[0] != name:
             _report_error(self.status, f"{name} has no segmentation to accept: run Refine first, or Skip.")
@@ -338,15 +337,15 @@ class ShootWidget(Container):
         return written
 
     def skip(self) -> None:
-        if self.shoot is None or self.index is None:
+        if self.shoot is None or self.current is None:
             return
-        name = self.shoot.names[self.index]
+        name = self.shoot.names[self.current]
         self.save()
         self.shoot.skip(name)
         self._after_verdict(f"{name} skipped.")
 
     def _after_verdict(self, message: str) -> None:
         self._fill_list()
-        if self.index + 1 < len(self.shoot.names):
-            self.show(self.index + 1)
+        if self.current + 1 < len(self.shoot.names):
+            self.show(self.current + 1)
         self.status.value = message + " " + self.status.value if self.status.value else message
