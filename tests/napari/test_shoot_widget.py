@@ -89,7 +89,8 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     # Accept: training data and cut-outs, and on to the next photo.
     written = widget.accept()
     assert len(written) == 5 and widget.current == 1
-    dataset = InstanceDataset(review, ("BG", "garment"))
+    assert widget.class_name.value == "top"  # the bundled model's first garment class
+    dataset = InstanceDataset(review, ("BG", "top"))
     _image, masks, _classes = dataset.load(0)
     np.testing.assert_array_equal(masks[..., 0], corrected == 1)
     assert sorted(p.name for p in (review / "cutouts").iterdir()) == [

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import Container, FileEdit, Label, LineEdit, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
 
 from ._widgets import RefineWidget, _report_error, _start, _status_label
 
@@ -39,6 +39,19 @@ class Prepared:
     coarse: np.ndarray | None
     refinement: Any  # napari_boostseg.Refinement or None
     strokes: np.ndarray | None
+
+
+def _model_classes() -> list[str]:
+    """The bundled model's classes, garments first (read from its config; no TensorFlow)."""
+    import json
+
+    from napari_boostseg.models import GARMENT_CLASSES, default_weights
+
+    weights = default_weights()
+    if weights is None:
+        return ["garment"]
+    names = json.loads(weights.with_suffix(".json").read_text())["class_names"][1:]
+    return sorted(names, key=lambda n: n not in GARMENT_CLASSES)
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -77,9 +90,11 @@ class ShootWidget(Container):
             tooltip="Where statuses, strokes, training data (images/, labels/) and cut-outs "
             "go. Empty: '<photos>-review' beside the photo folder.",
         )
-        self.class_name = LineEdit(
-            label="class", value="garment",
-            tooltip="Class saved for objects that have none (from segment outputs or painted).",
+        classes = _model_classes()
+        self.class_name = ComboBox(
+            label="class", choices=classes, value=classes[0],
+            tooltip="Class saved for objects that have none (from segment outputs or painted "
+            "by hand): one of the bundled model's classes, so the accepted photos can teach it.",
         )
         self.open_button = PushButton(text="Open shoot")
         self.count = Label(label="", value="")
@@ -319,7 +334,7 @@ class ShootWidget(Container):
             _report_error(self.status, f"{name} has no segmentation to accept: run Refine first, or Skip.")
             return []
         labels = np.asarray(segmentation.data)
-        classes = {int(k): self.class_name.value.strip() for k in np.unique(labels) if k > 0}
+        classes = {int(k): str(self.class_name.value) for k in np.unique(labels) if k > 0}
         features = getattr(self.viewer.layers[f"{name} coarse"], "features", None) if (
             f"{name} coarse" in self.viewer.layers
         ) else None
