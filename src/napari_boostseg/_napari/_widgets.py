@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -219,8 +220,12 @@ def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
 class DetectWidget(Container):
     """Mask R-CNN detection of the products in a photo, as a coarse Labels layer."""
 
+    #: The open Detect widgets (the Train widget offers them its new weights).
+    instances: "weakref.WeakSet[DetectWidget]" = weakref.WeakSet()
+
     def __init__(self, napari_viewer: "napari.Viewer"):
         super().__init__(labels=True)
+        DetectWidget.instances.add(self)
         self.viewer = napari_viewer
         self.synchronous = False
         self.worker = None
