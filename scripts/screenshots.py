@@ -1,7 +1,8 @@
 """Screenshots of the napari workflow for the README, saved to docs/images/.
 
 Run with a display (on a server: ``xvfb-run -a python scripts/screenshots.py``).
-Uses the bundled samples only; no weights needed.
+Uses the bundled samples only; no weights needed. ``--train`` adds the Train
+widget after a short fine-tuning of the bundled model (TensorFlow, a few minutes).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def shoot(viewer, name: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs")
+    parser.add_argument(
+        "--train", action="store_true", help="also fine-tune the bundled model briefly (TensorFlow)"
+    )
+    parser.add_argument("--train-steps", type=int, default=4, help="training steps for --train")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -158,6 +163,32 @@ def main() -> None:
     settle(viewer)
     viewer.reset_view()
     shoot(viewer, "napari-shoot.png", args.out)
+
+    # 8. Train (with --train; starts TensorFlow in a child process): two photos
+    #    accepted with their true outlines, a short fine-tuning of the bundled model.
+    if args.train:
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        from napari_boostseg._napari._train import TrainWidget
+        from napari_boostseg.shoot import Shoot
+
+        accepted = Shoot(folder / "shoot", folder / "train-review")
+        accepted.accept("dress", load_sample("dress").truth, {1: "dress"})
+        accepted.accept("tshirt", load_sample("tshirt").truth, {1: "top"})
+        viewer.window.remove_dock_widget("all")
+        detect = DetectWidget(viewer)
+        viewer.window.add_dock_widget(detect, name="Detect", area="right")
+        train = TrainWidget(viewer)
+        viewer.window.add_dock_widget(train, name="Train", area="right")
+        train.data.value = folder / "train-review"
+        train.epochs.value, train.steps.value = 1, args.train_steps
+        train.run()
+        while train.worker is not None:
+            QApplication.processEvents()
+            time.sleep(0.05)
+        shoot(viewer, "napari-train.png", args.out)
 
     # A cut-out, flattened on a checkerboard so the transparency shows.
     rgba = cutout_rgba.astype(np.float32) / 255

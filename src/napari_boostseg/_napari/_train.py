@@ -232,7 +232,11 @@ class TrainWidget(Container):
         """Make ``checkpoint`` the weights of every Detect widget in this viewer."""
         for widget in list(DetectWidget.instances):
             if widget.viewer is self.viewer:
+                # A fine-tuned model keeps its classes: keep the ones chosen in Detect.
+                chosen = list(widget.classes.value)
                 widget.weights.value = checkpoint
+                if chosen and set(chosen) <= set(widget.classes.choices):
+                    widget.classes.value = chosen
 
     def _done(self, run_id: int, result: dict) -> None:
         if run_id != self._run_id:
