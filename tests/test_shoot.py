@@ -29,7 +29,7 @@ def folders(tmp_path):
     for name in ("a", "b", "c"):
         pixels[name] = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
         Image.fromarray(pixels[name]).save(photos / f"{name}.png")
-    (photos / "notes.txt").write_text("not a photo")
+    (photos / "shot-list.txt").write_text("not a photo")
     out = tmp_path / "out"
     for name in ("a", "c"):
         io.write_labels(out / "labels" / f"{name}.png", labels_of((40, 60), [(5, 20, 5, 25)]))
