@@ -95,6 +95,18 @@ def check_training_data(data: Path, class_names: tuple[str, ...]) -> int:
     return len(dataset)
 
 
+def _new_folder(runs: Path) -> Path:
+    """A folder in ``runs`` that no earlier run used (named by the time, to the second)."""
+    import datetime
+
+    stamp = datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+    out, n = runs / stamp, 1
+    while out.exists():
+        n += 1
+        out = runs / f"{stamp}-{n}"
+    return out
+
+
 class TrainWidget(Container):
     """Fine-tune a Mask R-CNN on a folder of accepted photos."""
 
@@ -117,7 +129,7 @@ class TrainWidget(Container):
         )
         self.out = FileEdit(
             label="runs folder", mode="d", value="",
-            tooltip="Where each run's checkpoints go. Empty: <training data>/runs.",
+            tooltip="Each run gets a new folder here for its checkpoints. Empty: <training data>/runs.",
         )
         self.epochs = SpinBox(label="epochs", value=3, min=1, max=1000)
         self.steps = SpinBox(label="steps per epoch", value=20, min=1, max=100_000)
@@ -153,7 +165,8 @@ class TrainWidget(Container):
         if str(self.weights.value) in ("", ".") or not weights.is_file():
             raise ValueError(f"Weights to start from not found: {weights}. Choose a .h5 file.")
         n = check_training_data(data, _model_classes(weights))
-        out = Path(str(self.out.value)) if str(self.out.value) not in ("", ".") else data / "runs"
+        runs = Path(str(self.out.value)) if str(self.out.value) not in ("", ".") else data / "runs"
+        out = _new_folder(runs)
         return {
             "data": str(data), "weights": str(weights), "out": str(out), "photos": n,
             "epochs": int(self.epochs.value), "layers": self.layers.value,
