@@ -1,7 +1,8 @@
 """Screenshots of the napari workflow for the README, saved to docs/images/.
 
 Run with a display (on a server: ``xvfb-run -a python scripts/screenshots.py``).
-Uses the bundled samples only; no weights needed.
+Uses the bundled samples only; no weights needed. ``--train`` adds the Train
+widget after a short fine-tuning of the bundled model (TensorFlow, a few minutes).
 """
 
 from __future__ import annotations
@@ -31,16 +32,28 @@ def shoot(viewer, name: str, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs")
+    parser.add_argument(
+        "--train", action="store_true", help="also fine-tune the bundled model briefly (TensorFlow)"
+    )
+    parser.add_argument("--train-steps", type=int, default=4, help="training steps for --train")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
     import napari
 
+    from napari_boostseg import io
     from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
+
+    def io_cutout(pixels, labels):
+        return io.cutout(pixels, labels, label=1)
 
     viewer = napari.Viewer(title="napari-boostseg")
     viewer.window.resize(1500, 950)
-    viewer.open_sample("napari-boostseg", "bag_and_scarf")
+    from napari_boostseg.samples import load_sample
+
+    drawn = load_sample("bag_and_scarf")
+    viewer.add_image(drawn.image, name="bag_and_scarf")
+    viewer.add_labels(drawn.coarse.copy(), name="bag_and_scarf coarse", opacity=0.4)
     settle(viewer)
     viewer.reset_view()
     photo, coarse = viewer.layers["bag_and_scarf"], viewer.layers["bag_and_scarf coarse"]
@@ -96,18 +109,95 @@ def main() -> None:
     segmentation.visible, segmentation.contour = True, 0
     export = ExportWidget(viewer)
     viewer.window.add_dock_widget(export, name="Export cut-outs", area="right")
-    export.image.value, export.labels.value = photo, segmentation
+    export.image.value, export.segmentation.value = photo, segmentation
     export.folder.value = "cutouts"
     shoot(viewer, "napari-export.png", args.out)
 
-    # A cut-out, flattened on a checkerboard so the transparency shows.
-    from napari_boostseg import io
+    # 6. One stroke claims a part the coarse mask missed, up to the photo's edge:
+    #    the dress with its hem cut off the coarse mask.
+    from napari_boostseg.samples import load_sample
 
-    rgba = io.cutout(photo.data, segmentation.data, label=1).astype(np.float32) / 255
-    tile = ((np.indices(rgba.shape[:2]) // 24).sum(axis=0) % 2)[..., None] * 0.15 + 0.8
-    flat = rgba[..., :3] * rgba[..., 3:] + tile * (1 - rgba[..., 3:])
+    cutout_rgba = io_cutout(photo.data, segmentation.data)
+    viewer.window.remove_dock_widget("all")
+    viewer.layers.clear()
+    dress = load_sample("dress")
+    coarse = dress.coarse.copy()
+    coarse[1240:] = 0  # the hem missed
+    claim = RefineWidget(viewer)
+    viewer.window.add_dock_widget(claim, name="Refine", area="right")
+    claim.synchronous = True
+    viewer.add_image(dress.image, name="dress")
+    viewer.add_labels(coarse, name="dress coarse", visible=False)
+    claim.run()
+    viewer.reset_view()
+    shoot(viewer, "napari-claim-before.png", args.out)
+    markers = viewer.layers["dress markers"]
+    markers.brush_size = 14
+    with markers.block_history():  # object 1 (marker 2): along the hem, there and back
+        for col in range(440, 1100, 6):
+            markers.paint((1330, col), 2, refresh=False)
+        for col in range(1160, 380, -6):
+            markers.paint((1420, col), 2, refresh=False)
+    markers.refresh()
+    claim.follow_markers()
+    shoot(viewer, "napari-claim-after.png", args.out)
+
+    # 7. Shoot review: a folder of photos (here the samples), with 'boostseg segment'
+    #    outputs for two of them.
+    import tempfile
+
     from PIL import Image
 
+    from napari_boostseg._napari._shoot import ShootWidget
+
+    viewer.window.remove_dock_widget("all")
+    viewer.layers.clear()
+    folder = Path(tempfile.mkdtemp())
+    (folder / "shoot").mkdir()
+    for name in ("bag_and_scarf", "dress", "tshirt"):
+        sample = load_sample(name)
+        Image.fromarray(sample.image).save(folder / "shoot" / f"{name}.png", compress_level=1)
+        if name != "dress":
+            io.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
+    review = ShootWidget(viewer)
+    review.synchronous = True
+    viewer.window.add_dock_widget(review, name="Shoot review", area="right")
+    review.photos.value, review.segmented.value = folder / "shoot", folder / "out"
+    review.open()
+    settle(viewer)
+    viewer.reset_view()
+    shoot(viewer, "napari-shoot.png", args.out)
+
+    # 8. Train (with --train; starts TensorFlow in a child process): two photos
+    #    accepted with their true outlines, a short fine-tuning of the bundled model.
+    if args.train:
+        import time
+
+        from qtpy.QtWidgets import QApplication
+
+        from napari_boostseg._napari._train import TrainWidget
+        from napari_boostseg.shoot import Shoot
+
+        accepted = Shoot(folder / "shoot", folder / "train-review")
+        accepted.accept("dress", load_sample("dress").truth, {1: "dress"})
+        accepted.accept("tshirt", load_sample("tshirt").truth, {1: "top"})
+        viewer.window.remove_dock_widget("all")
+        detect = DetectWidget(viewer)
+        viewer.window.add_dock_widget(detect, name="Detect", area="right")
+        train = TrainWidget(viewer)
+        viewer.window.add_dock_widget(train, name="Train", area="right")
+        train.data.value = folder / "train-review"
+        train.epochs.value, train.steps.value = 1, args.train_steps
+        train.run()
+        while train.worker is not None:
+            QApplication.processEvents()
+            time.sleep(0.05)
+        shoot(viewer, "napari-train.png", args.out)
+
+    # A cut-out, flattened on a checkerboard so the transparency shows.
+    rgba = cutout_rgba.astype(np.float32) / 255
+    tile = ((np.indices(rgba.shape[:2]) // 24).sum(axis=0) % 2)[..., None] * 0.15 + 0.8
+    flat = rgba[..., :3] * rgba[..., 3:] + tile * (1 - rgba[..., 3:])
     Image.fromarray((flat * 255 + 0.5).astype(np.uint8)).reduce(2).save(args.out / "cutout-bag.png")
     print(f"wrote {args.out / 'cutout-bag.png'}")
     viewer.close()

@@ -42,3 +42,34 @@ def disk_labels(shape, centres, radius):
         rr, cc = ellipse(cy, cx, radius, radius, shape=shape)
         labels[rr, cc] = k
     return labels
+
+
+BACKDROP = (0.86, 0.86, 0.88)
+CLOTH = (0.18, 0.22, 0.55)
+
+
+def shirt_with_sleeve(flap: bool = False):
+    """A body with a sleeve; the coarse mask misses the sleeve (and, with ``flap``,
+    also covers a patch of backdrop beside the body).
+
+    Returns (photo, coarse, truth, sleeve, flap_mask).
+    """
+    rng = np.random.default_rng(0)
+    h, w = 360, 480
+    photo = np.empty((h, w, 3), np.float32)
+    photo[:] = BACKDROP
+    truth = np.zeros((h, w), np.int32)
+    truth[60:300, 150:300] = 1  # the body
+    sleeve = np.zeros((h, w), bool)
+    sleeve[80:114, 300:420] = True  # 34 px high, 120 px long
+    truth[sleeve] = 1
+    photo[truth == 1] = CLOTH
+    photo += rng.normal(0, 0.02, photo.shape).astype(np.float32)
+    image = (np.clip(photo, 0, 1) * 255).astype(np.uint8)
+    coarse = np.zeros((h, w), np.int32)
+    coarse[60:300, 150:300] = 1
+    flap_mask = np.zeros((h, w), bool)
+    if flap:
+        flap_mask[170:230, 60:150] = True  # backdrop the coarse mask claims
+        coarse[flap_mask] = 1
+    return image, coarse, truth, sleeve, flap_mask

@@ -151,8 +151,9 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     widget.classes.value = ["person"]
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
-    layer = viewer.layers[-1]  # a second coarse layer; the first stays for comparison
-    assert layer.name.startswith("photo coarse") and len(viewer.layers) == 3
+    # The photo's coarse layer is replaced, not piled up.
+    assert [layer.name for layer in viewer.layers] == ["photo", "photo coarse"]
+    layer = viewer.layers["photo coarse"]
     features = layer.features.set_index("index")
     assert set(features.loc[1:, "class_name"]) == {"person"}
     assert len(features) - 1 == n_person > 0  # the same detections, the others dropped
@@ -168,9 +169,12 @@ def test_detect_without_weights_says_what_to_do(make_napari_viewer, tmp_path, sh
     widget.image.value = viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="photo")
     widget.weights.value = tmp_path / "missing.h5"
     widget.run_button.clicked.emit()
-    assert "Choose a Mask R-CNN weights file" in shown["error"][0]
+    assert "Weights not found" in shown["error"][0] and "missing.h5" in shown["error"][0]
+    widget.weights.value = tmp_path
+    widget.run_button.clicked.emit()
+    assert "Choose a Mask R-CNN weights file" in shown["error"][-1]
     (tmp_path / "alone.h5").write_bytes(b"")
     widget.weights.value = tmp_path / "alone.h5"
     widget.run_button.clicked.emit()
-    assert "alone.json" in shown["error"][1]
+    assert "alone.json" in shown["error"][-1]
     assert widget.worker is None and widget.run_button.enabled

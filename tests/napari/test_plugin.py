@@ -16,7 +16,7 @@ def test_manifest_is_valid_and_every_contribution_imports():
     manifest = PluginManifest.from_distribution("napari-boostseg")
     manifest.validate_imports()
     contributions = manifest.contributions
-    assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs"}
+    assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs", "Shoot review", "Train"}
     assert {s.key for s in contributions.sample_data} == {"sweater", "outfit", "model", "white_top", "astronaut"}
     (writer,) = contributions.writers
     assert writer.layer_types == ["labels"]
@@ -28,6 +28,8 @@ def test_plugin_modules_do_not_import_tensorflow():
         "import sys\n"
         "import napari_boostseg._napari._widgets, napari_boostseg._napari._writer\n"
         "import napari_boostseg._napari._sample_data, napari_boostseg._napari._detector\n"
+        "import napari_boostseg._napari._shoot, napari_boostseg._napari._train\n"
+        "import napari_boostseg._napari._trainer\n"
         "heavy = [m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

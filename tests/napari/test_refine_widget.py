@@ -14,7 +14,13 @@ from _viewer_fixtures import (  # noqa: F401
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
-from napari_boostseg._napari._widgets import BACKGROUND_COLOUR, RefineWidget, object_colour
+from napari_boostseg._napari._widgets import (
+    BACKGROUND_COLOUR,
+    MARKER_SHADE,
+    RefineWidget,
+    marker_colour,
+    object_colour,
+)
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -72,11 +78,12 @@ def test_whole_chain_on_a_sample(make_napari_viewer, qtbot):
     colours = markers_layer.colormap.map(np.array([UNDECIDED, BACKGROUND, 2, 3]))
     assert colours[0][3] == 0  # undecided: clear
     np.testing.assert_allclose(colours[1][:3], BACKGROUND_COLOUR, atol=1e-6)
-    np.testing.assert_allclose(colours[2], object_colour(1), atol=1e-6)
-    np.testing.assert_allclose(colours[3], object_colour(2), atol=1e-6)
-    # Marker k+1 has the colour of object k in the segmentation.
+    for marker in (BACKGROUND, 2, 3):
+        np.testing.assert_allclose(colours[marker], marker_colour(marker), atol=1e-6)
+    # Marker k+1 is a shade of object k's colour in the segmentation.
     seg_colours = viewer.layers["bag_and_scarf segmentation"].colormap.map(np.array([1, 2]))
-    np.testing.assert_allclose(seg_colours, colours[2:], atol=1e-6)
+    np.testing.assert_allclose(seg_colours, [object_colour(1), object_colour(2)], atol=1e-6)
+    np.testing.assert_allclose(colours[2:, :3], seg_colours[:, :3] * MARKER_SHADE, atol=1e-6)
     # Ready to paint background.
     assert viewer.layers.selection.active is markers_layer
     assert markers_layer.mode == "paint" and markers_layer.selected_label == BACKGROUND

@@ -84,7 +84,7 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     widget = ExportWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.image.value = viewer.add_image(photo, name="shoot 1")
-    widget.labels.value = viewer.add_labels(labels, name="segmentation")
+    widget.segmentation.value = viewer.add_labels(labels, name="segmentation")
     widget.folder.value = tmp_path
 
     written = widget.export()
@@ -121,7 +121,7 @@ def test_export_with_nothing_to_cut_is_a_notification(make_napari_viewer, tmp_pa
     widget = ExportWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.image.value = viewer.add_image(np.zeros((20, 30), np.uint8), name="p")
-    widget.labels.value = viewer.add_labels(np.zeros((20, 30), np.int32), name="empty")
+    widget.segmentation.value = viewer.add_labels(np.zeros((20, 30), np.int32), name="empty")
     widget.folder.value = tmp_path
     assert widget.export() == []
     assert "no products" in shown["error"][0]

@@ -6,18 +6,21 @@ R-CNN runs in a separate process (:mod:`._detector`), so TensorFlow is never
 imported into napari and opening napari with the plugin installed costs
 nothing.
 
-Marker colours (the ``<photo> markers`` layer, which a person paints on):
+Marker colours (the ``<photo> markers`` layer, which a person paints on) are
+faint tints, so the photo stays visible under them:
 
-* undecided (0): clear, the photo shows through; the watershed decides here;
-* background (1): blue;
-* object ``k`` (marker ``k + 1``): the colour of object ``k`` in the
-  ``<photo> segmentation`` layer.
+* undecided (0): clear; the watershed decides here;
+* background (1): a faint blue;
+* object ``k`` (marker ``k + 1``): a faint, darker shade of object ``k``'s
+  colour in the ``<photo> segmentation`` layer, so a marker and the
+  segmentation it gives can be told apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -39,6 +42,7 @@ from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 
 from ..models import default_classes, default_weights
+from ..strokes import changed_window, stroke_markers, stroke_reach
 from ._detector import STEPS
 
 if TYPE_CHECKING:
@@ -61,12 +65,26 @@ PALETTE = np.array(
     ]
 )
 BACKGROUND_COLOUR = (0.15, 0.35, 1.00)
+#: Opacity of the background marker's tint and of object markers' tints.
+BACKGROUND_MARKER_ALPHA = 0.22
+OBJECT_MARKER_ALPHA = 0.45
+#: Object markers are the object's colour darkened by this factor.
+MARKER_SHADE = 0.45
 _N_COLOURS = 256
 
 
 def object_colour(k: int) -> np.ndarray:
-    """RGBA colour of object ``k`` (k >= 1)."""
+    """RGBA colour of object ``k`` (k >= 1) in the segmentation."""
     return np.append(PALETTE[(k - 1) % len(PALETTE)], 1.0)
+
+
+def marker_colour(marker: int) -> np.ndarray:
+    """RGBA colour of a marker value (0 undecided, 1 background, ``k + 1`` object ``k``)."""
+    if marker == 0:
+        return np.zeros(4)
+    if marker == 1:
+        return np.array([*BACKGROUND_COLOUR, BACKGROUND_MARKER_ALPHA])
+    return np.append(PALETTE[(marker - 2) % len(PALETTE)] * MARKER_SHADE, OBJECT_MARKER_ALPHA)
 
 
 def _colormap(markers: bool):
@@ -75,8 +93,7 @@ def _colormap(markers: bool):
 
     colours: dict[int | None, Any] = {None: (0, 0, 0, 0), 0: (0, 0, 0, 0)}
     if markers:
-        colours[1] = (*BACKGROUND_COLOUR, 1.0)
-        colours.update({k + 1: object_colour(k) for k in range(1, _N_COLOURS)})
+        colours.update({m: marker_colour(m) for m in range(1, _N_COLOURS + 1)})
     else:
         colours.update({k: object_colour(k) for k in range(1, _N_COLOURS)})
     return DirectLabelColormap(color_dict=colours)
@@ -148,6 +165,44 @@ def _start(
     return create_worker(work, _connect=connect, _start_thread=True)
 
 
+def _status_label() -> Label:
+    """A status line that wraps, so a long message is shown whole."""
+    label = Label(label="", value="")
+    label.native.setWordWrap(True)
+    return label
+
+
+def _report_error(status: Label, message: str) -> None:
+    """Show an error as a notification and, whole, in the widget's status line.
+
+    napari's notifications show one line; the status line keeps the full
+    message (and replaces whatever the last run said).
+    """
+    status.value = message
+    show_error(message)
+
+
+def _follow_new_layers(viewer, widget: Container, pick: Callable[[Any], None]) -> None:
+    """Call ``pick(layer)`` for each layer added to the viewer, choices refreshed first."""
+
+    def inserted(event) -> None:
+        widget.reset_choices()
+        pick(event.value)
+
+    viewer.layers.events.inserted.connect(inserted)
+
+
+def _photo_of(viewer, layer, suffix: str):
+    """The Image layer ``<photo>`` of a layer named ``<photo> <suffix>``, or None."""
+    name = layer.name
+    if not name.endswith(" " + suffix):
+        return None
+    photo = name[: -len(suffix) - 1]
+    if photo in viewer.layers and isinstance(viewer.layers[photo], Image):
+        return viewer.layers[photo]
+    return None
+
+
 def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
     """Update ``existing`` in place if it is still in the viewer, else add a new layer."""
     if existing is not None and existing in viewer.layers and existing.data.shape == data.shape:
@@ -165,8 +220,12 @@ def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
 class DetectWidget(Container):
     """Mask R-CNN detection of the products in a photo, as a coarse Labels layer."""
 
+    #: The open Detect widgets (the Train widget offers them its new weights).
+    instances: "weakref.WeakSet[DetectWidget]" = weakref.WeakSet()
+
     def __init__(self, napari_viewer: "napari.Viewer"):
         super().__init__(labels=True)
+        DetectWidget.instances.add(self)
         self.viewer = napari_viewer
         self.synchronous = False
         self.worker = None
@@ -197,7 +256,7 @@ class DetectWidget(Container):
         self.run_button = PushButton(text="Detect")
         self.cancel_button = PushButton(text="Cancel", enabled=False)
         self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
-        self.status = Label(label="", value="")
+        self.status = _status_label()
         self.extend([
             self.image, self.weights, self.min_score, self.nms, self.classes,
             Container(
@@ -234,10 +293,15 @@ class DetectWidget(Container):
         layer = self.image.value
         photo = _photo(layer)
         weights = Path(self.weights.value) if str(self.weights.value) not in ("", ".") else None
-        if weights is None or not weights.is_file():
+        if weights is None or weights.is_dir():
             raise ValueError(
                 "Choose a Mask R-CNN weights file (.h5). No weights? Paint a coarse mask in a "
                 "new Labels layer, or try File > Open Sample > BoostSeg, then use Refine."
+            )
+        if not weights.is_file():
+            raise ValueError(
+                f"Weights not found: {weights}. Choose an existing .h5 file (the bundled "
+                "garment model is napari_boostseg/models/garments.h5)."
             )
         config = weights.with_suffix(".json")
         if not config.is_file():
@@ -255,12 +319,12 @@ class DetectWidget(Container):
         try:
             photo, name, weights, config_path = self._check()
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return
         min_score, nms = float(self.min_score.value), float(self.nms.value)
         classes = tuple(self.classes.value) if self.classes.choices else None
         if classes == ():
-            show_error("Choose at least one class to detect.")
+            _report_error(self.status, "Choose at least one class to detect.")
             return
         self._run_id += 1
         run_id = self._run_id
@@ -306,8 +370,7 @@ class DetectWidget(Container):
 
     def _failed(self, run_id: int, exc: BaseException) -> None:
         if run_id == self._run_id:
-            show_error(f"Detection failed: {exc}")
-            self.status.value = "Failed."
+            _report_error(self.status, f"Detection failed: {exc}")
 
     def _finished(self, run_id: int) -> None:
         if run_id == self._run_id:
@@ -325,9 +388,16 @@ class DetectWidget(Container):
             "class_name": ["", *result["class_names"]],
             "score": np.concatenate([[np.nan], result["scores"]]),
         })
-        layer = self.viewer.add_labels(
-            result["labels"], name=f"{name} coarse", opacity=0.4, features=features
+        # A new detection of the same photo replaces its coarse layer.
+        target = f"{name} coarse"
+        existing = self.viewer.layers[target] if target in self.viewer.layers else None
+        if not isinstance(existing, Labels):
+            existing = None
+        layer = _place_layer(
+            self.viewer, existing, result["labels"], target, "labels", opacity=0.4,
+            features=features,
         )
+        layer.features = features
         self.status.value = f"{n} product(s) found."
         if not n:
             show_info(
@@ -338,6 +408,9 @@ class DetectWidget(Container):
 
 # --------------------------------------------------------------------------- #
 # Refine: soft mask, markers, watershed
+
+#: How far a stroke over sure markers re-marks, in grid cells (the widget's default).
+STROKE_REACH_CELLS = 3.0
 
 # Widget ranges for the known parameters; fields added later get generic ones.
 _PARAM_RANGES = {
@@ -389,6 +462,7 @@ class RefineWidget(Container):
         self.worker = None
         self.refinement = None
         self.layers: dict[str, Any] = {}
+        self._painted: np.ndarray | None = None  # the markers layer as last flooded
         self._flooded: np.ndarray | None = None  # the markers the segmentation comes from
         self._segmentation: np.ndarray | None = None  # the segmentation those markers gave
         self._source: tuple[str, str] | None = None  # (photo, coarse) layer names
@@ -397,15 +471,23 @@ class RefineWidget(Container):
         self.coarse = ComboBox(label="coarse", choices=_layer_choices(napari_viewer, Labels))
         self.params = _param_widgets()
         self.live = CheckBox(text="update as parameters change", value=True)
+        self.reach = FloatSpinBox(
+            label="stroke reach", value=STROKE_REACH_CELLS, min=0.0, max=20.0, step=0.5,
+            tooltip="A stroke painted over what the markers call sure background (or sure "
+            "object) hands this many grid cells around it back to the watershed, so the "
+            "region floods up to the photo's edge. 0: a stroke claims only its own pixels.",
+        )
         self.run_button = PushButton(text="Refine")
-        self.status = Label(label="", value="")
+        self.status = _status_label()
         self.help = Label(
             label="",
             value="Paint on the markers layer: 1 background,\nk+1 object k, 0 (eraser) "
-            "undecided.\nCtrl+Z undoes a stroke.",
+            "undecided.\nA stroke over a missed part claims it\nup to the photo's edge. "
+            "Ctrl+Z undoes a stroke.",
         )
-        self.extend([self.image, self.coarse, *self.params.values(), self.live,
+        self.extend([self.image, self.coarse, *self.params.values(), self.live, self.reach,
                      self.run_button, self.status, self.help])
+        self.reach.changed.connect(self._reach_changed)
         self.run_button.changed.connect(self.run)
         for widget in self.params.values():
             widget.changed.connect(self._params_changed)
@@ -413,6 +495,20 @@ class RefineWidget(Container):
         self._param_timer.timeout.connect(self.run)
         self._paint_timer = QTimer(singleShot=True, interval=self.PAINT_DELAY_MS)
         self._paint_timer.timeout.connect(self.follow_markers)
+        _follow_new_layers(napari_viewer, self, self._layer_added)
+        napari_viewer.layers.events.removed.connect(self._layer_removed)
+
+    def _layer_added(self, layer) -> None:
+        """A new ``<photo> coarse`` layer (from Detect) becomes the one to refine."""
+        if isinstance(layer, Labels) and layer.name.endswith(" coarse"):
+            self.coarse.value = layer
+            photo = _photo_of(self.viewer, layer, "coarse")
+            if photo is not None:
+                self.image.value = photo
+
+    def _layer_removed(self, event) -> None:
+        if any(event.value is layer for layer in self.layers.values()):
+            self.status.value = "Press Refine to show the markers and segmentation again."
 
     # -- parameters ------------------------------------------------------- #
 
@@ -449,7 +545,7 @@ class RefineWidget(Container):
                     "(label 1, 2, ... one per product) or run Detect."
                 )
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return
         name = self.image.value.name
         source = (name, self.coarse.value.name)
@@ -473,8 +569,7 @@ class RefineWidget(Container):
         )
 
     def _failed(self, exc: BaseException) -> None:
-        show_error(f"Refinement failed: {exc}")
-        self.status.value = "Failed."
+        _report_error(self.status, f"Refinement failed: {exc}")
 
     def _finished(self) -> None:
         self.worker = None
@@ -498,9 +593,13 @@ class RefineWidget(Container):
         ):
             edited = old.data != self.refinement.markers
             markers[edited] = old.data[edited]
-        labels = reflood(result, markers) if (markers != result.markers).any() else result.labels
+        effective = stroke_markers(
+            result.markers, markers, result.labels, self._reach_pixels(result)
+        )
+        labels = reflood(result, effective) if (effective != result.markers).any() else result.labels
         self.refinement, self._source = result, source
-        self._flooded = markers.copy()
+        self._painted = markers.copy()
+        self._flooded = effective
         self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
@@ -529,7 +628,7 @@ class RefineWidget(Container):
             marker_layer.events.set_data.disconnect(self._markers_edited)
         marker_layer = _place_layer(
             viewer, marker_layer, markers, f"{name} markers", "labels",
-            colormap=_colormap(markers=True), opacity=0.5,
+            colormap=_colormap(markers=True), opacity=1.0,
         )
         layers["markers"] = marker_layer
         marker_layer.events.paint.connect(self._markers_edited)
@@ -541,6 +640,24 @@ class RefineWidget(Container):
             marker_layer.mode = "paint"
 
     # -- live marker editing ---------------------------------------------- #
+
+    def _reach_pixels(self, refinement) -> float:
+        return stroke_reach(refinement.coarse, float(self.reach.value))
+
+    def _reach_changed(self) -> None:
+        """Re-mark every stroke with the new reach and flood the whole band again."""
+        from napari_boostseg import reflood
+
+        segmentation = self.layers.get("segmentation")
+        if self.refinement is None or self._painted is None:
+            return
+        result = self.refinement
+        self._flooded = stroke_markers(
+            result.markers, self._painted, result.labels, self._reach_pixels(result)
+        )
+        self._segmentation = reflood(result, self._flooded)
+        if segmentation is not None and segmentation in self.viewer.layers:
+            segmentation.data = self._segmentation
 
     def _markers_edited(self, _event=None) -> None:
         # A stroke, an undo or a redo: re-flood once the events settle.
@@ -558,11 +675,18 @@ class RefineWidget(Container):
         segmentation = self.layers.get("segmentation")
         if self.refinement is None or markers_layer is None or segmentation is None:
             return False
-        markers = np.asarray(markers_layer.data)
-        if markers.shape != self.refinement.edges.shape or np.array_equal(markers, self._flooded):
+        painted = np.asarray(markers_layer.data)
+        if painted.shape != self.refinement.edges.shape or np.array_equal(painted, self._painted):
             return False
         try:
-            # Only a window around the changed markers floods again.
+            # Strokes re-mark the band around them (stroke reach); only a
+            # window around what changed is re-marked and flooded again.
+            reach = self._reach_pixels(self.refinement)
+            window = changed_window(self._painted, painted, reach)
+            markers = self._flooded.copy()
+            markers[window] = stroke_markers(
+                self.refinement.markers, painted, self.refinement.labels, reach, window=window
+            )
             labels = reflood(
                 self.refinement,
                 markers,
@@ -570,9 +694,10 @@ class RefineWidget(Container):
                 previous_labels=self._segmentation,
             )
         except ValueError as exc:
-            show_error(f"Cannot use these markers: {exc}")
+            _report_error(self.status, f"Cannot use these markers: {exc}")
             return False
-        self._flooded = markers.copy()
+        self._painted = painted.copy()
+        self._flooded = markers
         self._segmentation = labels
         if segmentation in self.viewer.layers:
             segmentation.data = labels
@@ -603,13 +728,32 @@ class ExportWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
-        self.labels = ComboBox(label="segmentation", choices=_layer_choices(napari_viewer, Labels))
+        self.segmentation = ComboBox(
+            label="segmentation", choices=_layer_choices(napari_viewer, Labels)
+        )
         self.folder = FileEdit(label="folder", mode="d", value=Path.home())
-        self.prefix = LineEdit(label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name.")
+        self.prefix = LineEdit(
+            label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name."
+        )
         self.crop = CheckBox(text="crop to each product", value=False)
         self.export_button = PushButton(text="Export cut-outs")
-        self.extend([self.image, self.labels, self.folder, self.prefix, self.crop, self.export_button])
+        self.status = _status_label()
+        self.extend([
+            self.image, self.segmentation, self.folder, self.prefix, self.crop,
+            self.export_button, self.status,
+        ])
         self.export_button.changed.connect(self.export)
+        # Start from the newest segmentation, and follow Refine as it makes one.
+        for layer in napari_viewer.layers:
+            self._layer_added(layer)
+        _follow_new_layers(napari_viewer, self, self._layer_added)
+
+    def _layer_added(self, layer) -> None:
+        if isinstance(layer, Labels) and layer.name.endswith(" segmentation"):
+            self.segmentation.value = layer
+            photo = _photo_of(self.viewer, layer, "segmentation")
+            if photo is not None:
+                self.image.value = photo
 
     def export(self) -> list[Path]:
         """Write ``<name>_<id>.png`` per object; returns the files written."""
@@ -617,24 +761,25 @@ class ExportWidget(Container):
 
         try:
             photo = _photo(self.image.value)
-            labels = _label_image(self.labels.value, "segmentation")
+            labels = _label_image(self.segmentation.value, "segmentation")
             if photo.shape[:2] != labels.shape:
                 raise ValueError(
-                    f"'{self.labels.value.name}' ({labels.shape[1]}x{labels.shape[0]}) does not "
+                    f"'{self.segmentation.value.name}' ({labels.shape[1]}x{labels.shape[0]}) does not "
                     f"match the photo ({photo.shape[1]}x{photo.shape[0]}); choose its segmentation."
                 )
             ids = [int(i) for i in np.unique(labels) if i != 0]
             if not ids:
-                raise ValueError(f"'{self.labels.value.name}' has no products to cut out.")
+                raise ValueError(f"'{self.segmentation.value.name}' has no products to cut out.")
         except ValueError as exc:
-            show_error(str(exc))
+            _report_error(self.status, str(exc))
             return []
         folder = Path(self.folder.value)
         stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
         targets = {k: folder / f"{stem}_{k:02d}.png" for k in ids}
         existing = [p for p in targets.values() if p.exists()]
         if existing and not confirm_overwrite(existing):
-            show_info("Nothing exported; choose another folder or name.")
+            self.status.value = "Nothing exported; choose another folder or name."
+            show_info(self.status.value)
             return []
         from scipy import ndimage as ndi
 
@@ -646,7 +791,8 @@ class ExportWidget(Container):
                 rgba = io.cutout(photo[window], labels[window], label=k)
                 written.append(io.write_cutout(path, rgba, overwrite=True))
         except (OSError, ValueError) as exc:
-            show_error(f"Export stopped after {len(written)} file(s): {exc}")
+            _report_error(self.status, f"Export stopped after {len(written)} file(s): {exc}")
             return written
-        show_info(f"Saved {len(written)} cut-out(s) to {folder}.")
+        self.status.value = f"Saved {len(written)} cut-out(s) to {folder}."
+        show_info(self.status.value)
         return written

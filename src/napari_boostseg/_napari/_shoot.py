@@ -1,0 +1,366 @@
+"""The Shoot review widget: step through a folder of photos, correct, accept.
+
+A thin shell over :class:`napari_boostseg.shoot.Shoot` (the state on disk)
+and the Refine widget (layers, strokes, live re-flooding). One photo's layers
+are in the viewer at a time; the next photo is read and refined in a thread
+worker while the person works on this one. Strokes are saved a moment after
+each edit and when leaving a photo, so nothing is lost.
+
+Keys: PageDown next photo, PageUp previous photo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+
+from ._widgets import RefineWidget, _report_error, _start, _status_label
+
+if TYPE_CHECKING:
+    import napari
+
+    from napari_boostseg.shoot import Shoot
+
+#: Keys bound in the viewer while a shoot is open.
+NEXT_KEY, PREVIOUS_KEY = "PageDown", "PageUp"
+
+
+@dataclass
+class Prepared:
+    """One photo, read and refined, ready to show."""
+
+    index: int
+    name: str
+    pixels: np.ndarray
+    coarse: np.ndarray | None
+    refinement: Any  # napari_boostseg.Refinement or None
+    strokes: np.ndarray | None
+
+
+def _model_classes() -> list[str]:
+    """The bundled model's classes, garments first (read from its config; no TensorFlow)."""
+    import json
+
+    from napari_boostseg.models import GARMENT_CLASSES, default_weights
+
+    weights = default_weights()
+    if weights is None:
+        return ["garment"]
+    names = json.loads(weights.with_suffix(".json").read_text())["class_names"][1:]
+    return sorted(names, key=lambda n: n not in GARMENT_CLASSES)
+
+
+def _folder(edit: FileEdit) -> Path | None:
+    value = str(edit.value)
+    return None if value in ("", ".") else Path(value)
+
+
+class ShootWidget(Container):
+    """A folder of photos with a status each; next and previous; accept or skip."""
+
+    #: Calm after the last stroke before it is saved, in milliseconds.
+    SAVE_DELAY_MS = 1000
+
+    def __init__(self, napari_viewer: "napari.Viewer"):
+        from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QListWidget
+
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.synchronous = False
+        self.shoot: Shoot | None = None
+        self.current: int | None = None
+        self.refine: RefineWidget | None = None
+        self._prepared: dict[int, Prepared] = {}
+        self._workers: dict[int, Any] = {}
+        self._wanted: int | None = None
+        self._shown_coarse: np.ndarray | None = None
+        self.photos = FileEdit(label="photos", mode="d", value="", tooltip="The shoot's folder of photos.")
+        self.segmented = FileEdit(
+            label="segment output", mode="d", value="",
+            tooltip="Optional: the --out folder of 'boostseg segment' over these photos; its "
+            "label images are the photos' coarse masks.",
+        )
+        self.review = FileEdit(
+            label="review folder", mode="d", value="",
+            tooltip="Where statuses, strokes, training data (images/, labels/) and cut-outs "
+            "go. Empty: '<photos>-review' beside the photo folder.",
+        )
+        classes = _model_classes()
+        self.class_name = ComboBox(
+            label="class", choices=classes, value=classes[0],
+            tooltip="Class saved for objects that have none (from segment outputs or painted "
+            "by hand): one of the bundled model's classes, so the accepted photos can teach it.",
+        )
+        self.open_button = PushButton(text="Open shoot")
+        self.count = Label(label="", value="")
+        self.previous_button = PushButton(text=f"< Previous ({PREVIOUS_KEY})", enabled=False)
+        self.next_button = PushButton(text=f"Next ({NEXT_KEY}) >", enabled=False)
+        self.accept_button = PushButton(text="Accept", enabled=False)
+        self.skip_button = PushButton(text="Skip", enabled=False)
+        self.status = _status_label()
+        self.list = QListWidget()
+        self.list.setMinimumHeight(160)
+        self.extend([
+            self.photos, self.segmented, self.review, self.class_name, self.open_button,
+            self.count,
+            Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False),
+            Container(widgets=[self.accept_button, self.skip_button], layout="horizontal", labels=False),
+            self.status,
+        ])
+        # The list of photos goes under their count.
+        self.native.layout().insertWidget(self.index(self.count) + 1, self.list)
+        self.open_button.changed.connect(self.open)
+        self.previous_button.changed.connect(self.previous)
+        self.next_button.changed.connect(self.next)
+        self.accept_button.changed.connect(self.accept)
+        self.skip_button.changed.connect(self.skip)
+        self.list.currentRowChanged.connect(self._row_chosen)
+        self._save_timer = QTimer(singleShot=True, interval=self.SAVE_DELAY_MS)
+        self._save_timer.timeout.connect(self.save)
+
+    # -- opening ------------------------------------------------------------ #
+
+    def open(self) -> None:
+        """Open the chosen folders and show the first photo not yet reviewed."""
+        from napari_boostseg.shoot import Shoot
+
+        photos = _folder(self.photos)
+        if photos is None:
+            _report_error(self.status, "Choose the folder of photos.")
+            return
+        review = _folder(self.review) or photos.parent / f"{photos.name}-review"
+        try:
+            shoot = Shoot(photos, review, segmented=_folder(self.segmented))
+        except (OSError, ValueError) as exc:
+            _report_error(self.status, str(exc))
+            return
+        self.save()
+        self._clear_layers()
+        self.shoot, self.current = shoot, None
+        self._prepared.clear()
+        if self.refine is None:
+            self.refine = RefineWidget(self.viewer)
+            self.refine.synchronous = self.synchronous
+            self.viewer.window.add_dock_widget(self.refine, name="Refine", area="right")
+        self.viewer.bind_key(NEXT_KEY, lambda _viewer: self.next(), overwrite=True)
+        self.viewer.bind_key(PREVIOUS_KEY, lambda _viewer: self.previous(), overwrite=True)
+        self._fill_list()
+        todo = [i for i, n in enumerate(shoot.names) if shoot.status(n) in ("new", "automatic")]
+        self.show(todo[0] if todo else 0)
+
+    def _fill_list(self) -> None:
+        shoot = self.shoot
+        self.list.blockSignals(True)
+        self.list.clear()
+        for name in shoot.names:
+            self.list.addItem(f"{name}  ({shoot.status(name)})")
+        if self.current is not None:
+            self.list.setCurrentRow(self.current)
+        self.list.blockSignals(False)
+        self.count.value = shoot.summary()
+
+    # -- stepping ----------------------------------------------------------- #
+
+    def next(self) -> None:
+        if self.shoot is not None and self.current is not None and self.current + 1 < len(self.shoot.names):
+            self.show(self.current + 1)
+
+    def previous(self) -> None:
+        if self.shoot is not None and self.current is not None and self.current > 0:
+            self.show(self.current - 1)
+
+    def _row_chosen(self, row: int) -> None:
+        if self.shoot is not None and 0 <= row != self.current:
+            self.show(row)
+
+    def show(self, index: int) -> None:
+        """Leave the current photo (its strokes saved) and show photo ``index``."""
+        self.save()
+        self._clear_layers()
+        self.current = self._wanted = index
+        self._fill_list()
+        for button in (self.previous_button, self.next_button, self.accept_button, self.skip_button):
+            button.enabled = True
+        self.previous_button.enabled = index > 0
+        self.next_button.enabled = index + 1 < len(self.shoot.names)
+        for i in list(self._prepared):
+            if i not in (index, index + 1):
+                del self._prepared[i]
+        if index in self._prepared:
+            self._display(self._prepared.pop(index))
+        else:
+            self.status.value = f"Opening {self.shoot.names[index]}…"
+            self._prepare(index)
+
+    def _prepare(self, index: int) -> None:
+        """Read and refine photo ``index`` in a worker; shown if it is still wanted."""
+        if index in self._workers or index in self._prepared:
+            return
+        shoot, name = self.shoot, self.shoot.names[index]
+        params = self.refine.refine_params()
+
+        def work():
+            from napari_boostseg import refine
+
+            yield name
+            pixels = shoot.read_photo(name).pixels
+            coarse = shoot.coarse(name)
+            if coarse is not None and coarse.shape != pixels.shape[:2]:
+                raise ValueError(
+                    f"The coarse masks of {name} are {coarse.shape[1]}x{coarse.shape[0]} but the "
+                    f"photo is {pixels.shape[1]}x{pixels.shape[0]}."
+                )
+            refinement = None
+            if coarse is not None and coarse.any():
+                refinement = refine(pixels, coarse, params, return_intermediates=True)
+            return Prepared(index, name, pixels, coarse, refinement, shoot.strokes(name))
+
+        self._workers[index] = _start(
+            work,
+            yielded=lambda _name: None,
+            returned=self._prepared_one,
+            errored=lambda exc: self._failed(index, exc),
+            finished=lambda: self._workers.pop(index, None),
+            synchronous=self.synchronous,
+        )
+        if self.synchronous:
+            self._workers.pop(index, None)
+
+    def _prepared_one(self, prepared: Prepared) -> None:
+        if prepared.index == self._wanted and self.current == prepared.index and not self._on_screen():
+            self._display(prepared)
+        else:
+            self._prepared[prepared.index] = prepared
+
+    def _failed(self, index: int, exc: BaseException) -> None:
+        if index == self._wanted:
+            _report_error(self.status, f"Cannot open {self.shoot.names[index]}: {exc}")
+
+    def _on_screen(self) -> bool:
+        name = self.shoot.names[self.current]
+        return name in self.viewer.layers
+
+    def _display(self, prepared: Prepared) -> None:
+        viewer, name, refine = self.viewer, prepared.name, self.refine
+        viewer.add_image(prepared.pixels, name=name)
+        self._shown_coarse = None
+        if prepared.coarse is not None:
+            self._shown_coarse = prepared.coarse
+            viewer.add_labels(prepared.coarse.copy(), name=f"{name} coarse", opacity=0.4, visible=False)
+        if prepared.refinement is not None:
+            refine._show(prepared.refinement, (name, f"{name} coarse"), None)
+            markers = refine.layers["markers"]
+            strokes = prepared.strokes
+            if strokes is not None and strokes.shape == markers.data.shape:
+                painted = markers.data.copy()
+                painted[strokes > 0] = strokes[strokes > 0] - 1
+                markers.data = painted
+                refine.follow_markers()
+            markers.events.paint.connect(self._edited)
+            markers.events.set_data.connect(self._edited)
+            self.status.value = (
+                f"{name}: {int(refine._segmentation.max())} product(s). Correct with strokes on "
+                f"'{name} markers', then Accept."
+            )
+        else:
+            self.status.value = (
+                f"{name}: no coarse masks yet. Run Detect (or paint '{name} coarse'), then Refine."
+            )
+        viewer.reset_view()
+        if prepared.index + 1 < len(self.shoot.names):
+            self._prepare(prepared.index + 1)
+
+    def _clear_layers(self) -> None:
+        """Remove the current photo's layers (their strokes are saved first)."""
+        if self.shoot is None or self.current is None:
+            return
+        name = self.shoot.names[self.current]
+        for layer in [layer for layer in self.viewer.layers if layer.name == name or layer.name.startswith(name + " ")]:
+            self.viewer.layers.remove(layer)
+
+    # -- saving ------------------------------------------------------------- #
+
+    def _edited(self, _event=None) -> None:
+        self._save_timer.start()
+
+    def _current_layers(self):
+        if self.shoot is None or self.current is None or self.refine is None:
+            return None, None
+        name = self.shoot.names[self.current]
+        coarse = self.viewer.layers[f"{name} coarse"] if f"{name} coarse" in self.viewer.layers else None
+        markers = self.refine.layers.get("markers")
+        result = self.refine.refinement
+        if markers is None or markers not in self.viewer.layers or result is None or self.refine._source[0] != name:
+            markers = None
+        return coarse, markers
+
+    def save(self) -> None:
+        """Save the current photo's strokes and coarse masks (if changed) to the review folder."""
+        self._save_timer.stop()
+        coarse, markers = self._current_layers()
+        if coarse is None and markers is None:
+            return
+        name = self.shoot.names[self.current]
+        new_coarse = None
+        if coarse is not None and (
+            self._shown_coarse is None or not np.array_equal(coarse.data, self._shown_coarse)
+        ):
+            new_coarse = np.asarray(coarse.data)
+            self._shown_coarse = new_coarse.copy()
+        strokes = None
+        if markers is not None:
+            painted = np.asarray(markers.data)
+            automatic = self.refine.refinement.markers
+            strokes = np.where(painted != automatic, painted + 1, 0).astype(np.int32)
+            if not strokes.any() and self.shoot.strokes(name) is None:
+                strokes = None
+        try:
+            self.shoot.save_edits(name, coarse=new_coarse, strokes=strokes)
+        except (OSError, ValueError) as exc:
+            _report_error(self.status, f"Could not save the strokes of {name}: {exc}")
+
+    def accept(self) -> list[Path]:
+        """Save the segmentation as training data and cut-outs, then go to the next photo."""
+        if self.shoot is None or self.current is None:
+            return []
+        name = self.shoot.names[self.current]
+        segmentation = self.refine.layers.get("segmentation")
+        if segmentation is None or segmentation not in self.viewer.layers or self.refine._source[0] != name:
+            _report_error(self.status, f"{name} has no segmentation to accept: run Refine first, or Skip.")
+            return []
+        labels = np.asarray(segmentation.data)
+        classes = {int(k): str(self.class_name.value) for k in np.unique(labels) if k > 0}
+        features = getattr(self.viewer.layers[f"{name} coarse"], "features", None) if (
+            f"{name} coarse" in self.viewer.layers
+        ) else None
+        if features is not None and "class_name" in features and "index" in features:
+            for k, cls in zip(features["index"], features["class_name"]):
+                if int(k) in classes and cls:
+                    classes[int(k)] = str(cls)
+        self.save()
+        try:
+            written = self.shoot.accept(name, labels, classes)
+        except (OSError, ValueError) as exc:
+            _report_error(self.status, f"Not accepted: {exc}")
+            return []
+        self._after_verdict(f"{name} accepted: {len(written) - 3} cut-out(s) in {self.shoot.review / 'cutouts'}.")
+        return written
+
+    def skip(self) -> None:
+        if self.shoot is None or self.current is None:
+            return
+        name = self.shoot.names[self.current]
+        self.save()
+        self.shoot.skip(name)
+        self._after_verdict(f"{name} skipped.")
+
+    def _after_verdict(self, message: str) -> None:
+        self._fill_list()
+        if self.current + 1 < len(self.shoot.names):
+            self.show(self.current + 1)
+        self.status.value = message + " " + self.status.value if self.status.value else message

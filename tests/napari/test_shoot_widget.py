@@ -1,0 +1,124 @@
+"""The Shoot review widget in a real viewer: open a folder, step with the keys, correct,
+accept, skip, and find everything again after reopening."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from PIL import Image
+
+from napari_boostseg import BACKGROUND, io
+from napari_boostseg._napari._shoot import ShootWidget
+
+pytestmark = [pytest.mark.gui, needs_display]
+
+WAIT_MS = 60_000
+
+
+@pytest.fixture
+def shoot_folders(tmp_path):
+    """Three sample photos; 'boostseg segment' outputs for two (their coarse masks)."""
+    from napari_boostseg.samples import load_sample
+
+    photos, out = tmp_path / "shoot", tmp_path / "out"
+    photos.mkdir()
+    for name in ("bag_and_scarf", "dress", "tshirt"):
+        sample = load_sample(name)
+        Image.fromarray(sample.image).save(photos / f"{name}.png", compress_level=1)
+        if name != "dress":
+            io.write_labels(out / "labels" / f"{name}.png", sample.coarse)
+    return photos, out, tmp_path / "shoot-review"
+
+
+def press(viewer, key) -> None:
+    """Press a key over the canvas, as a person would."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    canvas = viewer.window._qt_viewer.canvas.native
+    canvas.setFocus()
+    QTest.keyClick(canvas, {"PageDown": Qt.Key.Key_PageDown, "PageUp": Qt.Key.Key_PageUp}[key])
+
+
+def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
+    from napari_boostseg.mrcnn.dataset import InstanceDataset
+
+    photos, out, review = shoot_folders
+    viewer = make_napari_viewer()
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Shoot review")
+    assert isinstance(widget, ShootWidget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    assert widget.count.value == "3 photos: 1 new, 2 automatic, 0 corrected, 0 skipped"
+    assert [widget.list.item(i).text() for i in range(3)] == [
+        "bag_and_scarf  (automatic)", "dress  (new)", "tshirt  (automatic)",
+    ]
+    # Only this photo is loaded; the next one is prepared in a worker meanwhile.
+    assert {layer.name.split(" ")[0] for layer in viewer.layers} == {"bag_and_scarf"}
+    qtbot.waitUntil(lambda: 1 in widget._prepared, timeout=WAIT_MS)
+
+    # A background stroke across the top of the bag's handle (sure object there).
+    markers = viewer.layers["bag_and_scarf markers"]
+    segmentation = viewer.layers["bag_and_scarf segmentation"]
+    before = segmentation.data.copy()
+    with markers.block_history():
+        for col in range(520, 580, 4):
+            markers.paint((310, col), BACKGROUND, refresh=False)
+    markers.refresh()
+    qtbot.waitUntil(lambda: not np.array_equal(segmentation.data, before), timeout=WAIT_MS)
+    corrected = segmentation.data.copy()
+
+    # PageDown: the next photo at once; this one's strokes are on disk.
+    press(viewer, "PageDown")
+    assert widget.current == 1, (widget.status.value, shown)
+    qtbot.waitUntil(lambda: "dress" in viewer.layers, timeout=WAIT_MS)
+    assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
+    assert (review / "edits" / "bag_and_scarf-strokes.png").is_file()
+    assert "Run Detect" in widget.status.value  # no coarse masks for this one
+
+    # PageUp: back, with the stroke and the corrected segmentation.
+    press(viewer, "PageUp")
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    assert np.all(viewer.layers["bag_and_scarf markers"].data[310, 520:577] == BACKGROUND)
+    np.testing.assert_array_equal(viewer.layers["bag_and_scarf segmentation"].data, corrected)
+
+    # Accept: training data and cut-outs, and on to the next photo.
+    written = widget.accept()
+    assert len(written) == 5 and widget.current == 1
+    assert widget.class_name.value == "top"  # the bundled model's first garment class
+    dataset = InstanceDataset(review, ("BG", "top"))
+    _image, masks, _classes = dataset.load(0)
+    np.testing.assert_array_equal(masks[..., 0], corrected == 1)
+    assert sorted(p.name for p in (review / "cutouts").iterdir()) == [
+        "bag_and_scarf_01.png", "bag_and_scarf_02.png",
+    ]
+    widget.skip_button.clicked.emit()  # the dress
+    qtbot.waitUntil(lambda: "tshirt segmentation" in viewer.layers, timeout=WAIT_MS)
+    assert widget.count.value == "3 photos: 0 new, 1 automatic, 1 corrected, 1 skipped"
+    assert widget.list.item(0).text() == "bag_and_scarf  (corrected)"
+    assert json.loads((review / "review.json").read_text())["status"]["dress"] == "skipped"
+    assert not shown["error"], shown
+
+    # Closed and opened again: the statuses are there, and it starts where work is left.
+    again = ShootWidget(viewer)
+    viewer.window.add_dock_widget(again)
+    again.photos.value, again.segmented.value = photos, out
+    again.open_button.clicked.emit()
+    assert again.count.value == "3 photos: 0 new, 1 automatic, 1 corrected, 1 skipped"
+    assert again.current == 2
+
+
+def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.open_button.clicked.emit()
+    assert "Choose the folder of photos" in shown["error"][-1]
+    widget.photos.value = tmp_path / "nowhere"
+    widget.open_button.clicked.emit()
+    assert "Photo folder not found" in shown["error"][-1]
+    assert widget.status.value == shown["error"][-1] and widget.shoot is None
