@@ -76,6 +76,7 @@ def detect_widget(viewer, weights, photo) -> DetectWidget:
     widget = DetectWidget(viewer)
     viewer.window.add_dock_widget(widget)
     widget.image.value = viewer.add_image(photo, name="photo")
+    widget.source.value = "model"  # the drawn samples have a plain backdrop
     widget.weights.value = weights
     return widget
 
@@ -138,7 +139,7 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     assert set(features.loc[1:, "class_name"]) == {"garment", "person"}
     scores = features.loc[1:, "score"].to_numpy()
     assert np.all(np.diff(scores) <= 0)  # id 1 is the best detection
-    assert widget.status.value == f"{n} product(s) found."
+    assert widget.status.value == f"{n} product(s) found by the model."
     # Hovering over an object shows its class and score.
     y, x = np.argwhere(layer.data == ids[-1])[0]
     status = layer.get_status((y, x), world=True)
@@ -178,3 +179,32 @@ def test_detect_without_weights_says_what_to_do(make_napari_viewer, tmp_path, sh
     widget.run_button.clicked.emit()
     assert "alone.json" in shown["error"][-1]
     assert widget.worker is None and widget.run_button.enabled
+
+
+def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_napari_viewer, qtbot, monkeypatch):
+    from napari_boostseg._napari import _detector
+    from napari_boostseg.metrics import match_instances
+    from napari_boostseg.sample_photos import load_sample_photo
+
+    def no_model():
+        raise AssertionError("the model was started for a photo with a plain backdrop")
+
+    monkeypatch.setattr(_detector, "shared_detector", no_model)
+    sample = load_sample_photo("outfit")
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "outfit")
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Detect")
+    assert widget.source.value == "auto" and widget.image.value.name == "outfit"
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: "outfit coarse" in viewer.layers and widget.worker is None, timeout=WAIT_MS)
+    coarse = viewer.layers["outfit coarse"].data
+    n = int(sample.truth.max())
+    assert int(coarse.max()) == n
+    assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
+    assert widget.status.value.startswith(f"{n} product(s) found on the backdrop")
+    # A photo without a plain backdrop and the backdrop source: a clear message, no layer.
+    widget.image.value = viewer.add_image(np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8), name="street")
+    widget.source.value = "backdrop"
+    widget.run_button.clicked.emit()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    assert "no plain backdrop" in widget.status.value and "street coarse" not in viewer.layers

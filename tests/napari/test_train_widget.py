@@ -77,11 +77,12 @@ def test_train_cancel_and_detect_with_the_new_weights(make_napari_viewer, qtbot,
     # Detect runs with the new weights.
     detect.image.value = viewer.add_image(np.asarray(Image.open(photos / "dress.png")), name="dress")
     detect.min_score.value = 0.0
+    detect.source.value = "model"  # the new weights, not the backdrop
     detect.run_button.clicked.emit()
     qtbot.waitUntil(lambda: detect.worker is None, timeout=WAIT_MS)
     assert not shown["error"], shown
     assert "dress coarse" in viewer.layers
-    assert detect.status.value.endswith("product(s) found.")
+    assert detect.status.value.endswith("product(s) found by the model.")
 
 
 def test_train_says_what_is_missing(make_napari_viewer, tmp_path, accepted, shown):

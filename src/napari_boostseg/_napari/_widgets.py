@@ -217,8 +217,16 @@ def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
 # Detect
 
 
+#: Where Detect's coarse masks come from: (label shown, source).
+SOURCE_CHOICES = (
+    ("auto: backdrop, else model", "auto"),
+    ("backdrop (no model)", "backdrop"),
+    ("model (Mask R-CNN)", "model"),
+)
+
+
 class DetectWidget(Container):
-    """Mask R-CNN detection of the products in a photo, as a coarse Labels layer."""
+    """Products found in a photo, on its backdrop or by a Mask R-CNN, as a coarse Labels layer."""
 
     #: The open Detect widgets (the Train widget offers them its new weights).
     instances: "weakref.WeakSet[DetectWidget]" = weakref.WeakSet()
@@ -232,6 +240,12 @@ class DetectWidget(Container):
         self._run_id = 0
         weights = default_weights()
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
+        self.source = ComboBox(
+            label="find products", choices=SOURCE_CHOICES, value="auto",
+            tooltip="auto: on the photo's backdrop where it has a plain one (studio photos, "
+            "no model needed), else by the Mask R-CNN. backdrop: the backdrop only. "
+            "model: the Mask R-CNN only.",
+        )
         self.weights = FileEdit(
             label="weights",
             mode="r",
@@ -258,7 +272,7 @@ class DetectWidget(Container):
         self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
         self.status = _status_label()
         self.extend([
-            self.image, self.weights, self.min_score, self.nms, self.classes,
+            self.image, self.source, self.weights, self.min_score, self.nms, self.classes,
             Container(
                 widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
             ),
@@ -289,10 +303,12 @@ class DetectWidget(Container):
         self.classes.reset_choices()
         self.classes.value = list(default_classes(weights, loaded.class_names))
 
-    def _check(self) -> tuple[np.ndarray, str, Path, Path]:
+    def _check(self) -> tuple[np.ndarray, str, Path | None, Path | None]:
         layer = self.image.value
         photo = _photo(layer)
         weights = Path(self.weights.value) if str(self.weights.value) not in ("", ".") else None
+        if self.source.value == "backdrop":
+            return photo, layer.name, None, None
         if weights is None or weights.is_dir():
             raise ValueError(
                 "Choose a Mask R-CNN weights file (.h5). No weights? Paint a coarse mask in a "
@@ -329,10 +345,26 @@ class DetectWidget(Container):
         self._run_id += 1
         run_id = self._run_id
 
+        source = self.source.value
+
         def work():
             from ._detector import shared_detector
 
-            return (yield from shared_detector().detect(photo, weights, min_score, nms, classes))
+            why = ""
+            if source != "model":
+                from napari_boostseg.backdrop import backdrop_labels
+
+                found = backdrop_labels(photo)
+                if found.plain and (found.labels.max() > 0 or source == "backdrop"):
+                    n = int(found.labels.max())
+                    return {"labels": found.labels, "scores": np.full(n, np.nan),
+                            "class_names": [""] * n, "note": f"on the backdrop: {found.reason}"}
+                if source == "backdrop":
+                    raise ValueError(f"{found.reason}. Choose 'model' for this photo.")
+                why = found.reason if not found.plain else "nothing stands out from the backdrop"
+            result = yield from shared_detector().detect(photo, weights, min_score, nms, classes)
+            result["note"] = f"by the model ({why})" if why else "by the model"
+            return result
 
         self._busy(True)
         self.worker = _start(
@@ -398,7 +430,7 @@ class DetectWidget(Container):
             features=features,
         )
         layer.features = features
-        self.status.value = f"{n} product(s) found."
+        self.status.value = f"{n} product(s) found {result.get('note', '')}".strip() + "."
         if not n:
             show_info(
                 "No product found. Lower 'min score', or paint a coarse mask into "
