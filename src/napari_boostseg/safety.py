@@ -32,10 +32,10 @@ __all__ = ["FALLBACKS", "ObjectReport", "core_kept", "core_mask", "outline_suppo
 
 #: The safer choices, from the least to the most cautious: refine the
 #: unmoved coarse mask in its normal band, refine it in a band half as wide,
-#: keep the coarse mask ("edge": because its outline already lies on photo
-#: edges at least as clear as the refined one's; "coarse": because every
-#: refinement lost its core).
-FALLBACKS = ("unmoved", "narrow", "edge", "coarse")
+#: keep the coarse mask ("small": its 28x28 grid is about as fine as the
+#: pixels; "edge": its outline already lies on photo edges at least as clear
+#: as the refined one's; "coarse": every refinement lost its core).
+FALLBACKS = ("unmoved", "narrow", "small", "edge", "coarse")
 
 
 @dataclass(frozen=True)
