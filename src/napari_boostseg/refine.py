@@ -256,12 +256,8 @@ def _elevation(
     window: tuple[slice, slice],
     soft: np.ndarray,
     everywhere: bool,
-    strength: np.ndarray | None = None,
 ) -> np.ndarray:
     """Edge map over ``window`` (``soft``: the soft mask over the same window).
-
-    With ``strength`` (float32, the window's shape) the normalised edge
-    strength (the edge map without the outline prior) is written there too.
 
     With ``everywhere`` False the gradient is computed only near the band,
     which is all the watershed needs; the napari layer shows it everywhere.
@@ -284,21 +280,14 @@ def _elevation(
         gradient = gradient_in_band(
             photo, where, params.edge_sigma, gain=gain if params.soft_strength > 0 else None
         )
-    closeness = geometry.closeness[window]
-    if strength is None:
-        return edge_map(
-            gradient,
-            closeness,
-            undecided,
-            prior=params.prior,
-            percentile=params.edge_percentile,
-            out=gradient,  # the gradient is ours and not needed beyond this
-        )
-    # The normalised edge strength alone (prior 0) is kept for the checks.
-    edge_map(gradient, closeness, undecided, prior=0.0, percentile=params.edge_percentile, out=strength)
-    edges = np.multiply(closeness, np.float32(params.prior), dtype=np.float32)
-    edges += strength
-    return edges
+    return edge_map(
+        gradient,
+        geometry.closeness[window],
+        undecided,
+        prior=params.prior,
+        percentile=params.edge_percentile,
+        out=gradient,  # the gradient is ours and not needed beyond this
+    )
 
 
 def _grown(box: tuple[slice, slice], cells: float, pixels: int, shape) -> tuple[int, int, int, int]:
@@ -331,11 +320,16 @@ def _boxes_after_moves(guide: np.ndarray, boxes: list, moved, search: float) -> 
 
 @dataclass
 class _Flooded:
-    """Labels of one flood and the normalised edge strength it saw, for the checks."""
+    """Labels of one flood and the edge map it flooded, for the checks.
+
+    The normalised edge strength is the edge map less ``prior`` times the
+    closeness to the outline, known where the closeness is positive (the band).
+    """
 
     labels: np.ndarray
-    strength: np.ndarray  # over ``window`` (full-image coordinates)
-    known: np.ndarray  # where ``strength`` was computed: the band
+    edges: np.ndarray  # over ``window`` (full-image coordinates)
+    closeness: np.ndarray  # the same
+    prior: float
     window: tuple[slice, slice]
 
 
@@ -360,7 +354,8 @@ def _refined_labels(
     band = params.band if band is None else band
     shape = guide.shape
     labels = np.zeros(shape, dtype=np.int32)
-    nothing = _Flooded(labels, np.zeros((0, 0), np.float32), np.zeros((0, 0), bool), (slice(0, 0), slice(0, 0)))
+    none = np.zeros((0, 0), np.float32)
+    nothing = _Flooded(labels, none, none, params.prior, (slice(0, 0), slice(0, 0)))
     # Filters need context beyond the band: the Gaussian's reach.
     reach = int(4 * params.edge_sigma) + 2
     f = blur_block(sigma)
@@ -385,17 +380,16 @@ def _refined_labels(
     if geometry.box != (0, 0, 0, 0):
         window = _padded(geometry.box, reach, part.shape)
         soft = blur_mask(part > 0, sigma, window)
-        known = markers[window] == UNDECIDED
-        strength = np.empty(known.shape, np.float32)
-        edges = _elevation(image[crop], geometry, params, window, soft, everywhere=False, strength=strength)
-        del geometry, soft  # the closeness map is not needed past the edge map
+        edges = _elevation(image[crop], geometry, params, window, soft, everywhere=False)
+        closeness = geometry.closeness[window]
+        del geometry, soft
         # The markers are ours alone here: fill them in place, no copy.
         flood_markers(edges, markers[window], in_place=True)
         whole = (
             slice(window[0].start + y1, window[0].stop + y1),
             slice(window[1].start + x1, window[1].stop + x1),
         )
-        flooded = _Flooded(labels, strength, known, whole)
+        flooded = _Flooded(labels, edges, closeness, params.prior, whole)
     markers -= 1
     np.maximum(markers, 0, out=labels[crop])
     return flooded
@@ -410,21 +404,23 @@ def _union(a: tuple[slice, slice] | None, b: tuple[slice, slice] | None) -> tupl
     )
 
 
-def _measures(flooded: _Flooded, win: tuple[slice, slice], coarse: np.ndarray, refined: np.ndarray, cells, params):
-    """Core kept, refined and coarse outline support of one object over ``win``."""
-    kept = core_kept(coarse, refined, cells, params.core_depth)
-    h, w = coarse.shape
-    strength = np.zeros((h, w), np.float32)
-    known = np.zeros((h, w), bool)
+def _measures(
+    flooded: _Flooded, win: tuple[slice, slice], coarse: np.ndarray, refined: np.ndarray, label_id: int, cells, params
+):
+    """Core kept, refined and coarse outline support of object ``label_id`` over ``win``.
+
+    ``coarse`` and ``refined`` are the full label images.
+    """
+    kept = core_kept(coarse[win], refined[win], cells, params.core_depth, label_id)
     fw = flooded.window
     ys = slice(max(win[0].start, fw[0].start), min(win[0].stop, fw[0].stop))
     xs = slice(max(win[1].start, fw[1].start), min(win[1].stop, fw[1].stop))
-    if ys.start < ys.stop and xs.start < xs.stop:
-        dst = (slice(ys.start - win[0].start, ys.stop - win[0].start), slice(xs.start - win[1].start, xs.stop - win[1].start))
-        src = (slice(ys.start - fw[0].start, ys.stop - fw[0].start), slice(xs.start - fw[1].start, xs.stop - fw[1].start))
-        strength[dst] = flooded.strength[src]
-        known[dst] = flooded.known[src]
-    return kept, outline_support(strength, refined, known), outline_support(strength, coarse, known)
+    if ys.start >= ys.stop or xs.start >= xs.stop:
+        return kept, float("nan"), float("nan")
+    src = (slice(ys.start - fw[0].start, ys.stop - fw[0].start), slice(xs.start - fw[1].start, xs.stop - fw[1].start))
+    edges, closeness = flooded.edges[src], flooded.closeness[src]
+    support = outline_support(edges, refined[ys, xs], label_id, closeness, flooded.prior)
+    return kept, support, outline_support(edges, coarse[ys, xs], label_id, closeness, flooded.prior)
 
 
 def _passes(
@@ -466,21 +462,19 @@ def _checked(
         y1, x1, y2, x2 = _grown(box, widest + 1, 2, shape)
         win = (slice(y1, y2), slice(x1, x2))
         cells = _cells(coarse_boxes[index])
-        mask = coarse[win] == label_id
-        refined = out[win] == label_id
-        kept, support, coarse_support = _measures(first, win, mask, refined, cells, params)
+        kept, support, coarse_support = _measures(first, win, coarse, out, label_id, cells, params)
         passes = _passes(kept, support, coarse_support, params, label_id in moved)
         small = max(cells) <= params.small_cell
         if not passes and not small:
-            failed[label_id] = (win, cells, mask)
+            failed[label_id] = (win, cells)
             continue
         right = label_id not in moved and coarse_support >= params.keep_edge and coarse_support >= support
         if small and not (passes and label_id in moved):
             # The grid is as fine as the pixels: the coarse mask is as exact as the photo allows.
-            _put(out, win, label_id, mask)
+            _put(out, win, label_id, coarse[win] == label_id)
             reports[label_id] = ObjectReport(label_id, False, "small", 1.0, coarse_support)
         elif right:  # the coarse outline already lies on the photo's edges: keep it
-            _put(out, win, label_id, mask)
+            _put(out, win, label_id, coarse[win] == label_id)
             reports[label_id] = ObjectReport(label_id, False, "edge", 1.0, coarse_support)
         else:
             reports[label_id] = ObjectReport(label_id, label_id in moved, "", kept, support)
@@ -491,20 +485,19 @@ def _checked(
         guide = np.zeros(shape, np.int32)
         stage_boxes: list = [None] * len(coarse_boxes)
         for k in ids:
-            win, _, mask = failed[k]
-            guide[win][mask] = k
+            win, _ = failed[k]
+            guide[win][coarse[win] == k] = k
             stage_boxes[k - 1] = coarse_boxes[k - 1]
         flooded = _refined_labels(image, guide, stage_boxes, {}, sigma, params, band=band)
         for k in ids:
-            win, cells, mask = failed[k]
-            refined = flooded.labels[win] == k
-            kept, support, coarse_support = _measures(flooded, win, mask, refined, cells, params)
+            win, cells = failed[k]
+            kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
             if _passes(kept, support, coarse_support, params):
-                _put(out, win, k, refined)
+                _put(out, win, k, flooded.labels[win] == k)
                 reports[k] = ObjectReport(k, False, stage, kept, support)
                 del failed[k]
-    for k, (win, _, mask) in failed.items():
-        _put(out, win, k, mask)
+    for k, (win, _) in failed.items():
+        _put(out, win, k, coarse[win] == k)
         reports[k] = ObjectReport(k, False, "coarse", 1.0, float("nan"))
     return out, tuple(reports[k] for k in sorted(reports))
 
@@ -544,13 +537,12 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
     soft = blur_mask(guide > 0, sigma)
-    strength = np.empty(shape, np.float32)
-    edges = _elevation(image, geometry, params, full, soft, everywhere=True, strength=strength)
+    edges = _elevation(image, geometry, params, full, soft, everywhere=True)
     markers = geometry.markers
     refined = flood(edges, markers)
     reports: tuple[ObjectReport, ...] = ()
     if checks:
-        first = _Flooded(refined, strength, markers == UNDECIDED, full)
+        first = _Flooded(refined, edges, geometry.closeness, params.prior, full)
         refined, reports = _checked(image, labels, coarse_boxes, boxes, moved, sigma, params, first)
         markers = markers.copy()
         _frozen(markers, refined, labels, reports, params)
