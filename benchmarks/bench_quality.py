@@ -136,6 +136,8 @@ def grabcut(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
     import cv2
 
     markers = band_geometry(coarse, band).markers
+    if not (markers > BACKGROUND).any() and not (coarse & (markers == UNDECIDED)).any():
+        return coarse  # nothing of the object to model its colours on (an empty mask)
     gc = np.full(coarse.shape, cv2.GC_BGD, np.uint8)
     gc[markers > BACKGROUND] = cv2.GC_FGD
     undecided = markers == UNDECIDED
