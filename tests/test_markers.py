@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from skimage.draw import ellipse
 
 from _scenes import disk_labels
 from napari_boostseg.markers import (
@@ -96,3 +97,18 @@ def test_a_wide_band_keeps_out_of_a_small_neighbour():
     # The big object's side of the shared edge and the backdrop stay open.
     assert (geo.markers[150:170, 295:300] == UNDECIDED).all()
     assert (geo.markers[130:150, 300:307] == UNDECIDED).all()
+
+
+def test_a_part_thinner_than_the_band_keeps_a_seed():
+    # A strap under one cell wide hanging from a bag: no pixel of it lies
+    # half a cell from the outline, yet its middle must stay sure.
+    for width in (6, 9, 11):
+        mask = np.zeros((480, 640), bool)
+        rr, cc = ellipse(300, 320, 120, 150, shape=mask.shape)
+        mask[rr, cc] = True
+        mask[60:300, 320 - width // 2 : 320 + width - width // 2] = True
+        markers = band_geometry(mask, band=1.0, ridge=0.5).markers
+        seeded = (markers[80:160] == object_marker(1)).any(axis=1)
+        assert seeded.all(), width
+        # The seeds lie on the strap itself.
+        assert not ((markers[80:160] == object_marker(1)) & ~mask[80:160]).any()

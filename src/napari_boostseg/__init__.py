@@ -9,13 +9,15 @@ NumPy arrays and imports neither napari, Qt nor TensorFlow::
 """
 
 from .markers import BACKGROUND, UNDECIDED, make_markers
-from .refine import RefineParams, Refinement, refine, reflood
+from .refine import ObjectReport, RefineParams, Refinement, refine, refine_with_report, reflood
 
 __version__ = "0.1.0"
 
 __all__ = [
     "refine",
+    "refine_with_report",
     "reflood",
+    "ObjectReport",
     "RefineParams",
     "Refinement",
     "make_markers",

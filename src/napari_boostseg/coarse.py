@@ -20,6 +20,8 @@ __all__ = ["oracle28", "jittered28", "area_matrix", "bilinear_matrix", "bounding
 GRID = 28
 # One cell in the city-block sense: the elementary structuring element.
 _CROSS = ndi.generate_binary_structure(2, 1)
+#: Structuring elements of :func:`jittered28`: the cross, or the harsher 3x3 square.
+FOOTPRINTS = {"cross": _CROSS, "square": np.ones((3, 3), bool)}
 
 
 def area_matrix(n_out: int, n_in: int) -> np.ndarray:
@@ -117,7 +119,10 @@ def oracle28(mask: ArrayLike) -> np.ndarray:
 
 
 def jittered28(
-    mask: ArrayLike, seed: int | np.random.Generator = 0, max_jitter: float = 0.05
+    mask: ArrayLike,
+    seed: int | np.random.Generator = 0,
+    max_jitter: float = 0.05,
+    footprint: str = "cross",
 ) -> np.ndarray:
     """A coarse mask like :func:`oracle28` but with a detector's typical errors.
 
@@ -134,7 +139,13 @@ def jittered28(
         Makes the jitter reproducible. Default 0.
     max_jitter : float, optional
         Largest shift and scale change as a fraction of the box side. Default 0.05.
+    footprint : {"cross", "square"}, optional
+        Neighbourhood of the one-cell growth or shrinkage: the 4-connected
+        cross, or the 3x3 square, which also moves diagonal outlines by a
+        cell and makes a harsher error. Default "cross".
     """
+    if footprint not in FOOTPRINTS:
+        raise ValueError(f"footprint must be one of {sorted(FOOTPRINTS)}, got {footprint!r}")
     mask = _check_mask(mask)
     rng = np.random.default_rng(seed)
     box = bounding_box(mask)
@@ -142,9 +153,9 @@ def jittered28(
         return np.zeros(mask.shape, dtype=bool)
     grid = _grid(mask, box)
     if rng.random() < 0.5:
-        grid = ndi.grey_erosion(grid, footprint=_CROSS, mode="constant", cval=0.0)
+        grid = ndi.grey_erosion(grid, footprint=FOOTPRINTS[footprint], mode="constant", cval=0.0)
     else:
-        grid = ndi.grey_dilation(grid, footprint=_CROSS, mode="constant", cval=0.0)
+        grid = ndi.grey_dilation(grid, footprint=FOOTPRINTS[footprint], mode="constant", cval=0.0)
     y1, x1, y2, x2 = box
     h, w = y2 - y1, x2 - x1
     cy, cx = (y1 + y2) / 2, (x1 + x2) / 2

@@ -136,16 +136,24 @@ def _signed_distance_small(
     return signed_distance(small, (fy / cell_y, fx / cell_x)), (fy, fx)  # in cells
 
 
-def _medial_ridge(signed: np.ndarray, depth: float, band: float) -> np.ndarray:
+def _medial_ridge(signed: np.ndarray, depth: float, band: float, reach: int = 0) -> np.ndarray:
     """Local maxima of a distance field at least ``depth`` deep, within ``band``.
 
     These are the pixels along the middle of parts thinner than the band: a
     strap, an arm, a gap between an arm and the body. Where ``signed`` is a
     signed distance, pass ``signed`` for the inside and ``-signed`` for the
-    outside.
+    outside. The depth follows the part's thickness: with ``reach`` > 0
+    (blocks), a part whose deepest point within ``reach`` blocks is
+    shallower than ``depth`` (thinner than ``2 * depth`` all along) keeps
+    its ridge too, at any positive depth, so that it is not left without a
+    seed.
     """
     peak = signed >= ndi.grey_dilation(signed, size=(3, 3), mode="nearest")
-    return peak & (signed >= depth) & (signed <= band)
+    deep = signed >= depth
+    if reach > 0:
+        thin = ndi.maximum_filter(signed, size=2 * reach + 1, mode="nearest") < depth
+        deep |= thin & (signed > 0)
+    return peak & deep & (signed <= band)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -277,7 +285,9 @@ def band_geometry(
         if use_ridge:
             # A block on the ridge lies within half a block of the middle
             # line, well inside any part at least 2 * ridge cells thick.
-            sure_in = _medial_ridge(signed, ridge, band)
+            # A thin part is one thinner than 2 * ridge for a cell along it.
+            reach = max(1, int(round(min(cell_y / f[0], cell_x / f[1]))))
+            sure_in = _medial_ridge(signed, ridge, band, reach)
             sure_out = _medial_ridge(-signed, ridge, band)
         else:
             sure_in = sure_out = np.zeros((1, 1), bool)

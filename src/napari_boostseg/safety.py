@@ -1,0 +1,212 @@
+"""Checks that a refined object is still the object: its sure core and its edges.
+
+The watershed decides every pixel of the undecided band, and a wrong band
+(an outline that alignment moved off the object, a part thinner than the
+band, a backdrop full of stronger edges) can give most of an object away.
+Two cheap measures, per object and on its box only, say whether a refined
+mask can be trusted:
+
+* :func:`core_kept`: the share of the coarse mask's core that the refined
+  mask keeps. The core is what the coarse mask is surest of: its pixels
+  at least ``depth`` cells from its outline, or, in parts thinner than
+  that, the middle half of the part (it follows the local thickness, so a
+  blade or a strap has a core too). A refined mask that keeps too little of
+  it has lost the object or replaced it by a fragment.
+* :func:`outline_support`: the mean normalised edge strength (1: a clear
+  photo edge) along a mask's outline, on the pixels where it is known.
+
+:class:`ObjectReport` says, per object, what :func:`napari_boostseg.refine`
+made of it: moved or not, and which safer choice it fell back to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from scipy import ndimage as ndi
+
+from .markers import GRID_CELLS, signed_distance
+
+__all__ = ["FALLBACKS", "ObjectReport", "core_kept", "core_mask", "outline_support"]
+
+#: The safer choices, from the least to the most cautious: refine the
+#: unmoved coarse mask in its normal band, refine it in a band half as wide,
+#: keep the coarse mask ("small": its 28x28 grid is about as fine as the
+#: pixels; "edge": its outline already lies on photo edges at least as clear
+#: as the refined one's; "coarse": every refinement lost its core).
+FALLBACKS = ("unmoved", "narrow", "small", "edge", "coarse")
+
+
+@dataclass(frozen=True)
+class ObjectReport:
+    """What the refinement made of one object.
+
+    Attributes
+    ----------
+    label_id : int
+    moved : bool
+        Alignment moved the object's coarse mask and the result confirmed
+        the move (the refined labels follow the moved mask).
+    fallback : str
+        ``""`` when the refined mask passed the checks, otherwise the safer
+        choice taken, one of :data:`FALLBACKS`. An object that fell back is
+        worth a look.
+    core_kept : float
+        Share of the coarse mask's core the returned mask keeps, 0 to 1.
+    support : float
+        Mean normalised edge strength along the returned outline (1: a clear
+        edge; NaN where unknown).
+    """
+
+    label_id: int
+    moved: bool
+    fallback: str
+    core_kept: float
+    support: float
+
+    @property
+    def flagged(self) -> bool:
+        """Whether the object fell back to a safer choice (worth a look)."""
+        return bool(self.fallback)
+
+
+def _cells(box: tuple[slice, slice]) -> tuple[float, float]:
+    sy, sx = box
+    return max((sy.stop - sy.start) / GRID_CELLS, 1.0), max((sx.stop - sx.start) / GRID_CELLS, 1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_shares(coarse, refined, label_id, fy, fx):  # pragma: no cover - compiled
+    """Share of each ``fy`` x ``fx`` block that is object ``label_id`` in ``coarse`` and in ``refined``."""
+    h, w = coarse.shape
+    by, bx = (h + fy - 1) // fy, (w + fx - 1) // fx
+    a = np.zeros((by, bx), np.float32)
+    b = np.zeros((by, bx), np.float32)
+    n = np.zeros((by, bx), np.float32)
+    same = refined.shape == coarse.shape
+    for y in range(h):
+        i = y // fy
+        for k in range(bx):
+            x1 = min(k * fx + fx, w)
+            n[i, k] += x1 - k * fx
+            ca = 0
+            cb = 0
+            for x in range(k * fx, x1):
+                if coarse[y, x] == label_id:
+                    ca += 1
+                if same and refined[y, x] == label_id:
+                    cb += 1
+            a[i, k] += ca
+            b[i, k] += cb
+    return a / n, b / n
+
+
+def _block_side(cells: tuple[float, float]) -> int:
+    """Side of the square blocks the core is found on: about a third of the shorter cell side."""
+    return max(1, int(min(cells) / 3))
+
+
+def _core_on_blocks(inside: np.ndarray, f: int, cells: tuple[float, float], depth: float) -> np.ndarray:
+    signed = signed_distance(inside, (f / cells[0], f / cells[1]))  # in cells
+    # Local half-thickness: the deepest point within ``depth`` cells.
+    reach = max(3, 2 * int(np.ceil(depth * min(cells) / f)) + 1)
+    half = ndi.maximum_filter(signed, size=reach, mode="nearest")
+    return (signed > 0) & (signed >= np.minimum(np.float32(depth), 0.5 * half))
+
+
+def core_mask(inside: np.ndarray, cells: tuple[float, float], depth: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """The core of a mask on blocks of about a third of a cell.
+
+    Parameters
+    ----------
+    inside : (h, w) ndarray of bool
+        The mask on its box, with at least a pixel of background around it.
+    cells : (float, float)
+        Cell height and width in pixels.
+    depth : float
+        Core depth in cells: pixels at least this far from the outline, or,
+        where the part is thinner than ``2 * depth``, at least half its
+        half-thickness.
+
+    Returns
+    -------
+    core : ndarray of bool
+        On the block grid.
+    (fy, fx) : tuple of int
+        Block size in pixels.
+    """
+    f = _block_side(cells)
+    shares, _ = _block_shares(np.ascontiguousarray(inside).view(np.uint8), np.zeros((1, 1), np.uint8), 1, f, f)
+    return _core_on_blocks(shares >= 0.5, f, cells, depth), (f, f)
+
+
+def core_kept(
+    coarse: np.ndarray, refined: np.ndarray, cells: tuple[float, float], depth: float, label_id: int = 1
+) -> float:
+    """Share of the core of object ``label_id`` of ``coarse`` (see :func:`core_mask`) in ``refined``.
+
+    ``coarse`` and ``refined`` are label images (or boolean masks, with
+    ``label_id`` 1) of one window with background around the coarse object.
+    1 when there is no core.
+    """
+    if coarse.dtype == bool:
+        coarse, refined = coarse.view(np.uint8), refined.view(np.uint8)
+    f = _block_side(cells)
+    before, after = _block_shares(coarse, refined, label_id, f, f)
+    core = _core_on_blocks(before >= 0.5, f, cells, depth)
+    n = np.count_nonzero(core)
+    return float(np.count_nonzero(core & (after >= 0.5)) / n) if n else 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _outline_sum(labels, label_id, edges, closeness, prior):  # pragma: no cover - compiled
+    """Sum and count of the edge strength on band pixels of ``label_id`` with a 4-neighbour of another label."""
+    h, w = labels.shape
+    total = 0.0
+    n = 0
+    for y in range(h):
+        for x in range(w):
+            if labels[y, x] != label_id or not closeness[y, x] > 0:
+                continue
+            # Beyond the array counts as inside: only seen outlines count.
+            edge = (
+                (y > 0 and labels[y - 1, x] != label_id)
+                or (y < h - 1 and labels[y + 1, x] != label_id)
+                or (x > 0 and labels[y, x - 1] != label_id)
+                or (x < w - 1 and labels[y, x + 1] != label_id)
+            )
+            if edge:
+                total += edges[y, x] - prior * closeness[y, x]
+                n += 1
+    return total, n
+
+
+def outline_support(
+    edges: np.ndarray, labels: np.ndarray, label_id: int, closeness: np.ndarray, prior: float
+) -> float:
+    """Mean normalised edge strength along the outline of object ``label_id`` in the band; NaN if none.
+
+    Parameters
+    ----------
+    edges : ndarray of float32
+        Edge map of :func:`napari_boostseg.edges.edge_map`: normalised
+        edge strength (1: a clear edge) plus ``prior`` times ``closeness``.
+    labels : ndarray of int or bool
+        Label image (a boolean mask with ``label_id`` 1), same window.
+    label_id : int
+    closeness : ndarray of float32
+        Closeness to the coarse outline, positive in the band (where the
+        edge strength was computed), same window.
+    prior : float
+        The edge map's prior weight.
+
+    The outline is the object's pixels with a 4-neighbour outside it; the
+    window's border does not count as outside.
+    """
+    labels = np.ascontiguousarray(labels)
+    if labels.dtype == bool:
+        labels = labels.view(np.uint8)
+    total, n = _outline_sum(labels, label_id, edges, closeness, np.float32(prior))
+    return total / n if n else float("nan")
