@@ -5,7 +5,7 @@ colour, lit unevenly (a gradient, a vignette, the curve where the floor
 meets the wall) but smoothly. :func:`backdrop_labels` models that backdrop
 as a smooth colour surface and takes what departs from it for product:
 
-1. **Backdrop surface.** On a copy reduced to about 600 px, a polynomial
+1. **Backdrop surface.** On a copy reduced to about 480 px, a polynomial
    surface of degree 4 per colour channel is fitted to the pixels that look
    like the frame's border, by iterated reweighting, so that products (even
    ones that touch the frame) do not pull it; a Gaussian-weighted mean of the
@@ -61,7 +61,7 @@ from .resample import block_mean
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
 #: Long side, in pixels, of the reduced copy the backdrop is modelled on.
-WORKING_SIZE = 600
+WORKING_SIZE = 480
 
 _DEGREE = 4
 _EIGHT = np.ones((3, 3), bool)
@@ -156,10 +156,9 @@ def _reduce(image: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def _upsample_labels(small: np.ndarray, f: int, shape: tuple[int, int]) -> np.ndarray:
+    """Each working pixel repeated over the f x f block of the photo it stands for."""
     h, w = shape
-    rows = np.minimum(np.arange(h) // f, small.shape[0] - 1)
-    cols = np.minimum(np.arange(w) // f, small.shape[1] - 1)
-    return small[rows[:, None], cols[None, :]]
+    return np.ascontiguousarray(np.repeat(np.repeat(small, f, axis=0)[:h], f, axis=1)[:, :w])
 
 
 def backdrop_labels(
