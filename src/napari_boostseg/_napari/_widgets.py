@@ -358,7 +358,9 @@ class DetectWidget(Container):
                 if found.plain and (found.labels.max() > 0 or source == "backdrop"):
                     n = int(found.labels.max())
                     return {"labels": found.labels, "scores": np.full(n, np.nan),
-                            "class_names": [""] * n, "note": f"on the backdrop: {found.reason}"}
+                            "class_names": [""] * n,
+                            "note": ("on the backdrop of " + found.reason.split("backdrop of ")[-1])
+                            if n else "on the plain backdrop: nothing stands out from it"}
                 if source == "backdrop":
                     raise ValueError(f"{found.reason}. Choose 'model' for this photo.")
                 why = found.reason if not found.plain else "nothing stands out from the backdrop"
