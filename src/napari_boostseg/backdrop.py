@@ -5,7 +5,7 @@ colour, lit unevenly (a gradient, a vignette, the curve where the floor
 meets the wall) but smoothly. :func:`backdrop_labels` models that backdrop
 as a smooth colour surface and takes what departs from it for product:
 
-1. **Backdrop surface.** On a copy reduced to about 480 px, a polynomial
+1. **Backdrop surface.** On a copy reduced to about 600 px, a polynomial
    surface of degree 4 per colour channel is fitted to the pixels that look
    like the frame's border, by iterated reweighting, so that products (even
    ones that touch the frame) do not pull it; a Gaussian-weighted mean of the
@@ -61,7 +61,7 @@ from .resample import block_mean
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
 #: Long side, in pixels, of the reduced copy the backdrop is modelled on.
-WORKING_SIZE = 480
+WORKING_SIZE = 600
 
 _DEGREE = 4
 _EIGHT = np.ones((3, 3), bool)
