@@ -96,3 +96,24 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     assert model.calls == 1
     labels = bio.read_labels(out / "labels" / "studio.png")
     assert int(labels.max()) == int(studio_photo.truth.max())
+
+
+def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
+    from napari_boostseg.cli import main
+    from napari_boostseg.coarse import jittered28
+    from napari_boostseg.thin_objects import thin_object_photo
+
+    # A thin frame on a busy backdrop: alignment's move of its jittered mask is
+    # not confirmed, so it is refined unmoved, and the photo's line says so.
+    image, truth = thin_object_photo(9)
+    (tmp_path / "shoot").mkdir()
+    (tmp_path / "masks").mkdir()
+    bio.write_image(tmp_path / "shoot" / "frame.png", image)
+    bio.write_labels(tmp_path / "masks" / "frame.png", jittered28(truth, seed=9).astype(np.int32))
+    argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
+            str(tmp_path / "out"), "--no-progress"]
+    assert main(argv) == 0
+    assert "frame.png: 1 object(s); mask file frame.png; look at object 1 (unmoved)" in capsys.readouterr().err
+    # A rerun that skips the photo still says it.
+    assert main(argv) == 0
+    assert "look at object 1 (unmoved)" in (tmp_path / "out" / "manifests" / "frame.json").read_text()

@@ -35,7 +35,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -43,7 +43,7 @@ import numpy as np
 
 from . import io as bio
 from . import manifest
-from .refine import RefineParams, refine
+from .refine import RefineParams, refine, refine_with_report
 
 __all__ = [
     "SegmentOptions",
@@ -530,6 +530,11 @@ def _count_objects(labels: np.ndarray) -> int:
     return int(np.unique(labels[labels > 0]).size)
 
 
+#: Fallbacks that mean the refinement could not be trusted for an object (the
+#: others keep a coarse mask that was already right).
+_LOOK_AT = ("unmoved", "narrow", "coarse")
+
+
 def _outputs(photo: Path, options: SegmentOptions):
     """Compute ``photo``'s outputs: a writer per kind, the number of objects, the coarse masks."""
     image = bio.read_image(photo)
@@ -538,10 +543,14 @@ def _outputs(photo: Path, options: SegmentOptions):
     params = options.params if options.params is not None else RefineParams()
     if options.inspect:
         result = refine(image.pixels, coarse, params, return_intermediates=True)
-        labels = result.labels
+        labels, reports = result.labels, result.objects
     else:
         result = None
-        labels = refine(image.pixels, coarse, params)
+        labels, reports = refine_with_report(image.pixels, coarse, params)
+    # Objects whose refinement failed its checks and fell back to a safer mask.
+    doubtful = [f"{r.label_id} ({r.fallback})" for r in reports if r.fallback in _LOOK_AT]
+    if doubtful:
+        found = replace(found, note=f"{found.note}; look at object {', '.join(doubtful)}")
     rgba = bio.cutout(image.pixels, labels)
     icc = image.icc_profile
     # Each writer replaces: the photo's lock is held and its whole set is rewritten.
