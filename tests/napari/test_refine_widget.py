@@ -207,3 +207,16 @@ def test_bad_input_is_a_notification(make_napari_viewer, shown, case, expected):
     assert len(shown["error"]) == 1 and expected in shown["error"][0], shown
     assert widget.refinement is None
     assert [layer.name for layer in viewer.layers][-1] in ("photo", "coarse")
+
+
+def test_status_names_objects_whose_refinement_fell_back(make_napari_viewer, qtbot):
+    from napari_boostseg.coarse import jittered28
+    from napari_boostseg.thin_objects import thin_object_photo
+
+    image, truth = thin_object_photo(9)  # alignment's move is not confirmed: refined unmoved
+    viewer = make_napari_viewer()
+    photo = viewer.add_image(image, name="frame")
+    coarse = viewer.add_labels(jittered28(truth, seed=9).astype(np.int32), name="frame coarse")
+    widget = refine_widget(viewer, photo, coarse)
+    refined(qtbot, widget)
+    assert "Look at object 1 (unmoved)" in widget.status.value

@@ -637,7 +637,13 @@ class RefineWidget(Container):
         self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
-        self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'."
+        doubtful = [
+            f"{r.label_id} ({r.fallback})"
+            for r in getattr(result, "objects", ())
+            if r.fallback in ("unmoved", "narrow", "coarse")
+        ]
+        look = f" Look at object {', '.join(doubtful)}: its refinement fell back to a safer mask." if doubtful else ""
+        self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'.{look}"
 
     def _set_layers(self, name, result, markers, labels, features) -> None:
         viewer, layers = self.viewer, self.layers
