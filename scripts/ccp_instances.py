@@ -1,6 +1,5 @@
 """Kept for old command lines: the CCP instances now live in the package."""
 
-from napari_boostseg.synthetic.ccp import *  # noqa: F401,F403
 from napari_boostseg.synthetic.ccp import (  # noqa: F401
     CLASS_NAMES,
     DEV_IDS,
@@ -8,4 +7,7 @@ from napari_boostseg.synthetic.ccp import (  # noqa: F401
     MIN_REGION_PX,
     TRAIN_IDS,
     CCPInstances,
+    group_lookup,
+    instances,
+    label_names,
 )

@@ -91,6 +91,10 @@ class BackdropResult:
         Share of the frame's border that follows the backdrop surface.
     scale : int
         Reduction factor of the working copy (the photo's side over its side).
+    count : int
+        Number of products (``labels.max()``).
+    backdrop : str
+        The backdrop in a few words, e.g. "light grey (238)".
     """
 
     labels: np.ndarray
@@ -101,6 +105,8 @@ class BackdropResult:
     backdrop_fraction: float
     border_fit: float
     scale: int
+    count: int = 0
+    backdrop: str = ""
 
 
 def _basis(h: int, w: int, degree: int) -> np.ndarray:
@@ -237,9 +243,9 @@ def backdrop_labels(
 
     empty = np.zeros((H, W), np.int32)
 
-    def verdict(plain: bool, reason: str, labels=empty, fraction: float = 0.0) -> BackdropResult:
+    def verdict(plain: bool, reason: str, labels=empty, fraction: float = 0.0, count: int = 0) -> BackdropResult:
         return BackdropResult(labels, plain, reason, colour.astype(np.float32), noise_levels,
-                              fraction, border_fit, f)
+                              fraction, border_fit, f, count, _describe(colour))
 
     if border_fit < 0.5:
         return verdict(False, f"no plain backdrop: only {border_fit:.0%} of the frame's border "
@@ -349,7 +355,7 @@ def backdrop_labels(
     count = int(order.size)
     reason = f"{count} product(s) on a backdrop of {_describe(colour)}" if count else (
         "a plain backdrop with nothing on it")
-    return verdict(True, reason, labels, fraction)
+    return verdict(True, reason, labels, fraction, count)
 
 
 def _describe(colour: np.ndarray) -> str:

@@ -44,6 +44,7 @@ import numpy as np
 from . import io as bio
 from . import manifest
 from .refine import RefineParams, refine, refine_with_report
+from .safety import doubtful_objects
 
 __all__ = [
     "SegmentOptions",
@@ -530,11 +531,6 @@ def _count_objects(labels: np.ndarray) -> int:
     return int(np.unique(labels[labels > 0]).size)
 
 
-#: Fallbacks that mean the refinement could not be trusted for an object (the
-#: others keep a coarse mask that was already right).
-_LOOK_AT = ("unmoved", "narrow", "coarse")
-
-
 def _outputs(photo: Path, options: SegmentOptions):
     """Compute ``photo``'s outputs: a writer per kind, the number of objects, the coarse masks."""
     image = bio.read_image(photo)
@@ -548,9 +544,9 @@ def _outputs(photo: Path, options: SegmentOptions):
         result = None
         labels, reports = refine_with_report(image.pixels, coarse, params)
     # Objects whose refinement failed its checks and fell back to a safer mask.
-    doubtful = [f"{r.label_id} ({r.fallback})" for r in reports if r.fallback in _LOOK_AT]
+    doubtful = doubtful_objects(reports)
     if doubtful:
-        found = replace(found, note=f"{found.note}; look at object {', '.join(doubtful)}")
+        found = replace(found, note=f"{found.note}; look at object {doubtful}")
     rgba = bio.cutout(image.pixels, labels)
     icc = image.icc_profile
     # Each writer replaces: the photo's lock is held and its whole set is rewritten.

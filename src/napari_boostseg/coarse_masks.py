@@ -46,7 +46,7 @@ __all__ = [
     "SOURCES",
     "CoarseMasks",
     "NoBackdropError",
-    "from_backdrop",
+    "try_backdrop",
     "from_model",
     "coarse_masks",
     "load_detector",
@@ -142,26 +142,38 @@ def _build_detector(weights: Path, config: Path | None):
     return load_model(weights, cfg)
 
 
-def from_backdrop(image: ArrayLike, **options) -> CoarseMasks:
-    """Coarse masks from the photo's backdrop.
+def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[CoarseMasks | None, str]:
+    """The backdrop's coarse masks, where ``source`` takes them.
 
     Parameters
     ----------
     image : array_like
         The photo (see :func:`napari_boostseg.backdrop.backdrop_labels`).
+    source : {"auto", "backdrop"}, optional
+        "auto" takes the backdrop's masks when the photo has a plain backdrop
+        with something on it; "backdrop" whenever it has a plain backdrop.
     **options
-        Passed to :func:`~napari_boostseg.backdrop.backdrop_labels`
-        (``min_area``, ``sensitivity``).
+        Passed to :func:`~napari_boostseg.backdrop.backdrop_labels`.
+
+    Returns
+    -------
+    masks : CoarseMasks or None
+        None when the model is needed instead.
+    why : str
+        The backdrop in a few words when ``masks`` were taken, else why the
+        model is needed.
 
     Raises
     ------
     NoBackdropError
-        When the photo has no plain backdrop; the message says why.
+        With ``source="backdrop"`` on a photo without a plain backdrop.
     """
     found = backdrop_labels(image, **options)
-    if not found.plain:
+    if found.plain and (found.count or source == "backdrop"):
+        return CoarseMasks(found.labels, "backdrop", f"backdrop: {found.reason}"), found.backdrop
+    if source == "backdrop":
         raise NoBackdropError(f"{found.reason}; use the model for this photo")
-    return CoarseMasks(found.labels, "backdrop", f"backdrop: {found.reason}")
+    return None, found.reason if not found.plain else "nothing stands out from the backdrop"
 
 
 def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) -> CoarseMasks:
@@ -234,7 +246,7 @@ def coarse_masks(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     if source == "backdrop":
-        return from_backdrop(image)
+        return try_backdrop(image, "backdrop")[0]
 
     def detector():
         if model is None:
@@ -243,9 +255,8 @@ def coarse_masks(
 
     if source == "model":
         return from_model(image, detector(), classes)
-    found = backdrop_labels(image)
-    if found.plain and found.labels.max() > 0:
-        return CoarseMasks(found.labels, "backdrop", f"backdrop: {found.reason}")
-    why = found.reason if not found.plain else "nothing stands out from the backdrop"
+    chosen, why = try_backdrop(image, "auto")
+    if chosen is not None:
+        return chosen
     chosen = from_model(image, detector(), classes)
     return CoarseMasks(chosen.labels, chosen.source, f"{chosen.note} ({why})", chosen.class_names)

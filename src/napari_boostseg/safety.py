@@ -29,7 +29,7 @@ from scipy import ndimage as ndi
 
 from .markers import GRID_CELLS, signed_distance
 
-__all__ = ["FALLBACKS", "ObjectReport", "core_kept", "core_mask", "outline_support"]
+__all__ = ["FALLBACKS", "DOUBTFUL", "ObjectReport", "doubtful_objects", "core_kept", "core_mask", "outline_support"]
 
 #: The safer choices, from the least to the most cautious: refine the
 #: unmoved coarse mask in its normal band, refine it in a band half as wide,
@@ -37,6 +37,14 @@ __all__ = ["FALLBACKS", "ObjectReport", "core_kept", "core_mask", "outline_suppo
 #: pixels; "edge": its outline already lies on photo edges at least as clear
 #: as the refined one's; "coarse": every refinement lost its core).
 FALLBACKS = ("unmoved", "narrow", "small", "edge", "coarse")
+#: Fallbacks taken because the refinement could not be trusted (the others keep
+#: a coarse mask that was already right): objects a person should look at.
+DOUBTFUL = ("unmoved", "narrow", "coarse")
+
+
+def doubtful_objects(reports) -> str:
+    """The objects of ``reports`` to look at, e.g. ``"1 (unmoved), 3 (coarse)"``; "" when none."""
+    return ", ".join(f"{r.label_id} ({r.fallback})" for r in reports if r.fallback in DOUBTFUL)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,29 @@ class DetectionStopped(Exception):
     """The detection process ended before it answered (cancelled or crashed)."""
 
 
+def replies(stream, progress: str) -> Iterator[Any]:
+    """Read a child process's pickled replies: yield each ``(progress, value)``'s value,
+    return the final result's, raise ValueError with an ``("error", message)``'s message.
+
+    Raises EOFError, OSError or pickle.UnpicklingError when the child ended first.
+    """
+    while True:
+        kind, value = pickle.load(stream)
+        if kind == progress:
+            yield value
+        elif kind == "error":
+            raise ValueError(value)
+        else:
+            return value
+
+
+def end(proc: subprocess.Popen | None) -> None:
+    """Kill a child process that is still running, and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
 class Detector:
     """A reusable child process that runs Mask R-CNN detections."""
 
@@ -75,14 +98,7 @@ class Detector:
             request = (photo, str(weights), float(min_score), float(nms), classes)
             pickle.dump(request, proc.stdin, protocol=5)
             proc.stdin.flush()
-            while True:
-                kind, value = pickle.load(proc.stdout)
-                if kind == "step":
-                    yield value
-                elif kind == "error":
-                    raise ValueError(value)
-                else:
-                    return value
+            return (yield from replies(proc.stdout, "step"))
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             raise DetectionStopped("the detection process stopped") from exc
 
@@ -90,9 +106,7 @@ class Detector:
         """End the child process now (a running detection is dropped)."""
         with self._lock:
             proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        end(proc)
 
 
 _shared: Detector | None = None

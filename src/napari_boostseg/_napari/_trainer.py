@@ -21,7 +21,7 @@ import subprocess
 import sys
 from typing import Iterator
 
-from ._detector import DetectionStopped
+from ._detector import DetectionStopped, end, replies
 
 
 class TrainingStopped(DetectionStopped):
@@ -49,23 +49,14 @@ class Trainer:
         try:
             pickle.dump(request, proc.stdin, protocol=5)
             proc.stdin.close()
-            while True:
-                kind, value = pickle.load(proc.stdout)
-                if kind == "progress":
-                    yield value
-                elif kind == "error":
-                    raise ValueError(value)
-                else:
-                    return value
+            return (yield from replies(proc.stdout, "progress"))
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             raise TrainingStopped("the training process stopped") from exc
 
     def stop(self) -> None:
         """End the training process now; checkpoints written so far stay."""
         proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        end(proc)
 
 
 # --------------------------------------------------------------------------- #

@@ -352,18 +352,14 @@ class DetectWidget(Container):
 
             why = ""
             if source != "model":
-                from napari_boostseg.backdrop import backdrop_labels
+                from napari_boostseg.coarse_masks import try_backdrop
 
-                found = backdrop_labels(photo)
-                if found.plain and (found.labels.max() > 0 or source == "backdrop"):
-                    n = int(found.labels.max())
-                    return {"labels": found.labels, "scores": np.full(n, np.nan),
-                            "class_names": [""] * n,
-                            "note": ("on the backdrop of " + found.reason.split("backdrop of ")[-1])
-                            if n else "on the plain backdrop: nothing stands out from it"}
-                if source == "backdrop":
-                    raise ValueError(f"{found.reason}. Choose 'model' for this photo.")
-                why = found.reason if not found.plain else "nothing stands out from the backdrop"
+                found, why = try_backdrop(photo, source)  # raises without a plain backdrop
+                if found is not None:
+                    n = found.count
+                    note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
+                    return {"labels": found.labels, "scores": np.full(n, np.nan), "class_names": [""] * n,
+                            "note": note}
             result = yield from shared_detector().detect(photo, weights, min_score, nms, classes)
             result["note"] = f"by the model ({why})" if why else "by the model"
             return result
@@ -637,12 +633,10 @@ class RefineWidget(Container):
         self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
-        doubtful = [
-            f"{r.label_id} ({r.fallback})"
-            for r in getattr(result, "objects", ())
-            if r.fallback in ("unmoved", "narrow", "coarse")
-        ]
-        look = f" Look at object {', '.join(doubtful)}: its refinement fell back to a safer mask." if doubtful else ""
+        from napari_boostseg.safety import doubtful_objects
+
+        doubtful = doubtful_objects(result.objects)
+        look = f" Look at object {doubtful}: its refinement fell back to a safer mask." if doubtful else ""
         self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'.{look}"
 
     def _set_layers(self, name, result, markers, labels, features) -> None:
