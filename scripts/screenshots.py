@@ -110,7 +110,7 @@ def main() -> None:
     export = ExportWidget(viewer)
     viewer.window.add_dock_widget(export, name="Export cut-outs", area="right")
     export.image.value, export.segmentation.value = photo, segmentation
-    export.folder.value = "cutouts"
+    export.folder.value = Path.home() / "shoot" / "cutouts"
     shoot(viewer, "napari-export.png", args.out)
 
     # 6. One stroke claims a part the coarse mask missed, up to the photo's edge:
