@@ -85,16 +85,16 @@ def make_photos(folder: Path, n: int, size: tuple[int, int]) -> str:
 
 def io_only(folder: Path, out: Path) -> tuple[float, float]:
     """Wall-clock and CPU seconds to decode and encode every photo as ``segment`` does, without refinement."""
-    from napari_boostseg import io as bio
+    from napari_boostseg import cutouts, files
     from napari_boostseg.batch import coarse_from_mask
 
     photos = sorted((folder / "images").iterdir())
     start, cpu = time.perf_counter(), time.process_time()
     for p in photos:
-        photo = bio.read_image(p)
-        labels = coarse_from_mask(bio.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
-        bio.write_labels(out / "labels" / f"{p.stem}.png", labels)
-        bio.write_cutout(out / "cutouts" / f"{p.stem}.png", bio.cutout(photo.pixels, labels), icc_profile=photo.icc_profile)
+        photo = files.read_image(p)
+        labels = coarse_from_mask(files.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
+        files.write_labels(out / "labels" / f"{p.stem}.png", labels)
+        cutouts.write_product_cutouts(out / "cutouts", p.stem, photo.pixels, labels, icc_profile=photo.icc_profile)
     return time.perf_counter() - start, time.process_time() - cpu
 
 
@@ -176,18 +176,18 @@ def mrcnn_weights(folder: Path) -> Path:
 
 def detect_vs_refine(folder: Path, weights: Path, n: int) -> tuple[float, float]:
     """Median seconds per photo of detection and of refinement (same photos)."""
-    from napari_boostseg import io as bio
+    from napari_boostseg import cutouts, files
     from napari_boostseg import refine
     from napari_boostseg.batch import coarse_from_mask
     from napari_boostseg.mrcnn import load_model
 
     model = load_model(weights)
     photos = sorted((folder / "images").iterdir())[:n]
-    model.detect([bio.read_image(photos[0]).pixels])  # warm-up: graph tracing
+    model.detect([files.read_image(photos[0]).pixels])  # warm-up: graph tracing
     t_det, t_ref = [], []
     for p in photos:
-        photo = bio.read_image(p)
-        coarse = coarse_from_mask(bio.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
+        photo = files.read_image(p)
+        coarse = coarse_from_mask(files.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
         t = time.perf_counter()
         model.detect([photo.pixels])
         t_det.append(time.perf_counter() - t)

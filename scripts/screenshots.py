@@ -41,11 +41,11 @@ def main() -> None:
 
     import napari
 
-    from napari_boostseg import io
+    from napari_boostseg import cutouts, files
     from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
 
     def io_cutout(pixels, labels):
-        return io.cutout(pixels, labels, label=1)
+        return cutouts.cutout(pixels, labels, label=1)
 
     viewer = napari.Viewer(title="napari-boostseg")
     viewer.window.resize(1500, 950)
@@ -158,7 +158,7 @@ def main() -> None:
         sample = load_sample(name)
         Image.fromarray(sample.image).save(folder / "shoot" / f"{name}.png", compress_level=1)
         if name != "dress":
-            io.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
+            files.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
     review = ShootWidget(viewer)
     review.synchronous = True
     viewer.window.add_dock_widget(review, name="Shoot review", area="right")

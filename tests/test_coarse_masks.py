@@ -7,7 +7,7 @@ import pytest
 from _studio import drawn_cutouts
 
 from napari_boostseg import batch
-from napari_boostseg import io as bio
+from napari_boostseg import files
 from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
 from napari_boostseg.synthetic.studio import render
 
@@ -80,8 +80,8 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     photos = tmp_path / "shoot"
     photos.mkdir()
     studio_photo = render(drawn_cutouts(), 9, layout="set", size=900)
-    bio.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
-    bio.write_image(photos / "street.png", data.astronaut())
+    files.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
+    files.write_image(photos / "street.png", data.astronaut())
     model = _Model(data.astronaut().shape[:2])
     monkeypatch.setattr(cm, "_DETECTORS", {})
     monkeypatch.setattr(cm, "_build_detector", lambda weights, config: model)
@@ -94,7 +94,7 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     assert "street.png: 1 object(s); model: person 0.97 (no plain backdrop" in err
     assert "coarse masks from backdrop 1, model 1" in err
     assert model.calls == 1
-    labels = bio.read_labels(out / "labels" / "studio.png")
+    labels = files.read_labels(out / "labels" / "studio.png")
     assert int(labels.max()) == int(studio_photo.truth.max())
 
 
@@ -108,8 +108,8 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     image, truth = thin_object_photo(9)
     (tmp_path / "shoot").mkdir()
     (tmp_path / "masks").mkdir()
-    bio.write_image(tmp_path / "shoot" / "frame.png", image)
-    bio.write_labels(tmp_path / "masks" / "frame.png", jittered28(truth, seed=9).astype(np.int32))
+    files.write_image(tmp_path / "shoot" / "frame.png", image)
+    files.write_labels(tmp_path / "masks" / "frame.png", jittered28(truth, seed=9).astype(np.int32))
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0

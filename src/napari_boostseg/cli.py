@@ -43,8 +43,9 @@ def _add_segment(sub) -> None:
         help="cut out products from photos",
         description=(
             "Refine coarse masks to the photo's edges and write, per photo, the label "
-            "image (OUT/labels), the RGBA cut-out (OUT/cutouts) and on request the "
-            "cut-out on white (OUT/white) and the soft mask and markers (OUT/inspect). "
+            "image (OUT/labels), one RGBA cut-out per product (OUT/cutouts/NAME-ID.png, "
+            "cropped to the product with a margin) and on request each cut-out on white "
+            "(OUT/white) and the soft mask and markers (OUT/inspect). "
             "A record per photo (OUT/manifests) says what made its outputs: a rerun "
             "skips photos made with the same options, so an interrupted run resumes, "
             "and refuses photos made with other options unless --overwrite, which "
@@ -94,10 +95,15 @@ def _add_segment(sub) -> None:
     out.add_argument(
         "--labels-format", choices=("png", "tif"), default="png", help="label image format (default png)"
     )
-    out.add_argument("--jpeg", action="store_true", help="also write the cut-out flattened on white")
+    out.add_argument("--jpeg", action="store_true", help="also write each cut-out flattened on white")
     out.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)")
     out.add_argument(
         "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
+    )
+    out.add_argument(
+        "--full-frame",
+        action="store_true",
+        help="cut-outs keep the photo's whole frame instead of being cropped to their product",
     )
     out.add_argument(
         "--overwrite",
@@ -345,6 +351,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             params=params,
             jpeg_quality=args.jpeg_quality,
+            full_frame=args.full_frame,
             classes=classes,
         )
         # The output sub-folders are left out, not the whole output folder:

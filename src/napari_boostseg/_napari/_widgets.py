@@ -767,7 +767,7 @@ class ExportWidget(Container):
         )
         self.folder = FileEdit(label="folder", mode="d", value=Path.home())
         self.prefix = LineEdit(
-            label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name."
+            label="name", value="", tooltip="File names: <name>-<id>.png; empty: the photo's name."
         )
         self.crop = CheckBox(text="crop to each product", value=False)
         self.export_button = PushButton(text="Export cut-outs")
@@ -790,8 +790,8 @@ class ExportWidget(Container):
                 self.image.value = photo
 
     def export(self) -> list[Path]:
-        """Write ``<name>_<id>.png`` per object; returns the files written."""
-        from napari_boostseg import io
+        """Write ``<name>-<id>.png`` per object; returns the files written."""
+        from napari_boostseg import cutouts
 
         try:
             photo = _photo(self.image.value)
@@ -809,21 +809,16 @@ class ExportWidget(Container):
             return []
         folder = Path(self.folder.value)
         stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
-        targets = {k: folder / f"{stem}_{k:02d}.png" for k in ids}
-        existing = [p for p in targets.values() if p.exists()]
+        existing = [p for k in ids if (p := folder / cutouts.cutout_name(stem, k)).exists()]
         if existing and not confirm_overwrite(existing):
             self.status.value = "Nothing exported; choose another folder or name."
             show_info(self.status.value)
             return []
-        from scipy import ndimage as ndi
-
-        boxes = ndi.find_objects(labels)
         written = []
         try:
-            for k, path in targets.items():
-                window = boxes[k - 1] if self.crop.value else (slice(None), slice(None))
-                rgba = io.cutout(photo[window], labels[window], label=k)
-                written.append(io.write_cutout(path, rgba, overwrite=True))
+            for product in cutouts.product_cutouts(photo, labels, crop=self.crop.value):
+                path = folder / cutouts.cutout_name(stem, product.label)
+                written.append(cutouts.write_cutout(path, product.rgba, overwrite=True))
         except (OSError, ValueError) as exc:
             _report_error(self.status, f"Export stopped after {len(written)} file(s): {exc}")
             return written
