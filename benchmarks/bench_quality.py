@@ -135,7 +135,7 @@ def grabcut(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
     the band split into probable object / probable background by the coarse mask."""
     import cv2
 
-    markers = band_geometry(coarse, band).markers
+    markers = band_geometry(coarse, band, ridge=0.0).markers  # no ridge, as measured
     if not (markers > BACKGROUND).any() and not (coarse & (markers == UNDECIDED)).any():
         return coarse  # nothing of the object to model its colours on (an empty mask)
     gc = np.full(coarse.shape, cv2.GC_BGD, np.uint8)

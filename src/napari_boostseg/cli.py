@@ -125,11 +125,13 @@ def _add_segment(sub) -> None:
     from .refine import RefineParams
 
     docs = RefineParams.field_help()
+    ranges = RefineParams.ranges()
     for field in dataclasses.fields(RefineParams):
         ref.add_argument(
             f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
             # argparse formats help with %: a literal one is written %%.
-            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%") + f" (default {field.default})",
+            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%")
+            + f" (default {field.default}; {ranges[field.name].describe()})",
         )
     p.set_defaults(func=_cmd_segment)
 

@@ -17,10 +17,12 @@ import numba
 import numpy as np
 from scipy import ndimage as ndi
 
+from .params import DEFAULT_PARAMS
+
 __all__ = ["gradient_magnitude", "gradient_in_band", "edge_map"]
 
 
-def gradient_magnitude(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+def gradient_magnitude(image: np.ndarray, sigma: float = DEFAULT_PARAMS.edge_sigma) -> np.ndarray:
     """Colour gradient magnitude of a float image.
 
     Each channel is differentiated with derivative-of-Gaussian filters of
@@ -34,7 +36,8 @@ def gradient_magnitude(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     image : (H, W) or (H, W, C) ndarray of float32
         Image, typically in [0, 1].
     sigma : float, optional
-        Scale of the derivative in pixels; 0 for plain Sobel. Default 1.0.
+        Scale of the derivative in pixels; 0 for plain Sobel. Default
+        ``RefineParams().edge_sigma`` (1.0).
 
     Returns
     -------
@@ -124,7 +127,7 @@ def _tiles_gradient(photo, gain, scale, tiles, tile, smooth, derive, out):  # pr
 def gradient_in_band(
     photo: np.ndarray,
     band: np.ndarray,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_PARAMS.edge_sigma,
     gain: np.ndarray | None = None,
     tile: int = 64,
 ) -> np.ndarray:
@@ -143,7 +146,7 @@ def gradient_in_band(
     band : (H, W) ndarray of bool
         Where the gradient is needed.
     sigma : float, optional
-        Scale of the derivative in pixels, > 0. Default 1.0.
+        Scale of the derivative in pixels, > 0. Default ``RefineParams().edge_sigma`` (1.0).
     gain : (H, W) ndarray of float32, optional
         Per-pixel factor applied to the photo first (the soft mask's dimming).
     tile : int, optional
@@ -224,8 +227,8 @@ def edge_map(
     closeness: np.ndarray,
     undecided: np.ndarray,
     *,
-    prior: float = 0.3,
-    percentile: float = 90.0,
+    prior: float = DEFAULT_PARAMS.prior,
+    percentile: float = DEFAULT_PARAMS.edge_percentile,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Elevation for the watershed from a gradient magnitude and the outline prior.
@@ -243,10 +246,10 @@ def edge_map(
         Weight of the outline prior relative to a clear edge (which counts 1).
         A photo edge ``d`` band-widths away from the coarse outline wins over
         the coarse outline when its normalised strength exceeds ``prior * d``.
-        Default 0.3.
+        Default ``RefineParams().prior`` (0.6).
     percentile : float, optional
         Gradients at or above this percentile of the band's gradients count
-        as a clear edge (1). Default 90.
+        as a clear edge (1). Default ``RefineParams().edge_percentile`` (98).
     out : (H, W) ndarray of float32, optional
         Where to write the result; may be ``gradient`` itself. Default: a
         new array.

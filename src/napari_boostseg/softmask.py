@@ -13,6 +13,7 @@ from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
 from .inputs import as_label_image
+from .params import DEFAULT_PARAMS
 from .resample import block_mean, upsample
 
 __all__ = ["blur_mask", "blur_block", "soft_mask", "apply_soft_mask"]
@@ -78,7 +79,7 @@ def soft_mask(coarse: ArrayLike, sigma: float) -> np.ndarray:
 
 
 def apply_soft_mask(
-    image: np.ndarray, soft: np.ndarray, strength: float = 0.5
+    image: np.ndarray, soft: np.ndarray, strength: float = DEFAULT_PARAMS.soft_strength
 ) -> np.ndarray:
     """Photo dimmed by ``1 - strength * soft``, in the photo's own dtype.
 
@@ -90,7 +91,7 @@ def apply_soft_mask(
         Output of :func:`soft_mask`.
     strength : float, optional
         How much the object's interior is dimmed, 0 (not at all) to 1 (to
-        black). Default 0.5.
+        black). Default ``RefineParams().soft_strength`` (0.5).
     """
     if not 0 <= strength <= 1:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")

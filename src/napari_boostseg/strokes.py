@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .markers import BACKGROUND, GRID_CELLS, UNDECIDED
+from .markers import BACKGROUND, UNDECIDED
+from .params import GRID_CELLS
 from .objects import object_boxes
 
 __all__ = ["stroke_markers", "stroke_reach", "changed_window"]

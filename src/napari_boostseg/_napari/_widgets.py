@@ -36,7 +36,6 @@ from magicgui.widgets import (
     ProgressBar,
     PushButton,
     Select,
-    SpinBox,
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -442,36 +441,17 @@ class DetectWidget(Container):
 #: How far a stroke over sure markers re-marks, in grid cells (the widget's default).
 STROKE_REACH_CELLS = 3.0
 
-# Widget ranges for the known parameters; fields added later get generic ones.
-_PARAM_RANGES = {
-    "band": dict(min=0.1, max=10.0, step=0.1),
-    "prior": dict(min=0.0, max=5.0, step=0.05),
-    "edge_sigma": dict(min=0.0, max=10.0, step=0.1),
-    "edge_percentile": dict(min=1.0, max=100.0, step=1.0),
-    "soft_sigma": dict(min=0.1, max=10.0, step=0.1),
-    "soft_strength": dict(min=0.0, max=1.0, step=0.05),
-    "ridge": dict(min=0.0, max=10.0, step=0.1),
-    "align": dict(min=0.0, max=10.0, step=0.5),
-    "align_gain": dict(min=0.0, max=3.0, step=0.01),
-    "moved_band": dict(min=0.1, max=10.0, step=0.1),
-}
-
 
 def _param_widgets() -> dict[str, Any]:
+    """A spin box per RefineParams field: its default, its range, its documentation."""
     from napari_boostseg import RefineParams
 
     docs = RefineParams.field_help()
+    ranges = RefineParams.ranges()
     widgets: dict[str, Any] = {}
     for field in dataclasses.fields(RefineParams):
-        default = field.default
         common = dict(label=field.name.replace("_", " "), tooltip=docs.get(field.name, ""))
-        if isinstance(default, bool):
-            widgets[field.name] = CheckBox(value=default, **common)
-        elif isinstance(default, int):
-            widgets[field.name] = SpinBox(value=default, min=0, max=10_000, **common)
-        elif isinstance(default, float):
-            ranges = _PARAM_RANGES.get(field.name, dict(min=0.0, max=10_000.0, step=0.1))
-            widgets[field.name] = FloatSpinBox(value=default, **ranges, **common)
+        widgets[field.name] = FloatSpinBox(value=field.default, **ranges[field.name].spin_box(), **common)
     return widgets
 
 
