@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from _data import CCP, require
-from napari_boostseg import RefineParams, refine
-from napari_boostseg import cutouts, files
+from napari_boostseg import RefineParams, cutouts, files, refine
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
-from napari_boostseg.metrics import boundary_accuracy, match_instances as match
+from napari_boostseg.metrics import boundary_accuracy
+from napari_boostseg.metrics import match_instances as match
 from napari_boostseg.synthetic import studio
+
+from _data import CCP, require
 
 SEEDS = {"train": 1_000_000, "dev": 2_000_000}
 CUTOUT_IDS = {"train": studio.TRAIN_CUTOUT_IDS, "dev": studio.DEV_CUTOUT_IDS}

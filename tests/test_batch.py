@@ -10,12 +10,12 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
-
-from _shoot import ICC, make_shoot, tree_bytes
 from scipy import ndimage as ndi
 
 from napari_boostseg import batch, coarse_masks, cutouts, files, manifest
 from napari_boostseg.refine import RefineParams, refine
+
+from _shoot import ICC, make_shoot, tree_bytes
 
 
 @pytest.fixture
@@ -104,7 +104,8 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     wider = _options(tmp_path, shoot, params=RefineParams(band=3))
     refused = batch.segment_photo(photo, wider)
     assert refused.status == "failed"
-    assert "--band (was 1.0, now 3.0)" in refused.message and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
+    assert "--band (was 1.0, now 3.0)" in refused.message
+    assert "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
     assert "--overwrite" in refused.message
     with pytest.raises(batch.BatchError, match="a.jpg: .*--band"):
         batch.run_batch([photo], wider, progress=False)
@@ -115,7 +116,8 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json"]
     image = files.read_image(photo).pixels
     coarse = batch.coarse_from_mask(files.read_labels(shoot["masks"] / "a.png"), image.shape[:2])
-    np.testing.assert_array_equal(files.read_labels(out / "labels" / "a.png"), refine(image, coarse, RefineParams(band=3)))
+    expected = refine(image, coarse, RefineParams(band=3))
+    np.testing.assert_array_equal(files.read_labels(out / "labels" / "a.png"), expected)
     assert batch.segment_photo(photo, wider).status == "skipped"
 
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from _shoot import bundled_samples, make_shoot, tree_bytes
 from napari_boostseg import coarse_masks, cutouts, files
 from napari_boostseg.cli import main
+
+from _shoot import bundled_samples, make_shoot, tree_bytes
 
 HEAVY = ("tensorflow", "tf_keras", "keras", "napari", "PyQt6", "PyQt5", "qtpy", "PySide6")
 
@@ -56,7 +57,9 @@ def test_module_entry_point():
 def test_segment_end_to_end(tmp_path, capsys):
     shoot = make_shoot(tmp_path / "shoot", corrupt=True)
     out = tmp_path / "out"
-    argv = ["segment", str(shoot["images"]), "--masks", str(shoot["masks"]), "--out", str(out), "--jpeg", "--no-progress"]
+    argv = [
+        "segment", str(shoot["images"]), "--masks", str(shoot["masks"]), "--out", str(out), "--jpeg", "--no-progress"
+    ]
     n_good = 3 + len(bundled_samples())
 
     assert main(argv) == 1
@@ -108,7 +111,8 @@ def test_segment_usage_errors(tmp_path, capsys, monkeypatch):
     assert main(["segment", str(shoot["images"]), "--coarse", "model", "--out", str(tmp_path / "o")]) == 2
     assert "--weights" in capsys.readouterr().err
     monkeypatch.undo()
-    assert main(["segment", str(tmp_path / "none*.jpg"), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o")]) == 2
+    argv = ["segment", str(tmp_path / "none*.jpg"), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
     assert "no photos found" in capsys.readouterr().err
     assert main(["segment", str(shoot["images"]), "--masks", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert main(
@@ -127,7 +131,9 @@ def test_evaluate_command(tmp_path, capsys):
     files.write_labels(tmp_path / "gt" / "x.png", gt)
     files.write_labels(tmp_path / "pred" / "x.png", pred)
     table, plot = tmp_path / "t.csv", tmp_path / "p.png"
-    rc = main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--csv", str(table), "--plot", str(plot), "--json"])
+    rc = main(
+        ["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--csv", str(table), "--plot", str(plot), "--json"]
+    )
     assert rc == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["iou_mean"] == pytest.approx(4 / 9)
@@ -264,7 +270,8 @@ def test_rerun_with_other_options_is_refused_up_front(tmp_path, capsys):
     before = tree_bytes(out)
     assert main(_segment(shoot, out, "--band", "3")) == 2
     err = capsys.readouterr().err
-    assert "a.jpg (and 2 more photos)" in err and "--band (was 1.0, now 3.0)" in err and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in err
+    assert "a.jpg (and 2 more photos)" in err and "--band (was 1.0, now 3.0)" in err
+    assert "--jpeg/--jpeg-quality (was on, quality 95, now off)" in err
     assert tree_bytes(out) == before
     assert main(_segment(shoot, out, "--band", "3", "--overwrite")) == 0
     assert not (out / "white").exists() or not any((out / "white").iterdir())
@@ -273,7 +280,6 @@ def test_rerun_with_other_options_is_refused_up_front(tmp_path, capsys):
 
 
 def test_batch_level_problems_are_found_before_the_first_photo(tmp_path, capsys, monkeypatch):
-    from napari_boostseg import batch
 
     shoot = make_shoot(tmp_path / "shoot", samples=0)
     a_file = tmp_path / "out.txt"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _studio import drawn_cutouts
 
-from napari_boostseg import batch
-from napari_boostseg import files
+from napari_boostseg import batch, files
 from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
 from napari_boostseg.synthetic.studio import render
+
+from _studio import drawn_cutouts
 
 
 class _Model:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _reference import cascadepsp_mba
 from napari_boostseg import evaluate as ev
 from napari_boostseg import files
+
+from _reference import cascadepsp_mba
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

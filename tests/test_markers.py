@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 from skimage.draw import ellipse
 
-from _scenes import disk_labels
 from napari_boostseg.markers import (
     BACKGROUND,
     UNDECIDED,
@@ -11,6 +10,8 @@ from napari_boostseg.markers import (
     make_markers,
     object_marker,
 )
+
+from _scenes import disk_labels
 
 
 def test_convention():

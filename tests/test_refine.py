@@ -5,11 +5,12 @@ import sys
 import numpy as np
 import pytest
 
-from _scenes import scene
-from napari_boostseg import RefineParams, Refinement, refine, reflood
+from napari_boostseg import Refinement, RefineParams, refine, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED
 from napari_boostseg.metrics import boundary_accuracy, iou
+
+from _scenes import scene
 
 
 def _coarse_labels(truth, maker=oracle28):

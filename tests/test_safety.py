@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 
-from napari_boostseg import RefineParams, refine
+from napari_boostseg import RefineParams, refine, refine_with_report, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.metrics import iou
-from napari_boostseg import refine_with_report, reflood
 from napari_boostseg.safety import FALLBACKS, core_kept, core_mask
 from napari_boostseg.thin_objects import KINDS, thin_object_photo
 

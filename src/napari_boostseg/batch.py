@@ -45,7 +45,16 @@ import numpy as np
 
 from . import manifest
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
-from .files import IMAGE_SUFFIXES, Photo, find_labels, read_image, read_labels, temporary_name, write_image, write_labels
+from .files import (
+    IMAGE_SUFFIXES,
+    Photo,
+    find_labels,
+    read_image,
+    read_labels,
+    temporary_name,
+    write_image,
+    write_labels,
+)
 from .refine import RefineParams, refine, refine_with_report
 from .safety import doubtful_objects
 

@@ -304,11 +304,26 @@ def _fail(message: str) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .batch import BatchError, SegmentOptions, bundled_weights, check_batch, collect_photos, output_folders, run_batch
+    from .batch import (
+        BatchError,
+        SegmentOptions,
+        bundled_weights,
+        check_batch,
+        collect_photos,
+        output_folders,
+        run_batch,
+    )
     from .refine import RefineParams
 
     if args.masks is not None and args.weights is not None:
         return _fail("give either --masks or --weights, not both")
+    if args.workers is not None or args.scheduler is not None:
+        from ._extras import MissingExtra, require
+
+        try:
+            require("distributed", "dask", "--workers and --scheduler")
+        except MissingExtra as exc:
+            return _fail(str(exc))
     if args.weights is not None and args.coarse == "backdrop":
         return _fail("--weights is for the model; --coarse backdrop uses none")
     if args.masks is None and args.weights is None and args.coarse == "model":
@@ -385,7 +400,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
     print(summary.describe(), file=sys.stderr)
     if summary.empty:
-        print(f"no object found in {len(summary.empty)} photo(s); their cut-outs are empty:", file=sys.stderr)
+        print(f"no object found in {len(summary.empty)} photo(s); they have no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):
             print(f"  {path}", file=sys.stderr)
     if summary.failed:

@@ -10,7 +10,6 @@ one instead of leaking away.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -18,6 +17,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .params import DEFAULT_PARAMS
+from .threads import thread_count
 
 __all__ = ["gradient_magnitude", "gradient_in_band", "edge_map"]
 
@@ -178,9 +178,11 @@ def gradient_in_band(
         gain = np.ones((1, 1), np.float32) if gain is None else np.asarray(gain, np.float32)
         # Tiles write disjoint parts of ``out`` and the kernel releases the
         # GIL: share them out over the cores.
-        parts = np.array_split(tiles, max(1, min(_CORES, len(tiles) // 8)))
+        # As many parts as threads the process may use (threads.thread_count).
+        threads = thread_count()
+        parts = np.array_split(tiles, max(1, min(threads, len(tiles) // 8)))
         futures = [
-            _pool().submit(_tiles_gradient, photo, gain, float(scale), part, tile, smooth, derive, out)
+            _pool(threads).submit(_tiles_gradient, photo, gain, float(scale), part, tile, smooth, derive, out)
             for part in parts[1:]
         ]
         _tiles_gradient(photo, gain, float(scale), parts[0], tile, smooth, derive, out)
@@ -189,15 +191,17 @@ def gradient_in_band(
     return out
 
 
-_CORES = max(1, min(os.cpu_count() or 1, 8))
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The gradient pool for ``threads`` threads in all (the caller's is one of them)."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, _CORES - 1), thread_name_prefix="boostseg-gradient")
-    return _POOL
+    if _POOL is None or _POOL[0] != threads:
+        if _POOL is not None:
+            _POOL[1].shutdown(wait=False)
+        _POOL = (threads, ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="boostseg-gradient"))
+    return _POOL[1]
 
 
 @numba.njit(cache=True, nogil=True)

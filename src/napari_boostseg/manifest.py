@@ -104,13 +104,10 @@ def weights_digest(path: str | os.PathLike) -> str:
 
 
 def package_version() -> str:
-    """The installed napari-boostseg version, or "unknown"."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The napari-boostseg version (``napari_boostseg.__version__``, its one source)."""
+    from . import __version__
 
-    try:
-        return version("napari-boostseg")
-    except PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def read_manifest(path: str | os.PathLike) -> dict | None:

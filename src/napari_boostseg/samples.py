@@ -10,7 +10,7 @@ napari sample-data menu and the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -154,7 +154,7 @@ def _make(name: str) -> Sample:
 SAMPLE_NAMES = ("tshirt", "dress", "bag_and_scarf")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(name: str) -> Sample:
     sample = _make(name)
     for array in (sample.image, sample.coarse, sample.truth):

@@ -23,8 +23,8 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .markers import BACKGROUND, UNDECIDED
-from .params import GRID_CELLS
 from .objects import object_boxes
+from .params import GRID_CELLS
 
 __all__ = ["stroke_markers", "stroke_reach", "changed_window"]
 

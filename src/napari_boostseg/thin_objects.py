@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.draw import disk, ellipse, line_aa, polygon
+from skimage.draw import disk, ellipse, polygon
 
 __all__ = ["KINDS", "thin_object_photo", "textured_backdrop"]
 

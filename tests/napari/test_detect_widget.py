@@ -9,9 +9,10 @@ import sys
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 from napari_boostseg._napari._widgets import DetectWidget, RefineWidget
+
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
 
@@ -203,7 +204,8 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
     assert widget.status.value.startswith(f"{n} product(s) found on the backdrop")
     # A photo without a plain backdrop and the backdrop source: a clear message, no layer.
-    widget.image.value = viewer.add_image(np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8), name="street")
+    street = np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8)
+    widget.image.value = viewer.add_image(street, name="street")
     widget.source.value = "backdrop"
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
 from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
+
+from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _scenes import shirt_with_sleeve  # noqa: E402

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _viewer_fixtures import (  # noqa: F401
-    add_drawn_sample,
-    leaky_dress,
-    needs_display,
-    no_tensorflow_beside_opengl,
-    shown,
-)
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
@@ -20,6 +13,14 @@ from napari_boostseg._napari._widgets import (
     RefineWidget,
     marker_colour,
     object_colour,
+)
+
+from _viewer_fixtures import (  # noqa: F401
+    add_drawn_sample,
+    leaky_dress,
+    needs_display,
+    no_tensorflow_beside_opengl,
+    shown,
 )
 
 pytestmark = [pytest.mark.gui, needs_display]

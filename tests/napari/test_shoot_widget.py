@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from PIL import Image
 
 from napari_boostseg import BACKGROUND, io
 from napari_boostseg._napari._shoot import ShootWidget
+
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 

@@ -22,7 +22,8 @@ import pickle
 import subprocess
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 #: Steps reported while a request runs.
 STEPS = ("starting TensorFlow", "loading the model", "detecting", "making labels")

@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import (
@@ -98,7 +99,7 @@ def _colormap(markers: bool):
     return DirectLabelColormap(color_dict=colours)
 
 
-def _layer_choices(viewer: "napari.Viewer", kind: type) -> Callable[[Any], list]:
+def _layer_choices(viewer: napari.Viewer, kind: type) -> Callable[[Any], list]:
     def choices(_widget: Any) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kind)]
 
@@ -228,9 +229,9 @@ class DetectWidget(Container):
     """Products found in a photo, on its backdrop or by a Mask R-CNN, as a coarse Labels layer."""
 
     #: The open Detect widgets (the Train widget offers them its new weights).
-    instances: "weakref.WeakSet[DetectWidget]" = weakref.WeakSet()
+    instances: weakref.WeakSet[DetectWidget] = weakref.WeakSet()
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         DetectWidget.instances.add(self)
         self.viewer = napari_viewer
@@ -463,7 +464,7 @@ class RefineWidget(Container):
     #: Calm after the last marker edit (stroke, undo, redo) before re-flooding, in ms.
     PAINT_DELAY_MS = 30
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         from qtpy.QtCore import QTimer
 
         super().__init__(labels=True)
@@ -738,7 +739,7 @@ def confirm_overwrite(paths: list[Path]) -> bool:
 class ExportWidget(Container):
     """Each product as a full-resolution RGBA PNG with a transparent background."""
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))

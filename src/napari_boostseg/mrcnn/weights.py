@@ -18,8 +18,8 @@ Only h5py and NumPy are imported here; a model object is passed in.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import h5py
 import numpy as np

@@ -10,7 +10,7 @@ demo`` and napari's File > Open Sample menu.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +48,7 @@ class SamplePhoto:
     truth: np.ndarray
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sample_photo(name: str) -> SamplePhoto:
     """One shipped photo by name (see :data:`SAMPLE_PHOTOS`); arrays are read-only."""
     if name not in SAMPLE_PHOTOS:
