@@ -18,7 +18,7 @@ only the coarse mask and ``refine`` take label images.
     python benchmarks/bench_quality.py --photos thin --first 1000 --last 1099
 
 ``--photos thin`` scores generated thin and holed objects on busy backdrops
-(:mod:`napari_boostseg.thin_objects`) instead, ``--first``/``--last`` being
+(:mod:`napari_boostseg.synthetic.thin_objects`) instead, ``--first``/``--last`` being
 their seeds (seeds 0-999 for choosing parameters, 1000 on for reporting).
 *jittered* grows or shrinks the 28x28 mask by a cell with the cross,
 *harsh* with the 3x3 square. For ``ours`` the last column counts the
@@ -40,11 +40,11 @@ from napari_boostseg import RefineParams
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED, band_geometry
 from napari_boostseg.metrics import boundary_accuracy, boundary_f, intersection_union
-from napari_boostseg.original import refine_original
 from napari_boostseg.refine import refine_with_report
-from napari_boostseg.thin_objects import thin_object_photo
+from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
 from _data import CCP, ccp_pair
+from original import refine_original
 
 COARSE = {
     "oracle-28": lambda truth, i: oracle28(truth),

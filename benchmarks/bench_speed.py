@@ -28,10 +28,10 @@ from PIL import Image
 
 from napari_boostseg import refine, reflood
 from napari_boostseg.markers import BACKGROUND
-from napari_boostseg.original import refine_original
-from napari_boostseg.samples import load_sample
 
 from _data import HIRES
+from original import refine_original
+from samples import load_sample
 
 SIZE = (2400, 1600)  # width, height
 

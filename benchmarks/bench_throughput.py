@@ -57,7 +57,7 @@ def source_pair(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
         with Image.open(mask) as im:
             m = np.asarray(im.convert("L").resize(size, Image.Resampling.NEAREST)) > 0
         return rgb, m.astype(np.uint8), "hires/aeroplane resized"
-    from napari_boostseg.samples import load_samples
+    from samples import load_samples
 
     s = load_samples()[0]
     rgb = np.asarray(Image.fromarray(s.image).resize(size, Image.Resampling.LANCZOS))

@@ -8,9 +8,13 @@ widget after a short fine-tuning of the bundled model (TensorFlow, a few minutes
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+# The drawn sample photos live beside the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -49,7 +53,7 @@ def main() -> None:
 
     viewer = napari.Viewer(title="napari-boostseg")
     viewer.window.resize(1500, 950)
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     drawn = load_sample("bag_and_scarf")
     viewer.add_image(drawn.image, name="bag_and_scarf")
@@ -115,7 +119,7 @@ def main() -> None:
 
     # 6. One stroke claims a part the coarse mask missed, up to the photo's edge:
     #    the dress with its hem cut off the coarse mask.
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     cutout_rgba = io_cutout(photo.data, segmentation.data)
     viewer.window.remove_dock_widget("all")

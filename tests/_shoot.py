@@ -37,7 +37,7 @@ def synthetic(seed: int, h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndar
 @functools.lru_cache(maxsize=1)
 def _all_samples() -> tuple:
     try:
-        from napari_boostseg.samples import load_samples
+        from samples import load_samples
     except ImportError:
         return ()
     return tuple((s.name, s.image, s.coarse, s.truth) for s in load_samples())

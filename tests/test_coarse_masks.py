@@ -101,7 +101,7 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
 def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     from napari_boostseg.cli import main
     from napari_boostseg.coarse import jittered28
-    from napari_boostseg.thin_objects import thin_object_photo
+    from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
     # A thin frame on a busy backdrop: alignment's move of its jittered mask is
     # not confirmed, so it is refined unmoved, and the photo's line says so.

@@ -8,10 +8,14 @@ from napari_boostseg.markers import (
     band_geometry,
     labels_from_markers,
     make_markers,
-    object_marker,
 )
 
 from _scenes import disk_labels
+
+
+def object_marker(label_id):
+    """Marker value of object ``label_id``."""
+    return label_id + 1
 
 
 def test_convention():

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from _shoot import make_shoot
 from napari_boostseg import __version__
 from napari_boostseg.cli import main
+
+from _shoot import make_shoot
 
 PYPROJECT = Path(__file__).resolve().parents[1] / "pyproject.toml"
 

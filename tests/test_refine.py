@@ -167,7 +167,7 @@ def test_shape_mismatch_is_reported():
 
 def test_importing_the_core_pulls_in_neither_napari_qt_nor_tensorflow():
     code = (
-        "import sys, napari_boostseg, napari_boostseg.refine, napari_boostseg.samples;"
+        "import sys, napari_boostseg, napari_boostseg.refine, napari_boostseg.batch;"
         "heavy = [m for m in ('tensorflow', 'napari', 'qtpy', 'PyQt6', 'PyQt5') if m in sys.modules];"
         "print(heavy); sys.exit(bool(heavy))"
     )

@@ -92,7 +92,13 @@ class CoarseMasks:
 _DETECTORS: dict[tuple[str, str | None], object] = {}
 
 
-def load_detector(weights: str | os.PathLike | None = None, config: str | os.PathLike | None = None):
+def load_detector(
+    weights: str | os.PathLike | None = None,
+    config: str | os.PathLike | None = None,
+    *,
+    min_score: float | None = None,
+    nms: float | None = None,
+):
     """A Mask R-CNN for inference, loaded once per process and weights file.
 
     Parameters
@@ -101,6 +107,10 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
         ``.h5`` weights; default the bundled garment model.
     config : path-like, optional
         Its JSON config; default the one beside the weights.
+    min_score, nms : float, optional
+        Detection score threshold and non-maximum suppression IoU threshold
+        instead of the config's (``detection_min_confidence``,
+        ``detection_nms_threshold``).
 
     Weights that failed to load fail again at once, without another try.
 
@@ -115,13 +125,14 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
         weights = default_weights()
         if weights is None:
             raise RuntimeError("this installation has no bundled model; give Mask R-CNN weights")
-    key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()))
+    key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()), min_score, nms)
     model = _DETECTORS.get(key)
     if isinstance(model, Exception):
         raise model
     if model is None:
         try:
-            model = _build_detector(Path(weights), None if config is None else Path(config))
+            thresholds = {k: v for k, v in (("min_score", min_score), ("nms", nms)) if v is not None}
+            model = _build_detector(Path(weights), None if config is None else Path(config), **thresholds)
         except Exception as exc:
             _DETECTORS[key] = exc
             raise
@@ -129,7 +140,7 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
     return model
 
 
-def _build_detector(weights: Path, config: Path | None):
+def _build_detector(weights: Path, config: Path | None, min_score: float | None = None, nms: float | None = None):
     """Build the network and load its weights; TensorFlow is imported here and nowhere earlier."""
     from ._tensorflow import import_tensorflow
 
@@ -138,7 +149,16 @@ def _build_detector(weights: Path, config: Path | None):
         from .mrcnn import MaskRCNNConfig, load_model
     except ImportError as exc:
         raise RuntimeError(f"Mask R-CNN detection is not available in this installation ({exc})") from exc
+    from .mrcnn.model import config_path_for
+
+    thresholds = {}
+    if min_score is not None:
+        thresholds["detection_min_confidence"] = float(min_score)
+    if nms is not None:
+        thresholds["detection_nms_threshold"] = float(nms)
     cfg = MaskRCNNConfig.from_json(config) if config is not None else None
+    if thresholds:
+        cfg = (cfg or MaskRCNNConfig.from_json(config_path_for(weights))).replace(**thresholds)
     return load_model(weights, cfg)
 
 

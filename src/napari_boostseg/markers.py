@@ -37,7 +37,6 @@ __all__ = [
     "UNDECIDED",
     "BACKGROUND",
     "GRID_CELLS",
-    "object_marker",
     "labels_from_markers",
     "BandGeometry",
     "band_geometry",
@@ -46,11 +45,6 @@ __all__ = [
 
 UNDECIDED = 0
 BACKGROUND = 1
-
-
-def object_marker(label_id: int | np.ndarray) -> int | np.ndarray:
-    """Marker value that stands for object ``label_id`` (``label_id + 1``)."""
-    return label_id + 1
 
 
 def labels_from_markers(flooded: np.ndarray, *, in_place: bool = False) -> np.ndarray:

@@ -6,7 +6,7 @@ step:
 1. :func:`~napari_boostseg.alignment.align_objects` moves an object's
    coarse mask when the photo's colours clearly say it is misplaced (a
    detector's box off by a few per cent, a mask a cell too fat or thin);
-2. :func:`~napari_boostseg.softmask.soft_mask` and
+2. :func:`~napari_boostseg.softmask.blur_mask` and
    :func:`~napari_boostseg.softmask.apply_soft_mask` dim each object's
    interior;
 3. :func:`~napari_boostseg.markers.band_geometry` marks sure object, sure

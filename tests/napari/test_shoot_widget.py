@@ -22,7 +22,7 @@ WAIT_MS = 60_000
 @pytest.fixture
 def shoot_folders(tmp_path):
     """Three sample photos; 'boostseg segment' outputs for two (their coarse masks)."""
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     photos, out = tmp_path / "shoot", tmp_path / "out"
     photos.mkdir()

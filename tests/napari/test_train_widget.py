@@ -25,7 +25,7 @@ WAIT_MS = 600_000
 @pytest.fixture
 def accepted(tmp_path):
     """A review folder with two accepted photos (samples at a quarter size), class 'garment'."""
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     photos = tmp_path / "shoot"
     photos.mkdir()

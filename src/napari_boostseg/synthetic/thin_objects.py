@@ -9,7 +9,7 @@ seed range and report on another.
 
 Examples
 --------
->>> from napari_boostseg.thin_objects import thin_object_photo
+>>> from napari_boostseg.synthetic.thin_objects import thin_object_photo
 >>> image, truth = thin_object_photo(0)
 >>> image.shape, image.dtype, truth.dtype
 ((480, 640, 3), dtype('uint8'), dtype('bool'))
