@@ -230,7 +230,7 @@ def test_segment_classes_are_checked_before_any_work(tmp_path, capsys):
     args = ["segment", str(photo), "--out", str(out), "--weights", str(weights)]
     assert main(args + ["--classes", "top,hat"]) == 2
     err = capsys.readouterr().err
-    assert "unknown class hat" in err and "person, top" in err
+    assert "no class 'hat'" in err and "person, top" in err
     assert main(args + ["--classes", " , "]) == 2
     assert "no class named" in capsys.readouterr().err
     assert main(["segment", str(photo), "--out", str(out), "--masks", str(tmp_path), "--classes", "top"]) == 2

@@ -75,3 +75,17 @@ def test_the_child_processes_do_not_load_napari(module):
     done = _run(f"import sys, {module}\nprint('napari' in sys.modules, 'qtpy' in sys.modules)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_pytest_hides_the_pydantic_deprecations_of_napari_s_plugin_engine(tmp_path):
+    pytest.importorskip("npe2")
+    (tmp_path / "test_engine.py").write_text(
+        "def test_import():\n    import npe2.manifest.schema  # noqa: F401\n    import napari_boostseg\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", str(PYPROJECT), str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=PYPROJECT.parent,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+    assert "Pydantic" not in done.stdout + done.stderr and "warning" not in done.stdout

@@ -449,20 +449,9 @@ def _coarse(photo: Photo, options: SegmentOptions):
 
 def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str, ...]:
     """The model classes cut out, read from the config (no TensorFlow)."""
-    from .models import default_classes
-    from .mrcnn.config import MaskRCNNConfig
+    from .coarse_masks import chosen_classes, config_classes
 
-    if not config.is_file():
-        raise FileNotFoundError(f"{config}: no Mask R-CNN config beside the weights; give --config")
-    names = MaskRCNNConfig.from_json(config).class_names
-    if options.classes is None:
-        return default_classes(weights, names)
-    unknown = [c for c in options.classes if c not in names[1:]]
-    if unknown:
-        raise ValueError(
-            f"the model has no class {', '.join(map(repr, unknown))}; its classes are {', '.join(names[1:])}"
-        )
-    return tuple(options.classes)
+    return chosen_classes(config_classes(weights, config), options.classes, weights)
 
 
 # --------------------------------------------------------------------------- #

@@ -9,7 +9,7 @@ failed (the summary says how many); 2 for wrong usage or unusable inputs,
 found before any photo is processed (no photo selected, an output folder that
 is a file or read-only, weights that do not load, outputs made with other
 options); 3 (``segment``) when none failed but some photos gave no object,
-so their cut-outs are empty (the summary lists them).
+so they have no cut-out (the summary lists them).
 """
 
 from __future__ import annotations
@@ -275,23 +275,19 @@ def _version() -> str:
 
 def _model_classes(weights: Path, config: Path | None, spec: str) -> tuple[str, ...]:
     """The classes named by ``--classes``, checked against the model's config (no TensorFlow)."""
-    from .mrcnn.config import MaskRCNNConfig
-    from .mrcnn.model import config_path_for
+    from .coarse_masks import chosen_classes, config_classes
 
-    path = config if config is not None else config_path_for(weights)
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no Mask R-CNN config beside the weights; give --config")
-    known = MaskRCNNConfig.from_json(path).class_names[1:]
+    try:
+        known = config_classes(weights, config)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
     if spec.strip().lower() == "all":
-        return tuple(known)
+        return known[1:]
     names = tuple(n.strip() for n in spec.split(",") if n.strip())
-    unknown = [n for n in names if n not in known]
-    if not names or unknown:
-        raise ValueError(
-            f"--classes {spec}: {'unknown class ' + ', '.join(unknown) if unknown else 'no class named'}; "
-            f"the model's classes are {', '.join(known)} (or 'all')"
-        )
-    return names
+    try:
+        return chosen_classes(known, names, weights)
+    except ValueError as exc:
+        raise ValueError(f"--classes {spec}: {exc} (or 'all')") from None
 
 
 def _fail(message: str) -> int:

@@ -196,6 +196,58 @@ def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[Coa
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
 
 
+def chosen_classes(
+    class_names: Sequence[str], wanted: Sequence[str] | None = None, weights: str | os.PathLike | None = None
+) -> tuple[str, ...]:
+    """The classes to cut out: ``wanted`` checked against a model's classes, or the default.
+
+    The one check of class names, for the command line, batches and
+    :func:`from_model`.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        The model's classes, background first (``config.class_names``).
+    wanted : sequence of str, optional
+        Classes asked for. Default :func:`napari_boostseg.models.default_classes`
+        (the garments for the bundled model, every class for others).
+    weights : path-like, optional
+        The model's weights, to tell the bundled model.
+
+    Raises
+    ------
+    ValueError
+        When ``wanted`` is empty or names a class the model does not have.
+    """
+    from .models import default_classes
+
+    if wanted is None:
+        return default_classes(weights, tuple(class_names))
+    known = tuple(class_names)[1:]
+    unknown = [c for c in wanted if c not in known]
+    if unknown or not wanted:
+        what = f"no class {', '.join(map(repr, unknown))}" if unknown else "no class named"
+        raise ValueError(f"{what}; the model's classes are {', '.join(known)}")
+    return tuple(wanted)
+
+
+def config_classes(weights: str | os.PathLike, config: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """A model's classes (background first) from its config JSON, without TensorFlow.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no config (beside the weights, or ``config``).
+    """
+    from .mrcnn.config import MaskRCNNConfig
+    from .mrcnn.model import config_path_for
+
+    path = Path(config) if config is not None else Path(config_path_for(weights))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no Mask R-CNN config beside the weights; give --config")
+    return tuple(MaskRCNNConfig.from_json(path).class_names)
+
+
 def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) -> CoarseMasks:
     """Coarse masks from a Mask R-CNN's detections of ``classes``.
 
@@ -209,17 +261,7 @@ def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) ->
         Classes to keep; default :func:`napari_boostseg.models.default_classes`
         (the garments for the bundled model, every class for others).
     """
-    from .models import default_classes
-
-    names = tuple(model.config.class_names)
-    if classes is None:
-        classes = default_classes(getattr(model, "weights_path", None), names)
-    unknown = [c for c in classes if c not in names[1:]]
-    if unknown:
-        raise ValueError(
-            f"the model has no class {', '.join(map(repr, unknown))}; its classes are "
-            f"{', '.join(names[1:])}"
-        )
+    classes = chosen_classes(model.config.class_names, classes, getattr(model, "weights_path", None))
     found = model.detect([np.asarray(image)])[0].select(tuple(classes))
     labels = np.asarray(found.to_labels(), dtype=np.int32)
     if len(found):
