@@ -6,6 +6,7 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -318,7 +319,7 @@ def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
         loads.append((weights, config))
         return model
 
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(coarse_masks, "_build_detector", fake_load)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
@@ -340,7 +341,7 @@ def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
     coarse[10:40, 10:50] = 1  # a "person"
     coarse[50:90, 60:120] = 2  # a "shoe"
     model = _FakeModel(coarse, names=("person", "shoe"))
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(coarse_masks, "_build_detector", lambda weights, config: model)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
@@ -370,7 +371,7 @@ def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
     )
     weights = mrcnn.MaskRCNN(config).save_weights(tmp_path / "w" / "mask_rcnn_t.h5", write_config=True)
     shoot = make_shoot(tmp_path / "s", samples=0)
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     out = tmp_path / "out"
     rc = main([
         "segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress",

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -298,7 +299,7 @@ def test_batch_level_problems_are_found_before_the_first_photo(tmp_path, capsys,
         tries.append(path)
         raise ValueError(f"{path} is not a weights file")
 
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(coarse_masks, "_build_detector", corrupt)
     argv = ["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(tmp_path / "o"), "--no-progress"]
     assert main(argv) == 2

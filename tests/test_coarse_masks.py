@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
@@ -83,7 +85,7 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     files.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
     files.write_image(photos / "street.png", data.astronaut())
     model = _Model(data.astronaut().shape[:2])
-    monkeypatch.setattr(cm, "_DETECTORS", {})
+    monkeypatch.setattr(cm, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(cm, "_build_detector", lambda weights, config: model)
     (tmp_path / "w.h5").write_bytes(b"")
     monkeypatch.setattr(batch, "bundled_weights", lambda: tmp_path / "w.h5")
@@ -117,3 +119,22 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
     assert "look at object 1 (unmoved)" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
+
+
+def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):
+    import napari_boostseg.coarse_masks as cm
+
+    # The Detect widget asks for a detector per score/NMS threshold; the
+    # process keeps the latest two (failures included), not every one.
+    built = []
+    monkeypatch.setattr(cm, "_DETECTORS", OrderedDict())
+    monkeypatch.setattr(cm, "_build_detector", lambda weights, config, **kw: built.append(kw) or object())
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"")
+    first = cm.load_detector(weights, min_score=0.5)
+    for score in (0.6, 0.7, 0.8):
+        cm.load_detector(weights, min_score=score)
+    assert len(cm._DETECTORS) == 2
+    assert cm.load_detector(weights, min_score=0.8) is cm.load_detector(weights, min_score=0.8)
+    assert cm.load_detector(weights, min_score=0.5) is not first  # built again
+    assert built[0] == {"min_score": 0.5} and len(built) == 5

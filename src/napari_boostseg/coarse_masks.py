@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,10 @@ class CoarseMasks:
         return int(self.labels.max()) if self.labels.size else 0
 
 
-_DETECTORS: dict[tuple[str, str | None], object] = {}
+_DETECTORS: OrderedDict[tuple, object] = OrderedDict()
+#: Detectors (or load failures) kept: models are large, and the Detect widget
+#: asks for a new one whenever its thresholds change.
+_KEEP = 2
 
 
 def load_detector(
@@ -127,6 +131,8 @@ def load_detector(
             raise RuntimeError("this installation has no bundled model; give Mask R-CNN weights")
     key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()), min_score, nms)
     model = _DETECTORS.get(key)
+    if model is not None:
+        _DETECTORS.move_to_end(key)
     if isinstance(model, Exception):
         raise model
     if model is None:
@@ -135,8 +141,12 @@ def load_detector(
             model = _build_detector(Path(weights), None if config is None else Path(config), **thresholds)
         except Exception as exc:
             _DETECTORS[key] = exc
+            while len(_DETECTORS) > _KEEP:
+                _DETECTORS.popitem(last=False)
             raise
         _DETECTORS[key] = model
+        while len(_DETECTORS) > _KEEP:
+            _DETECTORS.popitem(last=False)
     return model
 
 
