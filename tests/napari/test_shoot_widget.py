@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_boostseg import BACKGROUND, io
+from napari_boostseg import BACKGROUND, files
 from napari_boostseg._napari._shoot import ShootWidget
 
 from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
@@ -30,7 +30,7 @@ def shoot_folders(tmp_path):
         sample = load_sample(name)
         Image.fromarray(sample.image).save(photos / f"{name}.png", compress_level=1)
         if name != "dress":
-            io.write_labels(out / "labels" / f"{name}.png", sample.coarse)
+            files.write_labels(out / "labels" / f"{name}.png", sample.coarse)
     return photos, out, tmp_path / "shoot-review"
 
 
