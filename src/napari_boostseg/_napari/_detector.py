@@ -72,13 +72,12 @@ class Detector:
     def _start(self) -> subprocess.Popen:
         with self._lock:
             if not self.alive():
-                env = dict(os.environ)
-                env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+                # The child imports TensorFlow quietly (_tensorflow.import_tensorflow),
+                # unless the user set TF_CPP_MIN_LOG_LEVEL.
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", __name__],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    env=env,
                 )
             return self._proc
 
