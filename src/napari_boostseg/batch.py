@@ -41,16 +41,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
 from . import manifest
+from .coarse_masks import coarse_from_mask, find_mask
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
 from .files import (
     IMAGE_SUFFIXES,
     Photo,
-    find_labels,
     read_image,
-    read_labels,
     temporary_name,
     write_image,
     write_labels,
@@ -367,46 +364,6 @@ def _every_output(photo: str | os.PathLike, out_dir: Path) -> dict[str, list[Pat
     }
 
 
-def find_mask(photo: str | os.PathLike, masks_dir: str | os.PathLike) -> Path:
-    """The coarse mask for ``photo``: ``masks_dir/NAME`` + .png, .tif or .tiff."""
-    stem = Path(photo).stem
-    folder = Path(masks_dir)
-    found = find_labels(folder, stem)
-    if found is not None:
-        return found
-    raise FileNotFoundError(
-        f"no coarse mask for {Path(photo).name}: expected {folder / stem}.png (or .tif) "
-        "in the masks folder"
-    )
-
-
-def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A mask file's content as a label image for a photo of ``shape`` (h, w).
-
-    A mask with a single non-zero value (such as a 0/255 mask) becomes one
-    object with id 1; a label image keeps its ids. A mask of another size but
-    the same aspect ratio (within 1 %) is resized with nearest neighbours, as
-    coarse masks are often saved at a lower resolution.
-    """
-    mask = np.asarray(mask)
-    top = int(mask.max()) if mask.size else 0
-    # Two comparisons are much faster than np.unique on a full-size mask.
-    if top > 0 and not np.any((mask != 0) & (mask != top)):
-        mask = (mask != 0).astype(np.int32)
-    if mask.shape != tuple(shape):
-        mh, mw = mask.shape
-        h, w = shape
-        if abs(mh / mw - h / w) > 0.01 * (h / w):
-            raise ValueError(
-                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
-                "aspect ratio); was the photo rotated by its EXIF orientation?"
-            )
-        rows = (np.arange(h) * mh) // h
-        cols = (np.arange(w) * mw) // w
-        mask = mask[rows[:, None], cols[None, :]]
-    return mask.astype(np.int32, copy=False)
-
-
 # --------------------------------------------------------------------------- #
 # Coarse masks
 
@@ -432,12 +389,10 @@ def _weights(options: SegmentOptions) -> Path | None:
 
 def _coarse(photo: Photo, options: SegmentOptions):
     """The photo's coarse masks (:class:`napari_boostseg.coarse_masks.CoarseMasks`)."""
-    from .coarse_masks import CoarseMasks, coarse_masks, load_detector
+    from .coarse_masks import coarse_masks, from_mask_file, load_detector
 
     if options.masks_dir is not None:
-        mask_file = find_mask(photo.path, options.masks_dir)
-        labels = coarse_from_mask(read_labels(mask_file), photo.shape)
-        return CoarseMasks(labels, "masks", f"mask file {mask_file.name}")
+        return from_mask_file(photo.path, options.masks_dir, photo.shape)
 
     def model():  # loaded on the first photo that needs it, then kept
         return load_detector(options.weights, options.config)

@@ -14,8 +14,8 @@ sources and the same choice between them:
   with something on it, the model elsewhere; the model is loaded only for
   photos that need it.
 
-A folder of mask files is the fourth source; :mod:`napari_boostseg.batch`
-reads those.
+A folder of mask files named like the photos is the fourth source
+(:func:`from_mask_file`, ``boostseg segment --masks``).
 
 Every result says which source it came from and why, in one line for people
 (:attr:`CoarseMasks.note`).
@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .backdrop import backdrop_labels
+from .files import find_labels
 
 __all__ = [
     "SOURCES",
@@ -51,6 +52,11 @@ __all__ = [
     "from_model",
     "coarse_masks",
     "load_detector",
+    "find_mask",
+    "coarse_from_mask",
+    "from_mask_file",
+    "chosen_classes",
+    "config_classes",
 ]
 
 #: Sources a user can choose for photos without mask files.
@@ -88,6 +94,58 @@ class CoarseMasks:
     def count(self) -> int:
         """Number of objects."""
         return int(self.labels.max()) if self.labels.size else 0
+
+
+def find_mask(photo: str | os.PathLike, masks_dir: str | os.PathLike) -> Path:
+    """The coarse mask for ``photo``: ``masks_dir/NAME`` + .png, .tif or .tiff."""
+    stem = Path(photo).stem
+    folder = Path(masks_dir)
+    found = find_labels(folder, stem)
+    if found is not None:
+        return found
+    raise FileNotFoundError(
+        f"no coarse mask for {Path(photo).name}: expected {folder / stem}.png (or .tif) "
+        "in the masks folder"
+    )
+
+
+def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A mask file's content as a label image for a photo of ``shape`` (h, w).
+
+    A mask with a single non-zero value (such as a 0/255 mask) becomes one
+    object with id 1; a label image keeps its ids. A mask of another size but
+    the same aspect ratio (within 1 %) is resized with nearest neighbours, as
+    coarse masks are often saved at a lower resolution.
+    """
+    mask = np.asarray(mask)
+    top = int(mask.max()) if mask.size else 0
+    # Two comparisons are much faster than np.unique on a full-size mask.
+    if top > 0 and not np.any((mask != 0) & (mask != top)):
+        mask = (mask != 0).astype(np.int32)
+    if mask.shape != tuple(shape):
+        mh, mw = mask.shape
+        h, w = shape
+        if abs(mh / mw - h / w) > 0.01 * (h / w):
+            raise ValueError(
+                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
+                "aspect ratio); was the photo rotated by its EXIF orientation?"
+            )
+        rows = (np.arange(h) * mh) // h
+        cols = (np.arange(w) * mw) // w
+        mask = mask[rows[:, None], cols[None, :]]
+    return mask.astype(np.int32, copy=False)
+
+
+def from_mask_file(photo: str | os.PathLike, masks_dir: str | os.PathLike, shape: tuple[int, int]) -> CoarseMasks:
+    """Coarse masks from the mask file named like ``photo`` in ``masks_dir``.
+
+    See :func:`find_mask` and :func:`coarse_from_mask`; ``shape`` is the
+    upright photo's ``(height, width)``.
+    """
+    from .files import read_labels
+
+    mask_file = find_mask(photo, masks_dir)
+    return CoarseMasks(coarse_from_mask(read_labels(mask_file), shape), "masks", f"mask file {mask_file.name}")
 
 
 _DETECTORS: OrderedDict[tuple, object] = OrderedDict()
