@@ -362,7 +362,9 @@ def test_tensorflow_start_up_is_quiet_unless_verbose():
         "import tensorflow as tf; print(float(tf.reduce_sum(tf.ones(2))))'\n"
         "subprocess.run([sys.executable, '-c', child], check=True)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    # A user's environment: no level, and not the mark this process's own quiet
+    # import of TensorFlow (an earlier test's) leaves for its children.
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "BOOSTSEG_QUIET_TENSORFLOW")}
 
     def run(*args):
         done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300, env=env)
