@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import ccp_instances  # noqa: E402
+
 from _data import CCP, require  # noqa: E402
 
 

@@ -138,15 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()
     print(f"CPU cores: {os.cpu_count()}, load average before: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     results = []
-    print("| backbone | precision | IMAGE_MAX_DIM | build s | load .h5 s (MB) | first detect s | detect s (median) | dets | peak RSS MB |")
+    print(
+        "| backbone | precision | IMAGE_MAX_DIM | build s | load .h5 s (MB) | first detect s "
+        "| detect s (median) | dets | peak RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for backbone in args.backbones:
         for precision in args.precisions:
             for size in args.sizes:
                 r = _run_child(["detect", backbone, str(size), precision, str(args.repeats)])
                 results.append(r)
-                print(f"| {backbone} | {precision} | {size} | {r['build_s']:.1f} | {r['load_s']:.2f} ({r['file_mb']:.0f}) "
-                      f"| {r['first_detect_s']:.1f} | {r['detect_s']:.2f} | {r['dets']} | {r['peak_rss_mb']:.0f} |", flush=True)
+                print(
+                    f"| {backbone} | {precision} | {size} | {r['build_s']:.1f} | {r['load_s']:.2f} "
+                    f"({r['file_mb']:.0f}) | {r['first_detect_s']:.1f} | {r['detect_s']:.2f} | {r['dets']} "
+                    f"| {r['peak_rss_mb']:.0f} |",
+                    flush=True,
+                )
     if not args.no_train:
         print()
         print("| training step | backbone | size | batch | first step s | step s (median) | peak RSS MB |")

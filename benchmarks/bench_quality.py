@@ -18,7 +18,7 @@ only the coarse mask and ``refine`` take label images.
     python benchmarks/bench_quality.py --photos thin --first 1000 --last 1099
 
 ``--photos thin`` scores generated thin and holed objects on busy backdrops
-(:mod:`napari_boostseg.thin_objects`) instead, ``--first``/``--last`` being
+(:mod:`napari_boostseg.synthetic.thin_objects`) instead, ``--first``/``--last`` being
 their seeds (seeds 0-999 for choosing parameters, 1000 on for reporting).
 *jittered* grows or shrinks the 28x28 mask by a cell with the cross,
 *harsh* with the 3x3 square. For ``ours`` the last column counts the
@@ -36,14 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
-from _data import CCP, ccp_pair
-from napari_boostseg import RefineParams, refine
-from napari_boostseg.refine import refine_with_report
-from napari_boostseg.thin_objects import thin_object_photo
+from napari_boostseg import RefineParams
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED, band_geometry
 from napari_boostseg.metrics import boundary_accuracy, boundary_f, intersection_union
-from napari_boostseg.original import refine_original
+from napari_boostseg.refine import refine_with_report
+from napari_boostseg.synthetic.thin_objects import thin_object_photo
+
+from _data import CCP, ccp_pair
+from original import refine_original
 
 COARSE = {
     "oracle-28": lambda truth, i: oracle28(truth),
@@ -125,7 +126,8 @@ def by_size(stats: dict) -> list[tuple[str, dict]]:
         for method, s in stats.items():
             side = np.array(s["side"])
             keep = (side >= lo) & (side < (hi or np.inf))
-            part[method] = {key: list(np.array(v)[keep]) for key, v in s.items() if key in ("iou", "inter", "union", "mba", "bf")}
+            scores = ("iou", "inter", "union", "mba", "bf")
+            part[method] = {key: list(np.array(v)[keep]) for key, v in s.items() if key in scores}
         out.append((f"{name} (n={int(keep.sum())})", part))
     return out
 
@@ -135,7 +137,7 @@ def grabcut(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
     the band split into probable object / probable background by the coarse mask."""
     import cv2
 
-    markers = band_geometry(coarse, band).markers
+    markers = band_geometry(coarse, band, ridge=0.0).markers  # no ridge, as measured
     if not (markers > BACKGROUND).any() and not (coarse & (markers == UNDECIDED)).any():
         return coarse  # nothing of the object to model its colours on (an empty mask)
     gc = np.full(coarse.shape, cv2.GC_BGD, np.uint8)
@@ -180,7 +182,10 @@ def main() -> None:
         print(f"thin objects, seeds {args.first}-{args.last} step {args.step} ({len(ids)} photos); ours: {params}")
     else:
         print(f"CCP ids {args.first:04d}-{args.last:04d} step {args.step} ({len(ids)} photos); ours: {params}")
-    header = "| masks | coarse | method | mean IoU | pooled IoU | mBA | BF | worst IoU - coarse | median ms | ours: objects |"
+    header = (
+        "| masks | coarse | method | mean IoU | pooled IoU | mBA | BF | worst IoU - coarse | median ms "
+        "| ours: objects |"
+    )
     print(header)
     print("|" + "---|" * 10)
     for kind in args.kinds.split(","):

@@ -26,11 +26,12 @@ import tracemalloc
 import numpy as np
 from PIL import Image
 
-from _data import HIRES
 from napari_boostseg import refine, reflood
 from napari_boostseg.markers import BACKGROUND
-from napari_boostseg.original import refine_original
-from napari_boostseg.samples import load_sample
+
+from _data import HIRES
+from original import refine_original
+from samples import load_sample
 
 SIZE = (2400, 1600)  # width, height
 

@@ -32,12 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
-from _data import CCP, require
-from napari_boostseg import RefineParams, refine
-from napari_boostseg import io as bio
+from napari_boostseg import RefineParams, cutouts, files, refine
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
-from napari_boostseg.metrics import boundary_accuracy, match_instances as match
+from napari_boostseg.metrics import boundary_accuracy
+from napari_boostseg.metrics import match_instances as match
 from napari_boostseg.synthetic import studio
+
+from _data import CCP, require
 
 SEEDS = {"train": 1_000_000, "dev": 2_000_000}
 CUTOUT_IDS = {"train": studio.TRAIN_CUTOUT_IDS, "dev": studio.DEV_CUTOUT_IDS}
@@ -75,12 +76,12 @@ def main() -> None:
         folder = Path(tmp)
         for group, photo in photos(args.split, args.per_layout, args.per_hard, args.size):
             src = folder / f"{photo.name}.jpg"
-            bio.write_image(src, photo.image, quality=95)
+            files.write_image(src, photo.image, quality=95)
             start = time.perf_counter()
-            read = bio.read_image(src)
+            read = files.read_image(src)
             found = coarse_masks(read.pixels, args.source, model=model)
             labels = refine(read.pixels, found.labels, params)
-            bio.write_cutout(folder / f"{photo.name}.png", bio.cutout(read.pixels, labels))
+            cutouts.write_cutout(folder / f"{photo.name}.png", cutouts.cutout(read.pixels, labels))
             ms = 1000 * (time.perf_counter() - start)
             s = stats[group]
             s["ms"].append(ms)

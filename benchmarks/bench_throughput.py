@@ -57,7 +57,7 @@ def source_pair(size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, str]:
         with Image.open(mask) as im:
             m = np.asarray(im.convert("L").resize(size, Image.Resampling.NEAREST)) > 0
         return rgb, m.astype(np.uint8), "hires/aeroplane resized"
-    from napari_boostseg.samples import load_samples
+    from samples import load_samples
 
     s = load_samples()[0]
     rgb = np.asarray(Image.fromarray(s.image).resize(size, Image.Resampling.LANCZOS))
@@ -85,16 +85,16 @@ def make_photos(folder: Path, n: int, size: tuple[int, int]) -> str:
 
 def io_only(folder: Path, out: Path) -> tuple[float, float]:
     """Wall-clock and CPU seconds to decode and encode every photo as ``segment`` does, without refinement."""
-    from napari_boostseg import io as bio
+    from napari_boostseg import cutouts, files
     from napari_boostseg.batch import coarse_from_mask
 
     photos = sorted((folder / "images").iterdir())
     start, cpu = time.perf_counter(), time.process_time()
     for p in photos:
-        photo = bio.read_image(p)
-        labels = coarse_from_mask(bio.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
-        bio.write_labels(out / "labels" / f"{p.stem}.png", labels)
-        bio.write_cutout(out / "cutouts" / f"{p.stem}.png", bio.cutout(photo.pixels, labels), icc_profile=photo.icc_profile)
+        photo = files.read_image(p)
+        labels = coarse_from_mask(files.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
+        files.write_labels(out / "labels" / f"{p.stem}.png", labels)
+        cutouts.write_product_cutouts(out / "cutouts", p.stem, photo.pixels, labels, icc_profile=photo.icc_profile)
     return time.perf_counter() - start, time.process_time() - cpu
 
 
@@ -176,18 +176,17 @@ def mrcnn_weights(folder: Path) -> Path:
 
 def detect_vs_refine(folder: Path, weights: Path, n: int) -> tuple[float, float]:
     """Median seconds per photo of detection and of refinement (same photos)."""
-    from napari_boostseg import io as bio
-    from napari_boostseg import refine
+    from napari_boostseg import files, refine
     from napari_boostseg.batch import coarse_from_mask
     from napari_boostseg.mrcnn import load_model
 
     model = load_model(weights)
     photos = sorted((folder / "images").iterdir())[:n]
-    model.detect([bio.read_image(photos[0]).pixels])  # warm-up: graph tracing
+    model.detect([files.read_image(photos[0]).pixels])  # warm-up: graph tracing
     t_det, t_ref = [], []
     for p in photos:
-        photo = bio.read_image(p)
-        coarse = coarse_from_mask(bio.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
+        photo = files.read_image(p)
+        coarse = coarse_from_mask(files.read_labels(folder / "masks" / f"{p.stem}.png"), photo.shape)
         t = time.perf_counter()
         model.detect([photo.pixels])
         t_det.append(time.perf_counter() - t)
@@ -223,8 +222,11 @@ def main() -> None:
         # projection assumes the processes had their CPUs to themselves.
         per_photo = cpu / count
         idle = 60 * min(processes, cpus) / per_photo
-        rows.append((name, per_min(count, seconds), f"{seconds / (base * count / n):.2f}", f"{per_photo:.2f}", f"{idle:.0f}", mem))
-        numbers[key] = {"per_min": per_min(count, seconds), "cpu_s_per_photo": per_photo, "idle_per_min": idle, "peak_mib": mem}
+        ratio = f"{seconds / (base * count / n):.2f}"
+        rows.append((name, per_min(count, seconds), ratio, f"{per_photo:.2f}", f"{idle:.0f}", mem))
+        numbers[key] = {
+            "per_min": per_min(count, seconds), "cpu_s_per_photo": per_photo, "idle_per_min": idle, "peak_mib": mem
+        }
 
     with tempfile.TemporaryDirectory(prefix="boostseg-bench-") as tmp:
         tmp = Path(tmp)
@@ -237,7 +239,9 @@ def main() -> None:
         add("io only (decode + encode, no refinement)", "io_only", n, base, cpu, "-", 1)
 
         masks = ["--masks", str(tmp / "data" / "masks")]
-        seconds, cpu, peak = run_cli(["segment", str(tmp / "data" / "images"), *masks, "--out", str(tmp / "single"), "--no-progress"])
+        seconds, cpu, peak = run_cli(
+            ["segment", str(tmp / "data" / "images"), *masks, "--out", str(tmp / "single"), "--no-progress"]
+        )
         add("segment --masks, 1 process", "single", n, seconds, cpu, f"{peak:.0f}", 1)
 
         options = SegmentOptions(out_dir=tmp / "dask", masks_dir=tmp / "data" / "masks")
@@ -255,16 +259,22 @@ def main() -> None:
             (tmp / "sub").mkdir()
             for p in sub:
                 os.symlink(p, tmp / "sub" / p.name)
-            seconds, cpu, peak = run_cli(["segment", str(tmp / "sub"), "--weights", str(weights), "--out", str(tmp / "mr1"), "--no-progress"])
+            seconds, cpu, peak = run_cli(
+                ["segment", str(tmp / "sub"), "--weights", str(weights), "--out", str(tmp / "mr1"), "--no-progress"]
+            )
             add("segment --weights (R50, 512), 1 process", "mrcnn_single", m, seconds, cpu, f"{peak:.0f}", 1)
             options = SegmentOptions(out_dir=tmp / "mr2", weights=weights)
             seconds, running, cpu, peaks = run_dask(sub, options, args.workers)
             mem = " / ".join(f"{p:.0f}" for p in peaks)
-            add(f"segment --weights (R50, 512) --workers {args.workers}", "mrcnn_dask", m, seconds, cpu, mem, args.workers)
+            name = f"segment --weights (R50, 512) --workers {args.workers}"
+            add(name, "mrcnn_dask", m, seconds, cpu, mem, args.workers)
             add("  the same, cluster start-up excluded", "mrcnn_dask_running", m, running, cpu, "", args.workers)
 
     print()
-    print("| run | photos/min | time vs io only | CPU s/photo | photos/min on idle CPUs (projected) | peak memory per process (MiB) |")
+    print(
+        "| run | photos/min | time vs io only | CPU s/photo | photos/min on idle CPUs (projected) "
+        "| peak memory per process (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         name, rate, *rest = row

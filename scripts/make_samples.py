@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from napari_boostseg import io as bio
+from napari_boostseg import files
 from napari_boostseg.synthetic import studio
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "napari_boostseg" / "sample_photos"
@@ -40,8 +40,8 @@ def main(argv=None) -> int:
             continue
         photo = studio.render(cutouts, seed, layout=layout, hard=hard, size=args.size,
                               backdrop=backdrop, lighting=lighting, jpeg=False)
-        bio.write_image(args.out / f"{name}.jpg", photo.image, quality=92, overwrite=True)
-        bio.write_labels(args.out / f"{name}_truth.png", photo.truth, overwrite=True)
+        files.write_image(args.out / f"{name}.jpg", photo.image, quality=92, overwrite=True)
+        files.write_labels(args.out / f"{name}_truth.png", photo.truth, overwrite=True)
         print(f"{name}: {photo.name}, {', '.join(photo.kinds)}")
     return 0
 

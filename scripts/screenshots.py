@@ -8,9 +8,13 @@ widget after a short fine-tuning of the bundled model (TensorFlow, a few minutes
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
+
+# The drawn sample photos live beside the benchmarks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "images"
 
@@ -41,15 +45,15 @@ def main() -> None:
 
     import napari
 
-    from napari_boostseg import io
+    from napari_boostseg import cutouts, files
     from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
 
     def io_cutout(pixels, labels):
-        return io.cutout(pixels, labels, label=1)
+        return cutouts.cutout(pixels, labels, label=1)
 
     viewer = napari.Viewer(title="napari-boostseg")
     viewer.window.resize(1500, 950)
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     drawn = load_sample("bag_and_scarf")
     viewer.add_image(drawn.image, name="bag_and_scarf")
@@ -115,7 +119,7 @@ def main() -> None:
 
     # 6. One stroke claims a part the coarse mask missed, up to the photo's edge:
     #    the dress with its hem cut off the coarse mask.
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     cutout_rgba = io_cutout(photo.data, segmentation.data)
     viewer.window.remove_dock_widget("all")
@@ -158,7 +162,7 @@ def main() -> None:
         sample = load_sample(name)
         Image.fromarray(sample.image).save(folder / "shoot" / f"{name}.png", compress_level=1)
         if name != "dress":
-            io.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
+            files.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
     review = ShootWidget(viewer)
     review.synchronous = True
     viewer.window.add_dock_widget(review, name="Shoot review", area="right")

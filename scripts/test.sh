@@ -4,7 +4,8 @@
 #   bash scripts/test.sh               # the whole suite
 #   bash scripts/test.sh ARGS...       # one pytest run with these arguments
 #
-# Creates .venv (Python 3.11) with the package and its test extras, installs
+# Creates .venv (Python 3.11) with the package, all its extras and the test
+# tools (the testing extra), checks the code with ruff, installs
 # Xvfb and Qt's X11 libraries from Debian when they are missing (the napari
 # tests open real windows on a virtual screen), and runs pytest.
 #
@@ -43,6 +44,7 @@ if [ $# -gt 0 ]; then
     exit $?
 fi
 status=0
+.venv/bin/ruff check . || status=$?
 .venv/bin/npe2 validate napari-boostseg || status=$?
 .venv/bin/python -m pytest -q --ignore=tests/napari || status=$?
 xvfb .venv/bin/python -m pytest -q tests/napari || status=$?

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from napari_boostseg import io as bio
+from napari_boostseg import files
 from napari_boostseg.coarse import oracle28
 
 ICC = b"\x00\x00\x02\x0cprofile-bytes-for-tests" + bytes(range(40))
@@ -37,7 +37,7 @@ def synthetic(seed: int, h: int = 96, w: int = 128) -> tuple[np.ndarray, np.ndar
 @functools.lru_cache(maxsize=1)
 def _all_samples() -> tuple:
     try:
-        from napari_boostseg.samples import load_samples
+        from samples import load_samples
     except ImportError:
         return ()
     return tuple((s.name, s.image, s.coarse, s.truth) for s in load_samples())
@@ -68,8 +68,8 @@ def make_shoot(root: Path, *, corrupt: bool = False, samples: int = 2) -> dict[s
 
     photo, truth = synthetic(1)
     Image.fromarray(photo).save(images / "a.jpg", quality=92, icc_profile=ICC)
-    bio.write_labels(masks / "a.png", oracle28(truth).astype(np.uint8) * 255)
-    bio.write_labels(truth_dir / "a.png", truth)
+    files.write_labels(masks / "a.png", oracle28(truth).astype(np.uint8) * 255)
+    files.write_labels(truth_dir / "a.png", truth)
 
     photo, truth = synthetic(2, 80, 112)
     stored = np.rot90(photo, 1)  # orientation 6 turns it back by 90 degrees clockwise
@@ -77,23 +77,23 @@ def make_shoot(root: Path, *, corrupt: bool = False, samples: int = 2) -> dict[s
     exif = im.getexif()
     exif[0x0112] = 6
     im.save(images / "b.png", exif=exif)
-    bio.write_labels(masks / "b.png", oracle28(truth))
-    bio.write_labels(truth_dir / "b.png", truth)
+    files.write_labels(masks / "b.png", oracle28(truth))
+    files.write_labels(truth_dir / "b.png", truth)
 
     photo, truth = synthetic(3)
-    bio.write_image(images / "c.tif", photo.astype(np.uint16) * 257, icc_profile=ICC)
-    bio.write_labels(masks / "c.tif", oracle28(truth))
-    bio.write_labels(truth_dir / "c.png", truth)
+    files.write_image(images / "c.tif", photo.astype(np.uint16) * 257, icc_profile=ICC)
+    files.write_labels(masks / "c.tif", oracle28(truth))
+    files.write_labels(truth_dir / "c.png", truth)
 
     if samples:
         for name, image, coarse, truth in bundled_samples(samples):
             Image.fromarray(image).save(images / f"{name}.png")
-            bio.write_labels(masks / f"{name}.png", coarse)
-            bio.write_labels(truth_dir / f"{name}.png", truth)
+            files.write_labels(masks / f"{name}.png", coarse)
+            files.write_labels(truth_dir / f"{name}.png", truth)
 
     if corrupt:
         (images / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG")
-        bio.write_labels(masks / "bad.png", np.zeros((8, 8), np.uint8))
+        files.write_labels(masks / "bad.png", np.zeros((8, 8), np.uint8))
     return {"images": images, "masks": masks, "truth": truth_dir}
 
 

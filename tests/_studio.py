@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from skimage.draw import ellipse, polygon
@@ -21,12 +21,14 @@ def _cut(mask: np.ndarray, colour, kind: str, stripes: int = 0) -> Cutout:
     return Cutout((np.clip(rgb, 0, 1) * 255).astype(np.uint8), mask, kind, "drawn")
 
 
-@lru_cache(maxsize=None)
+@cache
 def drawn_cutouts() -> tuple[Cutout, ...]:
     """A T-shirt, a dress, a pair of trousers, a bag with a handle, a shoe and a person."""
     out = []
     shirt = np.zeros((200, 200), bool)
-    rr, cc = polygon([0, 0, 16, 60, 84, 56, 199, 199, 56, 84, 60, 16], [70, 130, 140, 199, 176, 156, 160, 40, 44, 24, 0, 60], shirt.shape)
+    rows = [0, 0, 16, 60, 84, 56, 199, 199, 56, 84, 60, 16]
+    cols = [70, 130, 140, 199, 176, 156, 160, 40, 44, 24, 0, 60]
+    rr, cc = polygon(rows, cols, shirt.shape)
     shirt[rr, cc] = True
     out.append(_cut(shirt, (0.15, 0.25, 0.55), "top", stripes=14))
     dress = np.zeros((260, 160), bool)

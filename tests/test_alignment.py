@@ -57,7 +57,7 @@ def test_ridge_keeps_thin_part_seeded() -> None:
     labels[40:240, 40:160] = True  # body
     labels[40:240, 200:210] = True  # a strap 1.6 cells thick (cell: 6.2 px wide)
     strap = (slice(40, 240), slice(200, 210))
-    plain = band_geometry(labels, band=1.0)
+    plain = band_geometry(labels, band=1.0, ridge=0)
     assert not (plain.markers[strap] == 2).any()
     geo = band_geometry(labels, band=1.0, ridge=0.5)
     assert (geo.markers[strap] == 2).any()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _studio import drawn_cutouts
 from scipy import ndimage as ndi
 
 from napari_boostseg.backdrop import backdrop_labels
 from napari_boostseg.metrics import match_instances
 from napari_boostseg.synthetic.studio import render
+
+from _studio import drawn_cutouts
 
 
 def _photo(seed, **kw):

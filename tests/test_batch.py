@@ -6,16 +6,17 @@ import json
 import os
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage as ndi
+
+from napari_boostseg import batch, coarse_masks, cutouts, files, manifest
+from napari_boostseg.refine import RefineParams, refine
 
 from _shoot import ICC, make_shoot, tree_bytes
-from napari_boostseg import batch, coarse_masks
-from napari_boostseg import io as bio
-from napari_boostseg import manifest
-from napari_boostseg.refine import RefineParams, refine
 
 
 @pytest.fixture
@@ -35,37 +36,42 @@ def test_outputs_are_correct(tmp_path, shoot):
         assert result.status == "done", result.message
         assert result.objects == 1
         out = batch.output_paths(path, options)
-        photo = bio.read_image(path)
-        coarse = batch.coarse_from_mask(bio.read_labels(batch.find_mask(path, shoot["masks"])), photo.shape)
+        photo = files.read_image(path)
+        coarse = batch.coarse_from_mask(files.read_labels(batch.find_mask(path, shoot["masks"])), photo.shape)
         expected = refine(photo.pixels, coarse, RefineParams())
-        labels = bio.read_labels(out["labels"])
+        labels = files.read_labels(out["labels"])
         np.testing.assert_array_equal(labels, expected)
-        cut = bio.read_image(out["cutout"]).pixels
-        assert cut.shape == photo.shape + (4,)
+        # One cut-out per product, cropped to it with a margin.
+        out = batch.output_paths(path, options, objects=[1])
+        assert out["cutout-1"].name == f"{path.stem}-1.png"
+        window = cutouts.product_window(ndi.find_objects(expected)[0], expected.shape)
+        assert window != (slice(0, expected.shape[0]), slice(0, expected.shape[1]))
+        cut = files.read_image(out["cutout-1"]).pixels
+        assert cut.shape == expected[window].shape + (4,)
         assert cut.dtype == photo.pixels.dtype
         top = np.iinfo(cut.dtype).max
-        np.testing.assert_array_equal(cut[..., 3], np.where(expected > 0, top, 0))
-        inside = expected > 0
-        np.testing.assert_array_equal(cut[inside][:, :3], photo.pixels[inside][:, :3])
-        white = bio.read_image(out["white"]).pixels
-        assert white.shape == photo.shape + (3,)
+        np.testing.assert_array_equal(cut[..., 3], np.where(expected[window] > 0, top, 0))
+        inside = expected[window] > 0
+        np.testing.assert_array_equal(cut[inside][:, :3], photo.pixels[window][inside][:, :3])
+        white = files.read_image(out["white-1"]).pixels
+        assert white.shape == cut.shape[:2] + (3,)
         # JPEG is lossy; the background must still come out white.
         assert white[~inside].mean() > 245
-        markers = bio.read_labels(out["markers"])
+        markers = files.read_labels(out["markers"])
         assert set(np.unique(markers)) <= {0, 1, 2}
-        soft = bio.read_image(out["soft"]).pixels
+        soft = files.read_image(out["soft"]).pixels
         assert soft.shape == photo.shape
     # EXIF orientation 6: the photo is stored 80 wide and 112 tall; upright it is
     # 112 wide and 80 tall, like its mask.
     with Image.open(shoot["images"] / "b.png") as im:
         assert im.size == (80, 112)
-    assert bio.read_labels(tmp_path / "out" / "labels" / "b.png").shape == (80, 112)
+    assert files.read_labels(tmp_path / "out" / "labels" / "b.png").shape == (80, 112)
     # ICC profile carried over to the cut-out and the JPEG.
-    with Image.open(tmp_path / "out" / "cutouts" / "a.png") as im:
+    with Image.open(tmp_path / "out" / "cutouts" / "a-1.png") as im:
         assert im.info.get("icc_profile") == ICC
-    assert bio.read_image(tmp_path / "out" / "white" / "a.jpg").icc_profile == ICC
+    assert files.read_image(tmp_path / "out" / "white" / "a-1.jpg").icc_profile == ICC
     # 16 bits kept in the cut-out of the 16-bit TIFF.
-    with open(tmp_path / "out" / "cutouts" / "c.png", "rb") as f:
+    with open(tmp_path / "out" / "cutouts" / "c-1.png", "rb") as f:
         assert f.read(26)[24] == 16
 
 
@@ -79,13 +85,13 @@ def test_resume_skips_and_completes(tmp_path, shoot):
     assert (again.done, again.skipped, again.failed) == (0, 3, 1)
     assert tree_bytes(tmp_path / "out") == before
     # A file of a finished set gone: the set is made again, the same bytes.
-    (tmp_path / "out" / "cutouts" / "a.png").unlink()
+    (tmp_path / "out" / "cutouts" / "a-1.png").unlink()
     result = batch.segment_photo(shoot["images"] / "a.jpg", options)
     assert result.status == "done"
     assert tree_bytes(tmp_path / "out") == before
     record = json.loads((tmp_path / "out" / "manifests" / "a.json").read_text())
     assert record["complete"] and record["objects"] == 1
-    assert record["files"] == ["cutouts/a.png", "labels/a.png"]
+    assert record["files"] == ["cutouts/a-1.png", "labels/a.png"]
     assert record["recipe"]["params"]["band"] == 1.0
     assert record["recipe"]["coarse"]["mask"] == str((shoot["masks"] / "a.png").resolve())
 
@@ -99,7 +105,8 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     wider = _options(tmp_path, shoot, params=RefineParams(band=3))
     refused = batch.segment_photo(photo, wider)
     assert refused.status == "failed"
-    assert "--band (was 1.0, now 3.0)" in refused.message and "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
+    assert "--band (was 1.0, now 3.0)" in refused.message
+    assert "--jpeg/--jpeg-quality (was on, quality 95, now off)" in refused.message
     assert "--overwrite" in refused.message
     with pytest.raises(batch.BatchError, match="a.jpg: .*--band"):
         batch.run_batch([photo], wider, progress=False)
@@ -107,10 +114,11 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     redo = _options(tmp_path, shoot, params=RefineParams(band=3), overwrite=True)
     assert batch.segment_photo(photo, redo).status == "done"
     # The JPEG of band 1 is gone with the rest of the old set.
-    assert sorted(tree_bytes(out)) == ["cutouts/a.png", "labels/a.png", "manifests/a.json"]
-    image = bio.read_image(photo).pixels
-    coarse = batch.coarse_from_mask(bio.read_labels(shoot["masks"] / "a.png"), image.shape[:2])
-    np.testing.assert_array_equal(bio.read_labels(out / "labels" / "a.png"), refine(image, coarse, RefineParams(band=3)))
+    assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json"]
+    image = files.read_image(photo).pixels
+    coarse = batch.coarse_from_mask(files.read_labels(shoot["masks"] / "a.png"), image.shape[:2])
+    expected = refine(image, coarse, RefineParams(band=3))
+    np.testing.assert_array_equal(files.read_labels(out / "labels" / "a.png"), expected)
     assert batch.segment_photo(photo, wider).status == "skipped"
 
 
@@ -124,7 +132,7 @@ def test_a_set_cut_short_is_made_again_not_skipped(tmp_path, shoot, monkeypatch)
         raise OSError(28, "No space left on device")
 
     # --overwrite with other options replaces the labels, then the disk is full.
-    monkeypatch.setattr(bio, "write_cutout", disk_full)
+    monkeypatch.setattr(batch, "write_cutout", disk_full)
     redo = _options(tmp_path, shoot, params=RefineParams(band=2), overwrite=True)
     assert batch.segment_photo(photo, redo).status == "failed"
     monkeypatch.undo()
@@ -135,7 +143,7 @@ def test_a_set_cut_short_is_made_again_not_skipped(tmp_path, shoot, monkeypatch)
 
 def test_outputs_without_a_record_are_not_replaced(tmp_path, shoot):
     photo = shoot["images"] / "a.jpg"
-    foreign = tmp_path / "out" / "white" / "a.jpg"
+    foreign = tmp_path / "out" / "white" / "a-1.jpg"
     foreign.parent.mkdir(parents=True)
     foreign.write_bytes(b"someone else's")
     result = batch.segment_photo(photo, _options(tmp_path, shoot))
@@ -175,9 +183,9 @@ def test_temporaries_of_killed_runs_are_cleaned_up(tmp_path, shoot):
     out = tmp_path / "out"
     (out / "cutouts").mkdir(parents=True)
     (out / "white").mkdir()
-    old = out / "white" / bio.temporary_name(out / "white" / "zz.jpg")
-    fresh = out / "white" / bio.temporary_name(out / "white" / "zz.jpg")
-    mine = out / "cutouts" / bio.temporary_name(out / "cutouts" / "a.png")
+    old = out / "white" / files.temporary_name(out / "white" / "zz.jpg")
+    fresh = out / "white" / files.temporary_name(out / "white" / "zz.jpg")
+    mine = out / "cutouts" / files.temporary_name(out / "cutouts" / "a-1.png")
     for f in (old, fresh, mine):
         f.write_bytes(b"half")
     os.utime(old, (time.time() - 3600, time.time() - 3600))
@@ -219,11 +227,15 @@ def test_failures_are_reported_not_raised(tmp_path, shoot):
 
 def test_empty_mask_gives_empty_outputs(tmp_path):
     shoot = make_shoot(tmp_path / "s", samples=0)
-    bio.write_labels(shoot["masks"] / "a.png", np.zeros((96, 128), np.uint8), overwrite=True)
+    files.write_labels(shoot["masks"] / "a.png", np.zeros((96, 128), np.uint8), overwrite=True)
     options = batch.SegmentOptions(out_dir=tmp_path / "out", masks_dir=shoot["masks"])
     result = batch.segment_photo(shoot["images"] / "a.jpg", options)
     assert result.status == "done" and result.objects == 0 and "no object" in result.message
-    assert not bio.read_labels(tmp_path / "out" / "labels" / "a.png").any()
+    assert not files.read_labels(tmp_path / "out" / "labels" / "a.png").any()
+    # No product, no cut-out; the record lists what was written.
+    assert not (tmp_path / "out" / "cutouts").exists()
+    record = json.loads((tmp_path / "out" / "manifests" / "a.json").read_text())
+    assert record["files"] == ["labels/a.png"]
 
 
 def test_coarse_from_mask():
@@ -299,7 +311,7 @@ class _FakeModel:
 
 def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
     shoot = make_shoot(tmp_path / "s", samples=0)
-    coarse = batch.coarse_from_mask(bio.read_labels(shoot["masks"] / "c.tif"), (96, 128))
+    coarse = batch.coarse_from_mask(files.read_labels(shoot["masks"] / "c.tif"), (96, 128))
     model = _FakeModel(coarse)
     loads = []
 
@@ -307,7 +319,7 @@ def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
         loads.append((weights, config))
         return model
 
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(coarse_masks, "_build_detector", fake_load)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
@@ -316,10 +328,10 @@ def test_weights_path_uses_detector_once_per_process(tmp_path, monkeypatch):
         assert batch.segment_photo(shoot["images"] / "c.tif", options).status == "done"
     assert len(loads) == 1
     # The detector gets the photo as read (it converts to 8-bit RGB itself).
-    photo = bio.read_image(shoot["images"] / "c.tif")
+    photo = files.read_image(shoot["images"] / "c.tif")
     assert model.seen[0] == (photo.pixels.shape, photo.pixels.dtype)
     np.testing.assert_array_equal(
-        bio.read_labels(tmp_path / "out" / "labels" / "c.png"), refine(photo.pixels, coarse)
+        files.read_labels(tmp_path / "out" / "labels" / "c.png"), refine(photo.pixels, coarse)
     )
 
 
@@ -329,7 +341,7 @@ def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
     coarse[10:40, 10:50] = 1  # a "person"
     coarse[50:90, 60:120] = 2  # a "shoe"
     model = _FakeModel(coarse, names=("person", "shoe"))
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(coarse_masks, "_build_detector", lambda weights, config: model)
     weights = tmp_path / "w.h5"
     weights.write_bytes(b"")
@@ -337,7 +349,7 @@ def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
         out = tmp_path / f"out{len(kept)}{classes}"
         options = batch.SegmentOptions(out_dir=out, weights=weights, classes=classes)
         assert batch.segment_photo(shoot["images"] / "c.tif", options).status == "done"
-        labels = bio.read_labels(out / "labels" / "c.png")
+        labels = files.read_labels(out / "labels" / "c.png")
         # Refinement moves edges but each kept object stays where it was detected.
         assert (labels[70, 90] > 0) and ((labels[25, 30] > 0) == (1 in kept))
     bad = batch.SegmentOptions(out_dir=tmp_path / "bad", weights=weights, classes=("hat",))
@@ -359,19 +371,68 @@ def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
     )
     weights = mrcnn.MaskRCNN(config).save_weights(tmp_path / "w" / "mask_rcnn_t.h5", write_config=True)
     shoot = make_shoot(tmp_path / "s", samples=0)
-    monkeypatch.setattr(coarse_masks, "_DETECTORS", {})
+    monkeypatch.setattr(coarse_masks, "_DETECTORS", OrderedDict())
     out = tmp_path / "out"
-    rc = main(["segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress"])
+    rc = main([
+        "segment", str(shoot["images"]), "--weights", str(weights), "--out", str(out), "--no-progress",
+        "--full-frame",
+    ])
     assert len(coarse_masks._DETECTORS) == 1
     empty = 0
     for stem, shape in (("a", (96, 128)), ("b", (80, 112)), ("c", (96, 128))):
-        labels = bio.read_labels(out / "labels" / f"{stem}.png")
+        labels = files.read_labels(out / "labels" / f"{stem}.png")
         assert labels.shape == shape
-        cut = bio.read_image(out / "cutouts" / f"{stem}.png").pixels
-        np.testing.assert_array_equal(cut[..., 3] > 0, labels > 0)
+        for k in np.unique(labels[labels > 0]):
+            cut = files.read_image(out / "cutouts" / f"{stem}-{k}.png").pixels
+            np.testing.assert_array_equal(cut[..., 3] > 0, labels == k)
         empty += not labels.any()
     # Random weights may find nothing: exit status 3 says some photo gave no object.
     assert rc == (3 if empty else 0)
     record = json.loads((out / "manifests" / "a.json").read_text())
     assert record["recipe"]["coarse"]["weights_sha256"] == manifest.file_digest(weights)
     assert record["recipe"]["coarse"]["classes"] == ["garment"]
+
+
+def test_one_cut_out_per_product_and_a_smaller_set_leaves_none_behind(tmp_path):
+    shoot = make_shoot(tmp_path / "s", samples=0)
+    two = np.zeros((96, 128), np.uint8)
+    two[10:40, 10:50] = 1
+    two[50:90, 70:120] = 2
+    files.write_labels(shoot["masks"] / "a.png", two, overwrite=True)
+    photo = shoot["images"] / "a.jpg"
+    out = tmp_path / "out"
+    options = batch.SegmentOptions(out_dir=out, masks_dir=shoot["masks"], jpeg=True)
+    assert batch.segment_photo(photo, options).objects == 2
+    assert sorted(p.name for p in (out / "cutouts").iterdir()) == ["a-1.png", "a-2.png"]
+    assert sorted(p.name for p in (out / "white").iterdir()) == ["a-1.jpg", "a-2.jpg"]
+    labels = files.read_labels(out / "labels" / "a.png")
+    for k in (1, 2):
+        window = cutouts.product_window(ndi.find_objects(labels)[k - 1], labels.shape)
+        cut = files.read_image(out / "cutouts" / f"a-{k}.png").pixels
+        np.testing.assert_array_equal(cut[..., 3] > 0, labels[window] == k)
+    record = json.loads((out / "manifests" / "a.json").read_text())
+    assert record["files"] == ["cutouts/a-1.png", "cutouts/a-2.png", "labels/a.png", "white/a-1.jpg", "white/a-2.jpg"]
+    assert record["recipe"]["outputs"]["cutouts"] == "cropped, margin 0.05"
+    # One product now, whole frame: the second product's files go with the old set.
+    files.write_labels(shoot["masks"] / "a.png", (two == 1).astype(np.uint8), overwrite=True)
+    frame = batch.SegmentOptions(out_dir=out, masks_dir=shoot["masks"], jpeg=True, full_frame=True)
+    refused = batch.segment_photo(photo, frame)
+    assert refused.status == "failed" and "--full-frame (was cropped, margin 0.05, now full frame)" in refused.message
+    redo = batch.SegmentOptions(out_dir=out, masks_dir=shoot["masks"], jpeg=True, full_frame=True, overwrite=True)
+    assert batch.segment_photo(photo, redo).objects == 1
+    assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json", "white/a-1.jpg"]
+    assert files.read_image(out / "cutouts" / "a-1.png").pixels.shape == (96, 128, 4)
+
+
+def test_overwrite_removes_the_files_an_earlier_record_lists(tmp_path, shoot):
+    # A set written by an older layout (one cut-out named like the photo).
+    photo = shoot["images"] / "a.jpg"
+    out = tmp_path / "out"
+    assert batch.segment_photo(photo, _options(tmp_path, shoot)).status == "done"
+    record_path = out / "manifests" / "a.json"
+    record = json.loads(record_path.read_text())
+    (out / "cutouts" / "a-1.png").rename(out / "cutouts" / "a.png")
+    record["files"] = ["cutouts/a.png", "labels/a.png"]
+    record_path.write_text(json.dumps(record))
+    assert batch.segment_photo(photo, _options(tmp_path, shoot, overwrite=True)).status == "done"
+    assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json"]

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from _scenes import disk_labels
 from napari_boostseg.coarse import area_matrix, bilinear_matrix, bounding_box, jittered28, oracle28
 from napari_boostseg.metrics import iou
+
+from _scenes import disk_labels
 
 
 def test_area_matrix_averages_and_preserves_mass():

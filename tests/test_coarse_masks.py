@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 import pytest
-from _studio import drawn_cutouts
 
-from napari_boostseg import batch
-from napari_boostseg import io as bio
+from napari_boostseg import batch, files
 from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
 from napari_boostseg.synthetic.studio import render
+
+from _studio import drawn_cutouts
 
 
 class _Model:
@@ -80,10 +82,10 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     photos = tmp_path / "shoot"
     photos.mkdir()
     studio_photo = render(drawn_cutouts(), 9, layout="set", size=900)
-    bio.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
-    bio.write_image(photos / "street.png", data.astronaut())
+    files.write_image(photos / "studio.jpg", studio_photo.image, quality=95)
+    files.write_image(photos / "street.png", data.astronaut())
     model = _Model(data.astronaut().shape[:2])
-    monkeypatch.setattr(cm, "_DETECTORS", {})
+    monkeypatch.setattr(cm, "_DETECTORS", OrderedDict())
     monkeypatch.setattr(cm, "_build_detector", lambda weights, config: model)
     (tmp_path / "w.h5").write_bytes(b"")
     monkeypatch.setattr(batch, "bundled_weights", lambda: tmp_path / "w.h5")
@@ -94,22 +96,22 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     assert "street.png: 1 object(s); model: person 0.97 (no plain backdrop" in err
     assert "coarse masks from backdrop 1, model 1" in err
     assert model.calls == 1
-    labels = bio.read_labels(out / "labels" / "studio.png")
+    labels = files.read_labels(out / "labels" / "studio.png")
     assert int(labels.max()) == int(studio_photo.truth.max())
 
 
 def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     from napari_boostseg.cli import main
     from napari_boostseg.coarse import jittered28
-    from napari_boostseg.thin_objects import thin_object_photo
+    from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
     # A thin frame on a busy backdrop: alignment's move of its jittered mask is
     # not confirmed, so it is refined unmoved, and the photo's line says so.
     image, truth = thin_object_photo(9)
     (tmp_path / "shoot").mkdir()
     (tmp_path / "masks").mkdir()
-    bio.write_image(tmp_path / "shoot" / "frame.png", image)
-    bio.write_labels(tmp_path / "masks" / "frame.png", jittered28(truth, seed=9).astype(np.int32))
+    files.write_image(tmp_path / "shoot" / "frame.png", image)
+    files.write_labels(tmp_path / "masks" / "frame.png", jittered28(truth, seed=9).astype(np.int32))
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
@@ -117,3 +119,22 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
     assert "look at object 1 (unmoved)" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
+
+
+def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):
+    import napari_boostseg.coarse_masks as cm
+
+    # The Detect widget asks for a detector per score/NMS threshold; the
+    # process keeps the latest two (failures included), not every one.
+    built = []
+    monkeypatch.setattr(cm, "_DETECTORS", OrderedDict())
+    monkeypatch.setattr(cm, "_build_detector", lambda weights, config, **kw: built.append(kw) or object())
+    weights = tmp_path / "w.h5"
+    weights.write_bytes(b"")
+    first = cm.load_detector(weights, min_score=0.5)
+    for score in (0.6, 0.7, 0.8):
+        cm.load_detector(weights, min_score=score)
+    assert len(cm._DETECTORS) == 2
+    assert cm.load_detector(weights, min_score=0.8) is cm.load_detector(weights, min_score=0.8)
+    assert cm.load_detector(weights, min_score=0.5) is not first  # built again
+    assert built[0] == {"min_score": 0.5} and len(built) == 5

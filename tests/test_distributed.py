@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from _shoot import make_shoot, tree_bytes
 from napari_boostseg import batch
 from napari_boostseg.cli import main
+
+from _shoot import make_shoot, tree_bytes
 
 pytest.importorskip("distributed")
 
@@ -60,6 +61,7 @@ def test_existing_scheduler(tmp_path, capsys):
     assert main(["segment", *common, "--out", str(tmp_path / "single")]) == 0
     # An in-process cluster is enough to exercise --scheduler and is quick to start.
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        assert main(["segment", *common, "--out", str(tmp_path / "remote"), "--scheduler", cluster.scheduler_address]) == 0
+        remote = ["segment", *common, "--out", str(tmp_path / "remote"), "--scheduler", cluster.scheduler_address]
+        assert main(remote) == 0
     assert "3 done" in capsys.readouterr().err
     assert tree_bytes(tmp_path / "single") == tree_bytes(tmp_path / "remote")

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from _reference import cascadepsp_mba
 from napari_boostseg import evaluate as ev
-from napari_boostseg import io as bio
+from napari_boostseg import files
+
+from _reference import cascadepsp_mba
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -72,9 +73,9 @@ def test_folders_csv_plot(tmp_path):
         pred = gt.copy()
         pred[rng.random(gt.shape) < 0.02] ^= True  # speckle the prediction
         truths[name] = (pred, gt)
-        bio.write_labels(gt_dir / f"{name}.png", gt.astype(np.uint8) * 255)
+        files.write_labels(gt_dir / f"{name}.png", gt.astype(np.uint8) * 255)
         if name != "p3":
-            bio.write_labels(pred_dir / "labels" / f"{name}.png", pred)
+            files.write_labels(pred_dir / "labels" / f"{name}.png", pred)
     # PRED_DIR may be the segment output folder: its labels/ sub-folder is used.
     report = ev.evaluate_folders(pred_dir, gt_dir)
     assert [r.name for r in report.rows] == ["p1", "p2", "p3"]
@@ -98,8 +99,8 @@ def test_folders_csv_plot(tmp_path):
 
 
 def test_size_mismatch_is_an_error_row(tmp_path):
-    bio.write_labels(tmp_path / "gt" / "x.png", np.ones((4, 4), np.uint8))
-    bio.write_labels(tmp_path / "pred" / "x.png", np.ones((4, 5), np.uint8))
+    files.write_labels(tmp_path / "gt" / "x.png", np.ones((4, 4), np.uint8))
+    files.write_labels(tmp_path / "pred" / "x.png", np.ones((4, 5), np.uint8))
     report = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt")
     assert report.rows == [] and report.errors[0][0] == "x"
     assert "5x4" in report.errors[0][1]
@@ -112,7 +113,7 @@ def test_mba_matches_opencv_on_ccp():
         pytest.skip("../shared/data/ccp is not available")
     from napari_boostseg.coarse import jittered28
 
-    gt = bio.read_labels(labels) > 0
+    gt = files.read_labels(labels) > 0
     pred = jittered28(gt, seed=1)
     score = ev.score_masks("0801", pred, gt)
     assert score.mba == pytest.approx(cascadepsp_mba(pred, gt), abs=1e-12)
@@ -120,9 +121,9 @@ def test_mba_matches_opencv_on_ccp():
 
 def test_folders_name_unmatched_predictions_and_can_skip_the_unpredicted(tmp_path):
     for name in ("x", "y"):
-        bio.write_labels(tmp_path / "gt" / f"{name}.png", _square(1, 1, 3))
-    bio.write_labels(tmp_path / "pred" / "x.png", _square(1, 1, 2))
-    bio.write_labels(tmp_path / "pred" / "stray.png", _square(1, 1, 2))
+        files.write_labels(tmp_path / "gt" / f"{name}.png", _square(1, 1, 3))
+    files.write_labels(tmp_path / "pred" / "x.png", _square(1, 1, 2))
+    files.write_labels(tmp_path / "pred" / "stray.png", _square(1, 1, 2))
     every = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt")
     assert [r.name for r in every.rows] == ["x", "y"] and every.rows[1].missing
     assert every.unmatched == ["stray"] and every.matched == 1
@@ -136,9 +137,9 @@ def test_folders_name_unmatched_predictions_and_can_skip_the_unpredicted(tmp_pat
 
 def test_a_segment_output_folder_holding_the_photos_is_scored_by_its_labels(tmp_path):
     out = tmp_path / "shoot"
-    bio.write_labels(tmp_path / "gt" / "x.png", _square(1, 1, 3))
-    bio.write_image(out / "x.png", np.zeros((6, 6, 3), np.uint8))  # the photo itself
-    bio.write_labels(out / "labels" / "x.png", _square(1, 1, 3))
+    files.write_labels(tmp_path / "gt" / "x.png", _square(1, 1, 3))
+    files.write_image(out / "x.png", np.zeros((6, 6, 3), np.uint8))  # the photo itself
+    files.write_labels(out / "labels" / "x.png", _square(1, 1, 3))
     (out / "manifests").mkdir()
     report = ev.evaluate_folders(out, tmp_path / "gt")
     assert [(r.name, r.iou) for r in report.rows] == [("x", 1.0)]

@@ -2,15 +2,20 @@ import numpy as np
 import pytest
 from skimage.draw import ellipse
 
-from _scenes import disk_labels
 from napari_boostseg.markers import (
     BACKGROUND,
     UNDECIDED,
     band_geometry,
     labels_from_markers,
     make_markers,
-    object_marker,
 )
+
+from _scenes import disk_labels
+
+
+def object_marker(label_id):
+    """Marker value of object ``label_id``."""
+    return label_id + 1
 
 
 def test_convention():

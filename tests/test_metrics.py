@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from _reference import cascadepsp_mba
 from napari_boostseg.metrics import (
     boundary_accuracy,
     boundary_f,
@@ -10,6 +9,8 @@ from napari_boostseg.metrics import (
     iou,
     mba_radii,
 )
+
+from _reference import cascadepsp_mba
 
 
 def test_iou_by_hand():

@@ -43,15 +43,15 @@ def test_bundled_model_cuts_the_person_out_of_a_real_photo(tmp_path):
     pytest.importorskip("tensorflow")
     from skimage import data
 
-    from napari_boostseg import io as bio
+    from napari_boostseg import files
     from napari_boostseg.cli import main
 
     photo = data.astronaut()
     path = tmp_path / "astronaut.png"
-    bio.write_image(path, photo)
+    files.write_image(path, photo)
     out = tmp_path / "out"
     assert main(["segment", str(path), "--out", str(out), "--classes", "person", "--no-progress"]) == 0
-    labels = bio.read_labels(out / "labels" / "astronaut.png")
+    labels = files.read_labels(out / "labels" / "astronaut.png")
     person = labels > 0
     # She fills the middle of the frame: the cut-out covers it and leaves the
     # right-hand corners (wall and shuttle) out. The flag behind her on the

@@ -1,9 +1,10 @@
 import numpy as np
 
-from _scenes import scene
 from napari_boostseg.coarse import oracle28
 from napari_boostseg.metrics import iou
-from napari_boostseg.original import refine_original
+
+from _scenes import scene
+from original import refine_original
 
 
 def test_original_method_finds_a_dark_object_on_a_light_backdrop():

@@ -1,14 +1,16 @@
+import dataclasses
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from _scenes import scene
-from napari_boostseg import RefineParams, Refinement, refine, reflood
+from napari_boostseg import Refinement, RefineParams, refine, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED
 from napari_boostseg.metrics import boundary_accuracy, iou
+
+from _scenes import scene
 
 
 def _coarse_labels(truth, maker=oracle28):
@@ -115,7 +117,47 @@ def test_parameters_are_validated():
         RefineParams(band=-1)
     with pytest.raises(ValueError, match="soft_strength"):
         RefineParams(soft_strength=3)
-    assert RefineParams().replace(band=2.0).band == 2.0
+    with pytest.raises(ValueError, match=r"edge_percentile=0 \(must be > 0 and <= 100\)"):
+        RefineParams(edge_percentile=0)
+    assert dataclasses.replace(RefineParams(), band=2.0).band == 2.0
+
+
+def test_one_range_per_parameter_read_by_validation_and_the_spin_boxes():
+    ranges = RefineParams.ranges()
+    assert set(ranges) == {f.name for f in dataclasses.fields(RefineParams)}
+    for name, allowed in ranges.items():
+        default = getattr(RefineParams(), name)
+        box = allowed.spin_box()
+        # The default lies in the range and in the spin box's span.
+        assert default in allowed and box["min"] <= default <= box["max"], name
+        # Both ends of the spin box are values validation accepts.
+        RefineParams(**{name: box["min"]})
+        RefineParams(**{name: box["max"]})
+    assert ranges["min_core"].describe() == "0 to 1"
+    assert 1.01 not in ranges["min_core"] and 0 not in ranges["band"]
+
+
+def test_step_functions_default_to_the_refinement_defaults():
+    import inspect
+
+    from napari_boostseg import alignment, edges, markers, softmask
+    from napari_boostseg.params import DEFAULT_PARAMS as d
+
+    expected = {
+        (markers.band_geometry, "band"): d.band,
+        (markers.band_geometry, "ridge"): d.ridge,
+        (markers.make_markers, "band"): d.band,
+        (markers.make_markers, "ridge"): d.ridge,
+        (edges.edge_map, "prior"): d.prior,
+        (edges.edge_map, "percentile"): d.edge_percentile,
+        (edges.gradient_magnitude, "sigma"): d.edge_sigma,
+        (edges.gradient_in_band, "sigma"): d.edge_sigma,
+        (softmask.apply_soft_mask, "strength"): d.soft_strength,
+        (alignment.align_objects, "search"): d.align,
+        (alignment.align_objects, "min_gain"): d.align_gain,
+    }
+    for (function, name), value in expected.items():
+        assert inspect.signature(function).parameters[name].default == value, (function.__name__, name)
 
 
 def test_shape_mismatch_is_reported():
@@ -125,7 +167,7 @@ def test_shape_mismatch_is_reported():
 
 def test_importing_the_core_pulls_in_neither_napari_qt_nor_tensorflow():
     code = (
-        "import sys, napari_boostseg, napari_boostseg.refine, napari_boostseg.samples;"
+        "import sys, napari_boostseg, napari_boostseg.refine, napari_boostseg.batch;"
         "heavy = [m for m in ('tensorflow', 'napari', 'qtpy', 'PyQt6', 'PyQt5') if m in sys.modules];"
         "print(heavy); sys.exit(bool(heavy))"
     )

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from napari_boostseg import RefineParams, refine
+from napari_boostseg import RefineParams, refine, refine_with_report, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.metrics import iou
-from napari_boostseg import refine_with_report, reflood
 from napari_boostseg.safety import FALLBACKS, core_kept, core_mask
-from napari_boostseg.thin_objects import KINDS, thin_object_photo
+from napari_boostseg.synthetic.thin_objects import KINDS, thin_object_photo
 
 
 @pytest.mark.parametrize("seed", [9, 14, 69, 74])
@@ -86,7 +85,7 @@ def _small_objects(seed, side=24, n=6):
     """Small ellipses of random colours on a busy backdrop, some touching."""
     from skimage.draw import ellipse
 
-    from napari_boostseg.thin_objects import textured_backdrop
+    from napari_boostseg.synthetic.thin_objects import textured_backdrop
 
     rng = np.random.default_rng(seed)
     photo = textured_backdrop((240, 320), rng)

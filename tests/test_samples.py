@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from napari_boostseg.metrics import iou
-from napari_boostseg.samples import SAMPLE_NAMES, load_sample, load_samples
+
+from samples import SAMPLE_NAMES, load_sample, load_samples
 
 
 def test_samples_are_complete_and_coarse_masks_are_coarse():

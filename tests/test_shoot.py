@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from napari_boostseg import io
+from napari_boostseg import files
 from napari_boostseg.shoot import STATUSES, Shoot
 
 
@@ -32,7 +32,7 @@ def folders(tmp_path):
     (photos / "shot-list.txt").write_text("not a photo")
     out = tmp_path / "out"
     for name in ("a", "c"):
-        io.write_labels(out / "labels" / f"{name}.png", labels_of((40, 60), [(5, 20, 5, 25)]))
+        files.write_labels(out / "labels" / f"{name}.png", labels_of((40, 60), [(5, 20, 5, 25)]))
     return photos, out, tmp_path / "review", pixels
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _scenes import shirt_with_sleeve as shirt
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED, RefineParams, refine, reflood
 from napari_boostseg.strokes import changed_window, stroke_markers, stroke_reach
+
+from _scenes import shirt_with_sleeve as shirt
 
 
 def paint(markers: np.ndarray, rows: slice, cols: slice, value: int) -> np.ndarray:

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _studio import drawn_cutouts
 from scipy import ndimage as ndi
 
 from napari_boostseg.synthetic import studio
+
+from _studio import drawn_cutouts
 
 CCP = Path(__file__).resolve().parents[2] / "shared" / "data" / "ccp"
 

@@ -3,7 +3,7 @@ import pytest
 
 from napari_boostseg.coarse import oracle28
 from napari_boostseg.metrics import iou
-from napari_boostseg.thin_objects import KINDS, thin_object_photo
+from napari_boostseg.synthetic.thin_objects import KINDS, thin_object_photo
 
 
 @pytest.mark.parametrize("seed", range(len(KINDS)))

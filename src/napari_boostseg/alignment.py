@@ -40,8 +40,9 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .inputs import intensity_scale
-from .markers import GRID_CELLS, signed_distance
+from .markers import signed_distance
 from .objects import object_boxes
+from .params import DEFAULT_PARAMS, GRID_CELLS, cell_size
 from .resample import bilinear_taps, block_mean, upsample
 
 __all__ = ["Move", "align_objects", "largest_move"]
@@ -288,8 +289,8 @@ def _move_scores(signed, rows, cols, values, moves, centre_y, centre_x, grow0, s
 def align_objects(
     image: np.ndarray,
     labels: np.ndarray,
-    search: float = 2.0,
-    min_gain: float = 0.08,
+    search: float = DEFAULT_PARAMS.align,
+    min_gain: float = DEFAULT_PARAMS.align_gain,
     boxes=None,
 ) -> tuple[np.ndarray, list[Move]]:
     """Shift and grow each object's coarse mask to fit the photo's colours.
@@ -302,13 +303,13 @@ def align_objects(
         Coarse labels, 0 background, 1..N objects.
     search : float, optional
         Largest shift tried along each axis, in cells of the object's 28x28
-        grid. 0 turns alignment off. Default 2.0.
+        grid. 0 turns alignment off. Default ``RefineParams().align`` (2.0).
     boxes : list of (slice, slice) or None, optional
         ``scipy.ndimage.find_objects(labels)`` when the caller has it already.
     min_gain : float, optional
         A move is applied only when it raises the clipped colour
         log-likelihood ratio by at least this much per band pixel, in nats.
-        Default 0.08.
+        Default ``RefineParams().align_gain`` (0.08).
 
     Returns
     -------
@@ -329,8 +330,7 @@ def align_objects(
             continue
         label_id = index + 1
         sy, sx = box
-        cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
-        cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)
+        cell_y, cell_x = cell_size((sy, sx))
         # Blocks as oblong as the cells, so the work follows the number of cells.
         fy = max(1, int(cell_y / BLOCKS_PER_CELL))
         fx = max(1, int(cell_x / BLOCKS_PER_CELL))

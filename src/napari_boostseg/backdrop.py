@@ -53,9 +53,9 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
+from .coarse import bilinear_matrix
 from .flood import flood
 from .inputs import check_image, intensity_scale
-from .coarse import bilinear_matrix
 from .resample import block_mean
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]

@@ -12,8 +12,10 @@ same jobs on a Dask cluster.
 Outputs for a photo ``NAME.ext`` land in sub-folders of the output folder::
 
     OUT/labels/NAME.png      label image, 0 background, 1..N objects
-    OUT/cutouts/NAME.png     RGBA cut-out of all objects (16-bit stays 16-bit)
-    OUT/white/NAME.jpg       cut-out flattened on white      (``jpeg=True``)
+    OUT/cutouts/NAME-ID.png  RGBA cut-out of object ID, one per product, cropped
+                             to it with a margin (``full_frame=True``: the whole
+                             frame); 16-bit photos give 16-bit PNGs
+    OUT/white/NAME-ID.jpg    each cut-out flattened on white (``jpeg=True``)
     OUT/inspect/NAME_soft.png    soft mask                   (``inspect=True``)
     OUT/inspect/NAME_markers.png watershed markers           (``inspect=True``)
 
@@ -39,10 +41,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
-
-from . import io as bio
 from . import manifest
+from .coarse_masks import coarse_from_mask, find_mask
+from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
+from .files import (
+    IMAGE_SUFFIXES,
+    Photo,
+    read_image,
+    temporary_name,
+    write_image,
+    write_labels,
+)
 from .refine import RefineParams, refine, refine_with_report
 from .safety import doubtful_objects
 
@@ -93,7 +102,11 @@ class SegmentOptions:
         Label image format. Default "png" (8 or 16 bit; use "tif" for more
         than 65535 objects).
     jpeg : bool
-        Also write the cut-out flattened on white as JPEG. Default False.
+        Also write each cut-out flattened on white as JPEG. Default False.
+    full_frame : bool
+        Cut-outs keep the whole frame of the photo instead of being cropped
+        to their product with a margin (see :mod:`napari_boostseg.cutouts`).
+        Default False.
     inspect : bool
         Also write the soft mask and the watershed markers. Default False.
     overwrite : bool
@@ -121,6 +134,7 @@ class SegmentOptions:
     params: RefineParams | None = None
     jpeg_quality: int = 95
     classes: tuple[str, ...] | None = None
+    full_frame: bool = False
 
     def __post_init__(self) -> None:
         from .coarse_masks import SOURCES
@@ -239,7 +253,7 @@ def collect_photos(
     ----------
     inputs : iterable of str or os.PathLike
         Files (taken whatever their suffix), folders (their files with an image
-        suffix, see :data:`napari_boostseg.io.IMAGE_SUFFIXES`) and glob
+        suffix, see :data:`napari_boostseg.files.IMAGE_SUFFIXES`) and glob
         patterns such as ``"shoot/*.jpg"``.
     recursive : bool, optional
         Look into sub-folders of folders, and let ``**`` in patterns match
@@ -273,7 +287,7 @@ def collect_photos(
         p = Path(text)
         if p.is_dir():
             walker = p.rglob("*") if recursive else p.iterdir()
-            files = [f for f in walker if f.is_file() and f.suffix.lower() in bio.IMAGE_SUFFIXES]
+            files = [f for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
             # Hidden files include our own temporary files; never photos.
             files = [f for f in files if not f.name.startswith(".")]
         elif p.is_file():
@@ -308,26 +322,35 @@ def collect_photos(
     return photos
 
 
-def output_paths(photo: str | os.PathLike, options: SegmentOptions) -> dict[str, Path]:
-    """Where the outputs of ``photo`` go, by kind (labels, cutout, white, soft, markers)."""
+def output_paths(
+    photo: str | os.PathLike, options: SegmentOptions, objects: Iterable[int] = ()
+) -> dict[str, Path]:
+    """Where the outputs of ``photo`` go, by kind.
+
+    Kinds: ``labels``; ``cutout-ID`` (and ``white-ID`` with ``jpeg``) for each
+    object id in ``objects``; ``soft`` and ``markers`` with ``inspect``.
+    """
     stem = Path(photo).stem
     out = Path(options.out_dir)
-    paths = {
-        "labels": out / "labels" / f"{stem}.{options.label_format}",
-        "cutout": out / "cutouts" / f"{stem}.png",
-    }
-    if options.jpeg:
-        paths["white"] = out / "white" / f"{stem}.jpg"
+    paths = {"labels": out / "labels" / f"{stem}.{options.label_format}"}
+    for k in objects:
+        paths[f"cutout-{k}"] = out / "cutouts" / cutout_name(stem, k)
+        if options.jpeg:
+            paths[f"white-{k}"] = out / "white" / cutout_name(stem, k, ".jpg")
     if options.inspect:
         paths["soft"] = out / "inspect" / f"{stem}_soft.png"
         paths["markers"] = out / "inspect" / f"{stem}_markers.png"
     return paths
 
 
+#: The sub-folders of the output folder that hold a photo's outputs.
+_OUTPUT_FOLDERS = ("labels", "cutouts", "white", "inspect")
+
+
 def output_folders(out_dir: str | os.PathLike) -> list[Path]:
     """The sub-folders of ``out_dir`` that a batch writes (outputs and records)."""
     out = Path(out_dir)
-    return [out / name for name in ("labels", "cutouts", "white", "inspect", manifest.FOLDER)]
+    return [out / name for name in (*_OUTPUT_FOLDERS, manifest.FOLDER)]
 
 
 def _every_output(photo: str | os.PathLike, out_dir: Path) -> dict[str, list[Path]]:
@@ -335,51 +358,10 @@ def _every_output(photo: str | os.PathLike, out_dir: Path) -> dict[str, list[Pat
     stem = Path(photo).stem
     return {
         "labels": [out_dir / "labels" / f"{stem}.png", out_dir / "labels" / f"{stem}.tif"],
-        "cutouts": [out_dir / "cutouts" / f"{stem}.png"],
-        "white": [out_dir / "white" / f"{stem}.jpg"],
+        "cutouts": cutout_files(out_dir / "cutouts", stem),
+        "white": cutout_files(out_dir / "white", stem, ".jpg"),
         "inspect": [out_dir / "inspect" / f"{stem}_soft.png", out_dir / "inspect" / f"{stem}_markers.png"],
     }
-
-
-def find_mask(photo: str | os.PathLike, masks_dir: str | os.PathLike) -> Path:
-    """The coarse mask for ``photo``: ``masks_dir/NAME`` + .png, .tif or .tiff."""
-    stem = Path(photo).stem
-    folder = Path(masks_dir)
-    for suffix in (".png", ".tif", ".tiff", ".PNG", ".TIF", ".TIFF"):
-        candidate = folder / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"no coarse mask for {Path(photo).name}: expected {folder / stem}.png (or .tif) "
-        "in the masks folder"
-    )
-
-
-def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """A mask file's content as a label image for a photo of ``shape`` (h, w).
-
-    A mask with a single non-zero value (such as a 0/255 mask) becomes one
-    object with id 1; a label image keeps its ids. A mask of another size but
-    the same aspect ratio (within 1 %) is resized with nearest neighbours, as
-    coarse masks are often saved at a lower resolution.
-    """
-    mask = np.asarray(mask)
-    top = int(mask.max()) if mask.size else 0
-    # Two comparisons are much faster than np.unique on a full-size mask.
-    if top > 0 and not np.any((mask != 0) & (mask != top)):
-        mask = (mask != 0).astype(np.int32)
-    if mask.shape != tuple(shape):
-        mh, mw = mask.shape
-        h, w = shape
-        if abs(mh / mw - h / w) > 0.01 * (h / w):
-            raise ValueError(
-                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
-                "aspect ratio); was the photo rotated by its EXIF orientation?"
-            )
-        rows = (np.arange(h) * mh) // h
-        cols = (np.arange(w) * mw) // w
-        mask = mask[rows[:, None], cols[None, :]]
-    return mask.astype(np.int32, copy=False)
 
 
 # --------------------------------------------------------------------------- #
@@ -405,14 +387,12 @@ def _weights(options: SegmentOptions) -> Path | None:
     return Path(options.weights) if options.weights is not None else bundled_weights()
 
 
-def _coarse(photo: bio.Photo, options: SegmentOptions):
+def _coarse(photo: Photo, options: SegmentOptions):
     """The photo's coarse masks (:class:`napari_boostseg.coarse_masks.CoarseMasks`)."""
-    from .coarse_masks import CoarseMasks, coarse_masks, load_detector
+    from .coarse_masks import coarse_masks, from_mask_file, load_detector
 
     if options.masks_dir is not None:
-        mask_file = find_mask(photo.path, options.masks_dir)
-        labels = coarse_from_mask(bio.read_labels(mask_file), photo.shape)
-        return CoarseMasks(labels, "masks", f"mask file {mask_file.name}")
+        return from_mask_file(photo.path, options.masks_dir, photo.shape)
 
     def model():  # loaded on the first photo that needs it, then kept
         return load_detector(options.weights, options.config)
@@ -424,20 +404,9 @@ def _coarse(photo: bio.Photo, options: SegmentOptions):
 
 def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str, ...]:
     """The model classes cut out, read from the config (no TensorFlow)."""
-    from .models import default_classes
-    from .mrcnn.config import MaskRCNNConfig
+    from .coarse_masks import chosen_classes, config_classes
 
-    if not config.is_file():
-        raise FileNotFoundError(f"{config}: no Mask R-CNN config beside the weights; give --config")
-    names = MaskRCNNConfig.from_json(config).class_names
-    if options.classes is None:
-        return default_classes(weights, names)
-    unknown = [c for c in options.classes if c not in names[1:]]
-    if unknown:
-        raise ValueError(
-            f"the model has no class {', '.join(map(repr, unknown))}; its classes are {', '.join(names[1:])}"
-        )
-    return tuple(options.classes)
+    return chosen_classes(config_classes(weights, config), options.classes, weights)
 
 
 # --------------------------------------------------------------------------- #
@@ -477,6 +446,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
             "label_format": options.label_format,
             "jpeg": options.jpeg_quality if options.jpeg else False,
             "inspect": options.inspect,
+            "cutouts": "full frame" if options.full_frame else f"cropped, margin {CROP_MARGIN:g}",
         },
     }
 
@@ -504,7 +474,7 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
             )
         return _Plan("make")
     if not record.get("complete"):
-        return _Plan("make")  # an interrupted run's files: replaced
+        return _Plan("make", record=record)  # an interrupted run's files: replaced
     changed = manifest.differences(record["recipe"], recipe)
     if changed and not options.overwrite:
         return _Plan(
@@ -513,7 +483,7 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
             "--overwrite to replace them, or choose another output folder",
         )
     if options.overwrite or not all((out / f).is_file() for f in record.get("files", [])):
-        return _Plan("make")
+        return _Plan("make", record=record)
     return _Plan("skip", record=record)
 
 
@@ -521,19 +491,10 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
 # One photo
 
 
-def _count_objects(labels: np.ndarray) -> int:
-    """Number of distinct non-zero ids."""
-    top = int(labels.max()) if labels.size else 0
-    if top == 0:
-        return 0
-    if top < 1 << 20:
-        return int(np.count_nonzero(np.bincount(labels.ravel(), minlength=top + 1)[1:]))
-    return int(np.unique(labels[labels > 0]).size)
-
-
 def _outputs(photo: Path, options: SegmentOptions):
-    """Compute ``photo``'s outputs: a writer per kind, the number of objects, the coarse masks."""
-    image = bio.read_image(photo)
+    """Compute ``photo``'s outputs: a path and a writer per kind, the number of objects,
+    the coarse masks."""
+    image = read_image(photo)
     found = _coarse(image, options)
     coarse = found.labels
     params = options.params if options.params is not None else RefineParams()
@@ -547,26 +508,36 @@ def _outputs(photo: Path, options: SegmentOptions):
     doubtful = doubtful_objects(reports)
     if doubtful:
         found = replace(found, note=f"{found.note}; look at object {doubtful}")
-    rgba = bio.cutout(image.pixels, labels)
     icc = image.icc_profile
     # Each writer replaces: the photo's lock is held and its whole set is rewritten.
     writers: dict[str, Callable[[Path], object]] = {
-        "labels": lambda p: bio.write_labels(p, labels, overwrite=True),
-        "cutout": lambda p: bio.write_cutout(p, rgba, icc_profile=icc, overwrite=True),
-        "white": lambda p: bio.write_image(
-            p, bio.flatten_on_white(rgba), icc_profile=icc, overwrite=True, quality=options.jpeg_quality
-        ),
+        "labels": lambda p: write_labels(p, labels, overwrite=True),
     }
+    for product in product_cutouts(image.pixels, labels, crop=not options.full_frame):
+        rgba = product.rgba
+        writers[f"cutout-{product.label}"] = lambda p, rgba=rgba: write_cutout(
+            p, rgba, icc_profile=icc, overwrite=True
+        )
+        writers[f"white-{product.label}"] = lambda p, rgba=rgba: write_image(
+            p, flatten_on_white(rgba), icc_profile=icc, overwrite=True, quality=options.jpeg_quality
+        )
     if result is not None:
-        writers["soft"] = lambda p: bio.write_image(p, result.soft_mask, overwrite=True)
-        writers["markers"] = lambda p: bio.write_labels(p, result.markers, overwrite=True)
-    return writers, _count_objects(labels), found
+        writers["soft"] = lambda p: write_image(p, result.soft_mask, overwrite=True)
+        writers["markers"] = lambda p: write_labels(p, result.markers, overwrite=True)
+    objects = sorted(int(kind.split("-")[1]) for kind in writers if kind.startswith("cutout-"))
+    paths = output_paths(photo, options, objects)
+    return {kind: (path, writers[kind]) for kind, path in paths.items()}, len(objects), found
 
 
-def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, paths: dict[str, Path]) -> dict:
-    """Compute and write ``photo``'s outputs as one set; returns its record."""
+def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, previous: dict | None) -> dict:
+    """Compute and write ``photo``'s outputs as one set; returns its record.
+
+    ``previous`` is the photo's earlier record, if any: the files it lists
+    are replaced with the set (also those of an older layout).
+    """
     out = Path(options.out_dir)
-    writers, objects, found = _outputs(photo, options)
+    planned, objects, found = _outputs(photo, options)
+    paths = {kind: path for kind, (path, _) in planned.items()}
     record_path = manifest.manifest_path(out, photo.stem)
     files = sorted(str(p.relative_to(out)) for p in paths.values())
     record = {"recipe": recipe, "files": files, "objects": objects, "source": found.source, "note": found.note}
@@ -576,12 +547,17 @@ def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, paths: dict
     keep = set(paths.values())
     manifest.remove_temporaries(out / manifest.FOLDER, stems={photo.stem})
     for folder, candidates in _every_output(photo, out).items():
-        manifest.remove_temporaries(out / folder, stems={p.stem for p in candidates})
+        mine = {p.stem for p in candidates} | {p.stem for p in keep if p.parent == out / folder}
+        manifest.remove_temporaries(out / folder, stems=mine)
         for old in candidates:
             if old not in keep:
                 old.unlink(missing_ok=True)  # extras of other options
-    for kind, path in paths.items():
-        writers[kind](path)
+    for name in (previous or {}).get("files", []):
+        old = out / name
+        if old not in keep and old.parent.parent == out and old.parent.name in _OUTPUT_FOLDERS:
+            old.unlink(missing_ok=True)
+    for path, write in planned.values():
+        write(path)
     manifest.write_manifest(record_path, {**record, "complete": True})
     return record
 
@@ -618,7 +594,7 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
             if plan.action == "skip":
                 record = plan.record
             else:
-                record = _replace_set(path, options, recipe, output_paths(path, options))
+                record = _replace_set(path, options, recipe, plan.record)
             objects = int(record.get("objects", 0))
             source, note = record.get("source", ""), record.get("note", "")
     except (KeyboardInterrupt, SystemExit):
@@ -674,7 +650,7 @@ def check_batch(photos: Sequence[str | os.PathLike], options: SegmentOptions) ->
         raise BatchError(f"output folder {out} is a file; give a folder (new or existing)")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / bio.temporary_name(out / "write-test.txt")
+        probe = out / temporary_name(out / "write-test.txt")
         with open(probe, "x"):
             pass
         probe.unlink()

@@ -9,7 +9,7 @@ failed (the summary says how many); 2 for wrong usage or unusable inputs,
 found before any photo is processed (no photo selected, an output folder that
 is a file or read-only, weights that do not load, outputs made with other
 options); 3 (``segment``) when none failed but some photos gave no object,
-so their cut-outs are empty (the summary lists them).
+so they have no cut-out (the summary lists them).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def _add_segment(sub) -> None:
         help="cut out products from photos",
         description=(
             "Refine coarse masks to the photo's edges and write, per photo, the label "
-            "image (OUT/labels), the RGBA cut-out (OUT/cutouts) and on request the "
-            "cut-out on white (OUT/white) and the soft mask and markers (OUT/inspect). "
+            "image (OUT/labels), one RGBA cut-out per product (OUT/cutouts/NAME-ID.png, "
+            "cropped to the product with a margin) and on request each cut-out on white "
+            "(OUT/white) and the soft mask and markers (OUT/inspect). "
             "A record per photo (OUT/manifests) says what made its outputs: a rerun "
             "skips photos made with the same options, so an interrupted run resumes, "
             "and refuses photos made with other options unless --overwrite, which "
@@ -94,10 +95,15 @@ def _add_segment(sub) -> None:
     out.add_argument(
         "--labels-format", choices=("png", "tif"), default="png", help="label image format (default png)"
     )
-    out.add_argument("--jpeg", action="store_true", help="also write the cut-out flattened on white")
+    out.add_argument("--jpeg", action="store_true", help="also write each cut-out flattened on white")
     out.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)")
     out.add_argument(
         "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
+    )
+    out.add_argument(
+        "--full-frame",
+        action="store_true",
+        help="cut-outs keep the photo's whole frame instead of being cropped to their product",
     )
     out.add_argument(
         "--overwrite",
@@ -119,11 +125,13 @@ def _add_segment(sub) -> None:
     from .refine import RefineParams
 
     docs = RefineParams.field_help()
+    ranges = RefineParams.ranges()
     for field in dataclasses.fields(RefineParams):
         ref.add_argument(
             f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
             # argparse formats help with %: a literal one is written %%.
-            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%") + f" (default {field.default})",
+            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%")
+            + f" (default {field.default}; {ranges[field.name].describe()})",
         )
     p.set_defaults(func=_cmd_segment)
 
@@ -267,23 +275,19 @@ def _version() -> str:
 
 def _model_classes(weights: Path, config: Path | None, spec: str) -> tuple[str, ...]:
     """The classes named by ``--classes``, checked against the model's config (no TensorFlow)."""
-    from .mrcnn.config import MaskRCNNConfig
-    from .mrcnn.model import config_path_for
+    from .coarse_masks import chosen_classes, config_classes
 
-    path = config if config is not None else config_path_for(weights)
-    if not Path(path).is_file():
-        raise ValueError(f"{path}: no Mask R-CNN config beside the weights; give --config")
-    known = MaskRCNNConfig.from_json(path).class_names[1:]
+    try:
+        known = config_classes(weights, config)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
     if spec.strip().lower() == "all":
-        return tuple(known)
+        return known[1:]
     names = tuple(n.strip() for n in spec.split(",") if n.strip())
-    unknown = [n for n in names if n not in known]
-    if not names or unknown:
-        raise ValueError(
-            f"--classes {spec}: {'unknown class ' + ', '.join(unknown) if unknown else 'no class named'}; "
-            f"the model's classes are {', '.join(known)} (or 'all')"
-        )
-    return names
+    try:
+        return chosen_classes(known, names, weights)
+    except ValueError as exc:
+        raise ValueError(f"--classes {spec}: {exc} (or 'all')") from None
 
 
 def _fail(message: str) -> int:
@@ -296,11 +300,26 @@ def _fail(message: str) -> int:
 
 
 def _cmd_segment(args: argparse.Namespace) -> int:
-    from .batch import BatchError, SegmentOptions, bundled_weights, check_batch, collect_photos, output_folders, run_batch
+    from .batch import (
+        BatchError,
+        SegmentOptions,
+        bundled_weights,
+        check_batch,
+        collect_photos,
+        output_folders,
+        run_batch,
+    )
     from .refine import RefineParams
 
     if args.masks is not None and args.weights is not None:
         return _fail("give either --masks or --weights, not both")
+    if args.workers is not None or args.scheduler is not None:
+        from ._extras import MissingExtra, require
+
+        try:
+            require("distributed", "dask", "--workers and --scheduler")
+        except MissingExtra as exc:
+            return _fail(str(exc))
     if args.weights is not None and args.coarse == "backdrop":
         return _fail("--weights is for the model; --coarse backdrop uses none")
     if args.masks is None and args.weights is None and args.coarse == "model":
@@ -345,6 +364,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             params=params,
             jpeg_quality=args.jpeg_quality,
+            full_frame=args.full_frame,
             classes=classes,
         )
         # The output sub-folders are left out, not the whole output folder:
@@ -376,7 +396,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
     print(summary.describe(), file=sys.stderr)
     if summary.empty:
-        print(f"no object found in {len(summary.empty)} photo(s); their cut-outs are empty:", file=sys.stderr)
+        print(f"no object found in {len(summary.empty)} photo(s); they have no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):
             print(f"  {path}", file=sys.stderr)
     if summary.failed:

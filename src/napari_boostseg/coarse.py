@@ -15,9 +15,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
+from .params import GRID_CELLS
+
 __all__ = ["oracle28", "jittered28", "area_matrix", "bilinear_matrix", "bounding_box"]
 
-GRID = 28
+GRID = GRID_CELLS
 # One cell in the city-block sense: the elementary structuring element.
 _CROSS = ndi.generate_binary_structure(2, 1)
 #: Structuring elements of :func:`jittered28`: the cross, or the harsher 3x3 square.

@@ -14,8 +14,8 @@ sources and the same choice between them:
   with something on it, the model elsewhere; the model is loaded only for
   photos that need it.
 
-A folder of mask files is the fourth source; :mod:`napari_boostseg.batch`
-reads those.
+A folder of mask files named like the photos is the fourth source
+(:func:`from_mask_file`, ``boostseg segment --masks``).
 
 Every result says which source it came from and why, in one line for people
 (:attr:`CoarseMasks.note`).
@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .backdrop import backdrop_labels
+from .files import find_labels
 
 __all__ = [
     "SOURCES",
@@ -50,6 +52,11 @@ __all__ = [
     "from_model",
     "coarse_masks",
     "load_detector",
+    "find_mask",
+    "coarse_from_mask",
+    "from_mask_file",
+    "chosen_classes",
+    "config_classes",
 ]
 
 #: Sources a user can choose for photos without mask files.
@@ -89,10 +96,71 @@ class CoarseMasks:
         return int(self.labels.max()) if self.labels.size else 0
 
 
-_DETECTORS: dict[tuple[str, str | None], object] = {}
+def find_mask(photo: str | os.PathLike, masks_dir: str | os.PathLike) -> Path:
+    """The coarse mask for ``photo``: ``masks_dir/NAME`` + .png, .tif or .tiff."""
+    stem = Path(photo).stem
+    folder = Path(masks_dir)
+    found = find_labels(folder, stem)
+    if found is not None:
+        return found
+    raise FileNotFoundError(
+        f"no coarse mask for {Path(photo).name}: expected {folder / stem}.png (or .tif) "
+        "in the masks folder"
+    )
 
 
-def load_detector(weights: str | os.PathLike | None = None, config: str | os.PathLike | None = None):
+def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A mask file's content as a label image for a photo of ``shape`` (h, w).
+
+    A mask with a single non-zero value (such as a 0/255 mask) becomes one
+    object with id 1; a label image keeps its ids. A mask of another size but
+    the same aspect ratio (within 1 %) is resized with nearest neighbours, as
+    coarse masks are often saved at a lower resolution.
+    """
+    mask = np.asarray(mask)
+    top = int(mask.max()) if mask.size else 0
+    # Two comparisons are much faster than np.unique on a full-size mask.
+    if top > 0 and not np.any((mask != 0) & (mask != top)):
+        mask = (mask != 0).astype(np.int32)
+    if mask.shape != tuple(shape):
+        mh, mw = mask.shape
+        h, w = shape
+        if abs(mh / mw - h / w) > 0.01 * (h / w):
+            raise ValueError(
+                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
+                "aspect ratio); was the photo rotated by its EXIF orientation?"
+            )
+        rows = (np.arange(h) * mh) // h
+        cols = (np.arange(w) * mw) // w
+        mask = mask[rows[:, None], cols[None, :]]
+    return mask.astype(np.int32, copy=False)
+
+
+def from_mask_file(photo: str | os.PathLike, masks_dir: str | os.PathLike, shape: tuple[int, int]) -> CoarseMasks:
+    """Coarse masks from the mask file named like ``photo`` in ``masks_dir``.
+
+    See :func:`find_mask` and :func:`coarse_from_mask`; ``shape`` is the
+    upright photo's ``(height, width)``.
+    """
+    from .files import read_labels
+
+    mask_file = find_mask(photo, masks_dir)
+    return CoarseMasks(coarse_from_mask(read_labels(mask_file), shape), "masks", f"mask file {mask_file.name}")
+
+
+_DETECTORS: OrderedDict[tuple, object] = OrderedDict()
+#: Detectors (or load failures) kept: models are large, and the Detect widget
+#: asks for a new one whenever its thresholds change.
+_KEEP = 2
+
+
+def load_detector(
+    weights: str | os.PathLike | None = None,
+    config: str | os.PathLike | None = None,
+    *,
+    min_score: float | None = None,
+    nms: float | None = None,
+):
     """A Mask R-CNN for inference, loaded once per process and weights file.
 
     Parameters
@@ -101,6 +169,10 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
         ``.h5`` weights; default the bundled garment model.
     config : path-like, optional
         Its JSON config; default the one beside the weights.
+    min_score, nms : float, optional
+        Detection score threshold and non-maximum suppression IoU threshold
+        instead of the config's (``detection_min_confidence``,
+        ``detection_nms_threshold``).
 
     Weights that failed to load fail again at once, without another try.
 
@@ -115,21 +187,28 @@ def load_detector(weights: str | os.PathLike | None = None, config: str | os.Pat
         weights = default_weights()
         if weights is None:
             raise RuntimeError("this installation has no bundled model; give Mask R-CNN weights")
-    key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()))
+    key = (str(Path(weights).resolve()), None if config is None else str(Path(config).resolve()), min_score, nms)
     model = _DETECTORS.get(key)
+    if model is not None:
+        _DETECTORS.move_to_end(key)
     if isinstance(model, Exception):
         raise model
     if model is None:
         try:
-            model = _build_detector(Path(weights), None if config is None else Path(config))
+            thresholds = {k: v for k, v in (("min_score", min_score), ("nms", nms)) if v is not None}
+            model = _build_detector(Path(weights), None if config is None else Path(config), **thresholds)
         except Exception as exc:
             _DETECTORS[key] = exc
+            while len(_DETECTORS) > _KEEP:
+                _DETECTORS.popitem(last=False)
             raise
         _DETECTORS[key] = model
+        while len(_DETECTORS) > _KEEP:
+            _DETECTORS.popitem(last=False)
     return model
 
 
-def _build_detector(weights: Path, config: Path | None):
+def _build_detector(weights: Path, config: Path | None, min_score: float | None = None, nms: float | None = None):
     """Build the network and load its weights; TensorFlow is imported here and nowhere earlier."""
     from ._tensorflow import import_tensorflow
 
@@ -138,7 +217,16 @@ def _build_detector(weights: Path, config: Path | None):
         from .mrcnn import MaskRCNNConfig, load_model
     except ImportError as exc:
         raise RuntimeError(f"Mask R-CNN detection is not available in this installation ({exc})") from exc
+    from .mrcnn.model import config_path_for
+
+    thresholds = {}
+    if min_score is not None:
+        thresholds["detection_min_confidence"] = float(min_score)
+    if nms is not None:
+        thresholds["detection_nms_threshold"] = float(nms)
     cfg = MaskRCNNConfig.from_json(config) if config is not None else None
+    if thresholds:
+        cfg = (cfg or MaskRCNNConfig.from_json(config_path_for(weights))).replace(**thresholds)
     return load_model(weights, cfg)
 
 
@@ -176,6 +264,58 @@ def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[Coa
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
 
 
+def chosen_classes(
+    class_names: Sequence[str], wanted: Sequence[str] | None = None, weights: str | os.PathLike | None = None
+) -> tuple[str, ...]:
+    """The classes to cut out: ``wanted`` checked against a model's classes, or the default.
+
+    The one check of class names, for the command line, batches and
+    :func:`from_model`.
+
+    Parameters
+    ----------
+    class_names : sequence of str
+        The model's classes, background first (``config.class_names``).
+    wanted : sequence of str, optional
+        Classes asked for. Default :func:`napari_boostseg.models.default_classes`
+        (the garments for the bundled model, every class for others).
+    weights : path-like, optional
+        The model's weights, to tell the bundled model.
+
+    Raises
+    ------
+    ValueError
+        When ``wanted`` is empty or names a class the model does not have.
+    """
+    from .models import default_classes
+
+    if wanted is None:
+        return default_classes(weights, tuple(class_names))
+    known = tuple(class_names)[1:]
+    unknown = [c for c in wanted if c not in known]
+    if unknown or not wanted:
+        what = f"no class {', '.join(map(repr, unknown))}" if unknown else "no class named"
+        raise ValueError(f"{what}; the model's classes are {', '.join(known)}")
+    return tuple(wanted)
+
+
+def config_classes(weights: str | os.PathLike, config: str | os.PathLike | None = None) -> tuple[str, ...]:
+    """A model's classes (background first) from its config JSON, without TensorFlow.
+
+    Raises
+    ------
+    FileNotFoundError
+        When there is no config (beside the weights, or ``config``).
+    """
+    from .mrcnn.config import MaskRCNNConfig
+    from .mrcnn.model import config_path_for
+
+    path = Path(config) if config is not None else Path(config_path_for(weights))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no Mask R-CNN config beside the weights; give --config")
+    return tuple(MaskRCNNConfig.from_json(path).class_names)
+
+
 def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) -> CoarseMasks:
     """Coarse masks from a Mask R-CNN's detections of ``classes``.
 
@@ -189,17 +329,7 @@ def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) ->
         Classes to keep; default :func:`napari_boostseg.models.default_classes`
         (the garments for the bundled model, every class for others).
     """
-    from .models import default_classes
-
-    names = tuple(model.config.class_names)
-    if classes is None:
-        classes = default_classes(getattr(model, "weights_path", None), names)
-    unknown = [c for c in classes if c not in names[1:]]
-    if unknown:
-        raise ValueError(
-            f"the model has no class {', '.join(map(repr, unknown))}; its classes are "
-            f"{', '.join(names[1:])}"
-        )
+    classes = chosen_classes(model.config.class_names, classes, getattr(model, "weights_path", None))
     found = model.detect([np.asarray(image)])[0].select(tuple(classes))
     labels = np.asarray(found.to_labels(), dtype=np.int32)
     if len(found):

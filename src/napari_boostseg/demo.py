@@ -15,9 +15,9 @@ refined masks are to it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -136,7 +136,7 @@ def run_demo(
     list of pathlib.Path
         Every file written.
     """
-    from . import io, refine
+    from . import cutouts, files, refine
 
     loader = _model_loader(weights, log)
     out = Path(out_dir)
@@ -148,15 +148,14 @@ def run_demo(
             log(f"{photo.name}: {source}")
             continue
         labels = refine(photo.image, coarse)
-        ids = [int(k) for k in np.unique(labels) if k]
         targets = {
-            out / f"{photo.name}.png": lambda p: io.write_image(p, photo.image, overwrite=overwrite),
-            out / f"{photo.name}_coarse.png": lambda p: io.write_labels(p, coarse, overwrite=overwrite),
-            out / f"{photo.name}_labels.png": lambda p: io.write_labels(p, labels, overwrite=overwrite),
+            out / f"{photo.name}.png": lambda p: files.write_image(p, photo.image, overwrite=overwrite),
+            out / f"{photo.name}_coarse.png": lambda p: files.write_labels(p, coarse, overwrite=overwrite),
+            out / f"{photo.name}_labels.png": lambda p: files.write_labels(p, labels, overwrite=overwrite),
         }
-        for k in ids:
-            targets[out / f"{photo.name}_cutout_{k}.png"] = lambda p, k=k: io.write_cutout(
-                p, io.cutout(photo.image, labels, label=k), overwrite=overwrite
+        for product in cutouts.product_cutouts(photo.image, labels):
+            targets[out / cutouts.cutout_name(photo.name, product.label)] = (
+                lambda p, rgba=product.rgba: cutouts.write_cutout(p, rgba, overwrite=overwrite)
             )
         if not overwrite:
             existing = [p for p in targets if p.exists()]

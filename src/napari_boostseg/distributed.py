@@ -2,8 +2,11 @@
 
 Each photo is one task calling :func:`napari_boostseg.batch.segment_photo`,
 the same function a single-process run calls, so the outputs are identical.
-Workers are separate processes with one thread each: the refinement is
-mostly single-threaded NumPy and SciPy, and processes sidestep the GIL. A
+Workers are separate processes with one Dask thread each: the refinement is
+mostly single-threaded NumPy and SciPy, and processes sidestep the GIL. Each
+local worker gets its share of the cores for its own threads (the gradient
+pool, OpenMP, TensorFlow; see :mod:`napari_boostseg.threads`). Needs the
+``dask`` extra. A
 Mask R-CNN is loaded once per worker process (the model cache lives in
 :mod:`napari_boostseg.batch`) and reused for every later photo on it.
 
@@ -22,7 +25,9 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ._extras import require
 from .batch import PhotoResult, SegmentOptions, segment_photo
+from .threads import worker_environment
 
 __all__ = ["dask_client", "iter_dask"]
 
@@ -54,12 +59,8 @@ def dask_client(
     """
     if (workers is None) == (scheduler is None):
         raise ValueError("give either workers (a local cluster) or scheduler (an address)")
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError as exc:  # pragma: no cover - dask[distributed] is a dependency
-        raise RuntimeError(
-            "running on a cluster needs dask.distributed: pip install 'dask[distributed]'"
-        ) from exc
+    require("distributed", "dask", "running on a Dask cluster")
+    from distributed import Client, LocalCluster
     if scheduler is not None:
         with Client(scheduler) as client:
             yield client
@@ -67,7 +68,7 @@ def dask_client(
     if int(workers) < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     with LocalCluster(
-        env=_thread_limits(int(workers)),
+        env=worker_environment(int(workers)),
         n_workers=int(workers),
         threads_per_worker=1,
         processes=True,
@@ -79,18 +80,6 @@ def dask_client(
         silence_logs=logging.ERROR,
     ) as cluster, Client(cluster) as client:
         yield client
-
-
-def _thread_limits(workers: int) -> dict[str, str]:
-    """Environment that shares the CPUs among worker processes.
-
-    Without it every worker's TensorFlow and OpenMP pools size themselves to
-    the whole machine, and N workers oversubscribe the CPUs N times. Values
-    already set in the environment are kept.
-    """
-    per_worker = str(max(1, (os.cpu_count() or 1) // workers))
-    names = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-    return {name: os.environ.get(name, per_worker) for name in names}
 
 
 def iter_dask(

@@ -10,17 +10,19 @@ one instead of leaking away.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from scipy import ndimage as ndi
 
+from .params import DEFAULT_PARAMS
+from .threads import thread_count
+
 __all__ = ["gradient_magnitude", "gradient_in_band", "edge_map"]
 
 
-def gradient_magnitude(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+def gradient_magnitude(image: np.ndarray, sigma: float = DEFAULT_PARAMS.edge_sigma) -> np.ndarray:
     """Colour gradient magnitude of a float image.
 
     Each channel is differentiated with derivative-of-Gaussian filters of
@@ -34,7 +36,8 @@ def gradient_magnitude(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     image : (H, W) or (H, W, C) ndarray of float32
         Image, typically in [0, 1].
     sigma : float, optional
-        Scale of the derivative in pixels; 0 for plain Sobel. Default 1.0.
+        Scale of the derivative in pixels; 0 for plain Sobel. Default
+        ``RefineParams().edge_sigma`` (1.0).
 
     Returns
     -------
@@ -124,7 +127,7 @@ def _tiles_gradient(photo, gain, scale, tiles, tile, smooth, derive, out):  # pr
 def gradient_in_band(
     photo: np.ndarray,
     band: np.ndarray,
-    sigma: float = 1.0,
+    sigma: float = DEFAULT_PARAMS.edge_sigma,
     gain: np.ndarray | None = None,
     tile: int = 64,
 ) -> np.ndarray:
@@ -143,7 +146,7 @@ def gradient_in_band(
     band : (H, W) ndarray of bool
         Where the gradient is needed.
     sigma : float, optional
-        Scale of the derivative in pixels, > 0. Default 1.0.
+        Scale of the derivative in pixels, > 0. Default ``RefineParams().edge_sigma`` (1.0).
     gain : (H, W) ndarray of float32, optional
         Per-pixel factor applied to the photo first (the soft mask's dimming).
     tile : int, optional
@@ -175,9 +178,11 @@ def gradient_in_band(
         gain = np.ones((1, 1), np.float32) if gain is None else np.asarray(gain, np.float32)
         # Tiles write disjoint parts of ``out`` and the kernel releases the
         # GIL: share them out over the cores.
-        parts = np.array_split(tiles, max(1, min(_CORES, len(tiles) // 8)))
+        # As many parts as threads the process may use (threads.thread_count).
+        threads = thread_count()
+        parts = np.array_split(tiles, max(1, min(threads, len(tiles) // 8)))
         futures = [
-            _pool().submit(_tiles_gradient, photo, gain, float(scale), part, tile, smooth, derive, out)
+            _pool(threads).submit(_tiles_gradient, photo, gain, float(scale), part, tile, smooth, derive, out)
             for part in parts[1:]
         ]
         _tiles_gradient(photo, gain, float(scale), parts[0], tile, smooth, derive, out)
@@ -186,15 +191,17 @@ def gradient_in_band(
     return out
 
 
-_CORES = max(1, min(os.cpu_count() or 1, 8))
-_POOL: ThreadPoolExecutor | None = None
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
 
 
-def _pool() -> ThreadPoolExecutor:
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """The gradient pool for ``threads`` threads in all (the caller's is one of them)."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, _CORES - 1), thread_name_prefix="boostseg-gradient")
-    return _POOL
+    if _POOL is None or _POOL[0] != threads:
+        if _POOL is not None:
+            _POOL[1].shutdown(wait=False)
+        _POOL = (threads, ThreadPoolExecutor(max_workers=max(1, threads - 1), thread_name_prefix="boostseg-gradient"))
+    return _POOL[1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -224,8 +231,8 @@ def edge_map(
     closeness: np.ndarray,
     undecided: np.ndarray,
     *,
-    prior: float = 0.3,
-    percentile: float = 90.0,
+    prior: float = DEFAULT_PARAMS.prior,
+    percentile: float = DEFAULT_PARAMS.edge_percentile,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Elevation for the watershed from a gradient magnitude and the outline prior.
@@ -243,10 +250,10 @@ def edge_map(
         Weight of the outline prior relative to a clear edge (which counts 1).
         A photo edge ``d`` band-widths away from the coarse outline wins over
         the coarse outline when its normalised strength exceeds ``prior * d``.
-        Default 0.3.
+        Default ``RefineParams().prior`` (0.6).
     percentile : float, optional
         Gradients at or above this percentile of the band's gradients count
-        as a clear edge (1). Default 90.
+        as a clear edge (1). Default ``RefineParams().edge_percentile`` (98).
     out : (H, W) ndarray of float32, optional
         Where to write the result; may be ``gradient`` itself. Default: a
         new array.

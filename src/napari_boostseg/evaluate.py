@@ -18,7 +18,7 @@ are named in the report.
 from __future__ import annotations
 
 import csv
-import io as _stdio
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -28,7 +28,7 @@ from typing import IO
 
 import numpy as np
 
-from . import io as bio
+from . import files
 from .metrics import boundary_accuracy, boundary_f, intersection_union
 
 __all__ = [
@@ -124,11 +124,11 @@ def score_masks(name: str, pred: np.ndarray, gt: np.ndarray, *, missing: bool = 
 
 
 def _label_files(folder: Path) -> dict[str, Path]:
-    files = {}
+    found: dict[str, Path] = {}
     for f in sorted(folder.iterdir()):
-        if f.is_file() and f.suffix.lower() in bio.LABEL_SUFFIXES and not f.name.startswith("."):
-            files.setdefault(f.stem, f)
-    return files
+        if f.is_file() and f.suffix.lower() in files.LABEL_SUFFIXES and not f.name.startswith("."):
+            found.setdefault(f.stem, f)
+    return found
 
 
 def evaluate_folders(
@@ -178,9 +178,9 @@ def evaluate_folders(
             skipped += 1
             continue
         try:
-            gt = bio.read_labels(gt_path)
+            gt = files.read_labels(gt_path)
             if name in preds:
-                pred = bio.read_labels(preds[name])
+                pred = files.read_labels(preds[name])
                 if pred.shape != gt.shape:
                     raise ValueError(
                         f"prediction is {pred.shape[1]}x{pred.shape[0]} px but the ground "
@@ -235,10 +235,10 @@ def write_csv(stream: IO[str], rows: Sequence[ImageScore]) -> None:
 
 def save_csv(path: str | os.PathLike, rows: Sequence[ImageScore], *, overwrite: bool = False) -> Path:
     """Write the per-image table to ``path`` atomically; see :func:`write_csv`."""
-    buffer = _stdio.StringIO()
+    buffer = io.StringIO()
     write_csv(buffer, rows)
     text = buffer.getvalue()
-    return bio.atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=overwrite)
+    return files.atomic_write_text(path, text, overwrite=overwrite)
 
 
 def format_summary(summary: dict) -> str:
@@ -330,4 +330,4 @@ def plot_distributions(
     for i, metric in enumerate(METRICS):
         values = np.array([getattr(r, metric) for r in rows], dtype=float)
         canvas.paste(_histogram_panel(values, _TITLES[metric], panel_size), (i * panel_size[0], 0))
-    return bio.write_image(path, np.asarray(canvas), overwrite=overwrite)
+    return files.write_image(path, np.asarray(canvas), overwrite=overwrite)

@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from . import io as bio
+from . import files
 
 try:  # POSIX
     import fcntl
@@ -67,6 +67,7 @@ _OPTION_NAMES = {
     "coarse.classes": "--classes",
     "outputs.label_format": "--labels-format",
     "outputs.jpeg": "--jpeg/--jpeg-quality",
+    "outputs.cutouts": "--full-frame",
     "outputs.inspect": "--inspect",
 }
 
@@ -103,13 +104,10 @@ def weights_digest(path: str | os.PathLike) -> str:
 
 
 def package_version() -> str:
-    """The installed napari-boostseg version, or "unknown"."""
-    from importlib.metadata import PackageNotFoundError, version
+    """The napari-boostseg version (``napari_boostseg.__version__``, its one source)."""
+    from . import __version__
 
-    try:
-        return version("napari-boostseg")
-    except PackageNotFoundError:
-        return "unknown"
+    return __version__
 
 
 def read_manifest(path: str | os.PathLike) -> dict | None:
@@ -128,7 +126,7 @@ def read_manifest(path: str | os.PathLike) -> dict | None:
 def write_manifest(path: str | os.PathLike, record: Mapping) -> Path:
     """Write a record atomically (replacing the previous one)."""
     text = json.dumps(record, indent=1, sort_keys=True) + "\n"
-    return bio.atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), overwrite=True)
+    return files.atomic_write_text(path, text, overwrite=True)
 
 
 def _flat(recipe: Mapping, prefix: str = "") -> dict[str, object]:
@@ -245,7 +243,7 @@ def remove_temporaries(
     cutoff = None if older_than is None else time.time() - older_than
     removed = 0
     for entry in os.scandir(folder):
-        match = bio.TEMPORARY_NAME.match(entry.name)
+        match = files.TEMPORARY_NAME.match(entry.name)
         if not match or not entry.is_file(follow_symlinks=False):
             continue
         if stems is not None and match.group(1) not in stems:

@@ -30,13 +30,13 @@ from scipy import ndimage as ndi
 
 from .inputs import as_label_image
 from .objects import object_boxes
+from .params import DEFAULT_PARAMS, GRID_CELLS, cell_size
 from .resample import bilinear_taps, block_mean
 
 __all__ = [
     "UNDECIDED",
     "BACKGROUND",
     "GRID_CELLS",
-    "object_marker",
     "labels_from_markers",
     "BandGeometry",
     "band_geometry",
@@ -45,13 +45,6 @@ __all__ = [
 
 UNDECIDED = 0
 BACKGROUND = 1
-#: Side of the Mask R-CNN mask grid; sets the cell size the band is measured in.
-GRID_CELLS = 28
-
-
-def object_marker(label_id: int | np.ndarray) -> int | np.ndarray:
-    """Marker value that stands for object ``label_id`` (``label_id + 1``)."""
-    return label_id + 1
 
 
 def labels_from_markers(flooded: np.ndarray, *, in_place: bool = False) -> np.ndarray:
@@ -221,8 +214,8 @@ def _open_band(markers, undecided, kept):  # pragma: no cover - compiled
 
 def band_geometry(
     coarse: ArrayLike,
-    band: float = 1.5,
-    ridge: float = 0.0,
+    band: float = DEFAULT_PARAMS.band,
+    ridge: float = DEFAULT_PARAMS.ridge,
     bands: Mapping[int, float] | None = None,
     boxes: Sequence[tuple[slice, slice] | None] | None = None,
 ) -> BandGeometry:
@@ -235,7 +228,7 @@ def band_geometry(
     band : float, optional
         Half-width of the undecided band, in cells of the object's 28x28 mask
         grid (see module docstring). Pixels nearer than this to a coarse
-        outline are undecided. Default 1.5.
+        outline are undecided. Default ``RefineParams().band`` (1.0).
     ridge : float, optional
         Parts thinner than the band (a strap, a shoe, a bag, the gap between
         an arm and the body) would lie wholly in it, with no sure pixel to
@@ -243,7 +236,8 @@ def band_geometry(
         the middle line of such parts stays sure: pixels on the medial ridge
         of the object, or of the background between its parts, at least
         ``ridge`` cells from the coarse outline. It must exceed the coarse
-        mask's typical error. 0 turns it off. Default 0.
+        mask's typical error. 0 turns it off. Default ``RefineParams().ridge``
+        (0.5).
     bands : mapping of int to float, optional
         Half-widths for some object ids instead of ``band``, in cells: wider
         for objects whose coarse outline is known to be less certain.
@@ -269,8 +263,7 @@ def band_geometry(
     default_band = band
     for label_id, (sy, sx) in _object_boxes(labels, boxes):
         band = bands.get(label_id, default_band)
-        cell_y = max((sy.stop - sy.start) / GRID_CELLS, 1.0)
-        cell_x = max((sx.stop - sx.start) / GRID_CELLS, 1.0)
+        cell_y, cell_x = cell_size((sy, sx))
         # Work in the object's box grown by the band, plus one pixel so the
         # outside distance has background to measure from.
         y1 = max(sy.start - int(np.ceil(band * cell_y)) - 1, 0)
@@ -305,8 +298,10 @@ def band_geometry(
     return BandGeometry(markers=markers, closeness=closeness, box=box)
 
 
-def make_markers(coarse: ArrayLike, band: float = 1.5, ridge: float = 0.0) -> np.ndarray:
-    """Marker image for ``coarse``; see :func:`band_geometry`.
+def make_markers(
+    coarse: ArrayLike, band: float = DEFAULT_PARAMS.band, ridge: float = DEFAULT_PARAMS.ridge
+) -> np.ndarray:
+    """Marker image for ``coarse``; see :func:`band_geometry` (same defaults).
 
     Returns
     -------

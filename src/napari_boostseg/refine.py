@@ -6,7 +6,7 @@ step:
 1. :func:`~napari_boostseg.alignment.align_objects` moves an object's
    coarse mask when the photo's colours clearly say it is misplaced (a
    detector's box off by a few per cent, a mask a cell too fat or thin);
-2. :func:`~napari_boostseg.softmask.soft_mask` and
+2. :func:`~napari_boostseg.softmask.blur_mask` and
    :func:`~napari_boostseg.softmask.apply_soft_mask` dim each object's
    interior;
 3. :func:`~napari_boostseg.markers.band_geometry` marks sure object, sure
@@ -22,8 +22,7 @@ the band, and the watershed only touches the band.
 
 from __future__ import annotations
 
-import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -32,160 +31,13 @@ from .alignment import align_objects, largest_move
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
 from .inputs import as_label_image, check_image, compact_ids, image_to_float
-from .markers import GRID_CELLS, UNDECIDED, BandGeometry, band_geometry, labels_from_markers
+from .markers import UNDECIDED, BandGeometry, band_geometry, labels_from_markers
 from .objects import object_boxes
-from .safety import ObjectReport, _cells, core_kept, outline_support
+from .params import GRID_CELLS, RefineParams, cell_size
+from .safety import ObjectReport, core_kept, outline_support
 from .softmask import apply_soft_mask, blur_block, blur_mask
 
 __all__ = ["ObjectReport", "RefineParams", "Refinement", "refine", "refine_with_report", "reflood", "soft_sigma_pixels"]
-
-
-@dataclass(frozen=True)
-class RefineParams:
-    """Parameters of :func:`refine`; the defaults hold across image and object sizes.
-
-    Attributes
-    ----------
-    band : float
-        Half-width of the undecided band along each coarse outline, in cells
-        of the object's 28x28 mask grid (a cell is the object's box height / 28
-        vertically and width / 28 horizontally). A Mask R-CNN outline that
-        is well placed errs by under half a cell; misplaced ones are moved
-        first (see ``align``). Default 1.0.
-    prior : float
-        Pull of the coarse outline: a photo edge of normalised strength ``s``
-        lying ``d`` band half-widths from the coarse outline wins when
-        ``s > prior * d``. 0 trusts the photo alone. Default 0.6.
-    edge_sigma : float
-        Gaussian smoothing before differentiation, in pixels. Default 1.0.
-    edge_percentile : float
-        Band gradients at or above this percentile count as a clear edge.
-        The outline covers only a few per cent of the band, so this must be
-        high for the outline to stand out from texture. Default 98.
-    soft_sigma : float
-        Blur of the coarse mask for soft masking, in cells (mean over
-        objects of the cell's side). Default 1.0.
-    soft_strength : float
-        How much soft masking dims object interiors, 0 (off) to 1 (to black).
-        Default 0.5.
-    ridge : float
-        The middle line of parts thinner than the band (straps, shoes, a bag,
-        the gap between an arm and the body) stays sure, so the watershed
-        cannot give such a part away for want of a seed: pixels on the
-        medial ridge at least this many cells from the coarse outline. Must
-        exceed the typical error of the coarse outline. 0 turns it off.
-        Default 0.5.
-    align : float
-        Largest shift, in cells, tried when moving a misplaced coarse mask to
-        fit the photo's colours before refining (see
-        :mod:`napari_boostseg.alignment`); growth and shrinkage of up to 1.5
-        cells and box height and width changes of up to 4 % are tried with
-        it. 0 turns alignment off. Default 2.0.
-    moved_band : float
-        Least half-width of the band, in cells, for objects that alignment
-        moved (they get ``max(band, moved_band)``): a moved outline is a good
-        guess but less certain than one that was right from the start; on
-        CCP training photos with jittered masks, IoU and mBA rose steadily
-        from 2 to 3.5 cells (3 keeps the flood's cost in check). Default 3.0.
-    align_gain : float
-        A mask is moved only when the move raises the colour evidence by at
-        least this much per band pixel, in nats (log-likelihood ratio clipped
-        to +-3). Higher values move fewer masks; an accurate mask's best move
-        gains well under 0.08. Default 0.08.
-    core_depth : float
-        Depth of an object's core, in cells: the pixels of the coarse mask
-        at least this far from its outline, or, in parts thinner than
-        twice this, the middle half of the part (see
-        :func:`napari_boostseg.safety.core_mask`). Default 1.0.
-    min_core : float
-        Share of the core, 0 to 1, that a refined object must keep; one
-        that keeps less has been lost or replaced by a fragment, and falls
-        back to a safer choice: the unmoved coarse mask in its normal band
-        (if alignment moved it), the same in a band half as wide, and
-        finally the coarse mask itself. 0 turns the check off. Default 0.6.
-    min_support : float
-        A refined outline must lie on photo edges at least this strong,
-        relative to the mean normalised edge strength along the coarse
-        outline (0 turns the check off); a weaker one falls back as for
-        ``min_core``. Default 0.5.
-    confirm_move : float
-        A move by alignment is kept only when the result confirms it: the
-        refined outline of the moved object must lie on photo edges at least
-        this many times as strong (mean normalised edge strength) as the
-        coarse outline it replaces; otherwise the object is refined unmoved
-        (and checked as for ``min_core``). On CCP training photos
-        (garment instances, ids 0001-0800, every 32nd) 1.4 turned back 19 of
-        24 moves of accurate oracle-28 masks, which lost 0.075 IoU on
-        average, and 18 of 149 moves of jittered masks, which gained 0.01.
-        0 keeps every move. Default 1.4.
-    keep_edge : float
-        An unmoved coarse outline whose mean normalised edge strength (1: a
-        clear edge) is at least this, and at least that of the refined
-        outline, is already right: the coarse mask is kept. Above 1 turns
-        it off. Default 0.6.
-    small_cell : float
-        An object whose grid cells are at most this many pixels on their
-        longer side (a box under ``28 * small_cell`` pixels) keeps its coarse
-        mask unless the result confirmed a move by alignment: a 28x28 grid
-        about as fine as the pixels leaves the watershed little to correct
-        but faint edges to follow astray. On CCP training garments (every
-        32nd photo of 0001-0800) 3 lifted oracle-28 instances of 56-150 px
-        from 0.953 to 0.961 mean IoU and left jittered ones as they were
-        (2: 0.953). 0 turns it off. Default 3.0.
-    """
-
-    band: float = 1.0
-    prior: float = 0.6
-    edge_sigma: float = 1.0
-    edge_percentile: float = 98.0
-    soft_sigma: float = 1.0
-    soft_strength: float = 0.5
-    ridge: float = 0.5
-    align: float = 2.0
-    align_gain: float = 0.08
-    moved_band: float = 3.0
-    core_depth: float = 1.0
-    min_core: float = 0.6
-    min_support: float = 0.5
-    confirm_move: float = 1.4
-    keep_edge: float = 0.6
-    small_cell: float = 3.0
-
-    def __post_init__(self) -> None:
-        checks = {
-            "band": self.band > 0,
-            "prior": self.prior >= 0,
-            "edge_sigma": self.edge_sigma >= 0,
-            "edge_percentile": 0 < self.edge_percentile <= 100,
-            "soft_sigma": self.soft_sigma > 0,
-            "soft_strength": 0 <= self.soft_strength <= 1,
-            "ridge": self.ridge >= 0,
-            "align": self.align >= 0,
-            "align_gain": self.align_gain >= 0,
-            "moved_band": self.moved_band > 0,
-            "core_depth": self.core_depth > 0,
-            "min_core": 0 <= self.min_core <= 1,
-            "min_support": self.min_support >= 0,
-            "confirm_move": self.confirm_move >= 0,
-            "keep_edge": self.keep_edge >= 0,
-            "small_cell": self.small_cell >= 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            values = ", ".join(f"{name}={getattr(self, name)!r}" for name in bad)
-            raise ValueError(
-                f"invalid refinement parameters: {values}; see RefineParams for the ranges"
-            )
-
-    @classmethod
-    def field_help(cls) -> dict[str, str]:
-        """Each field's documentation (from the class docstring), for a UI or a CLI."""
-        pattern = re.compile(r"^    (\w+) : .*\n((?:        .*\n?)+)", re.MULTILINE)
-        return {name: " ".join(body.split()) for name, body in pattern.findall(cls.__doc__ or "")}
-
-    def replace(self, **changes: float) -> "RefineParams":
-        """A copy with some fields changed."""
-        return RefineParams(**{**asdict(self), **changes})
 
 
 @dataclass(frozen=True)
@@ -293,8 +145,9 @@ def _elevation(
 def _grown(box: tuple[slice, slice], cells: float, pixels: int, shape) -> tuple[int, int, int, int]:
     """``box`` grown by ``cells`` of the object's grid plus ``pixels``, clipped: (y1, x1, y2, x2)."""
     sy, sx = box
-    grow_y = int(np.ceil(cells * max((sy.stop - sy.start) / GRID_CELLS, 1.0))) + pixels
-    grow_x = int(np.ceil(cells * max((sx.stop - sx.start) / GRID_CELLS, 1.0))) + pixels
+    cell_y, cell_x = cell_size((sy, sx))
+    grow_y = int(np.ceil(cells * cell_y)) + pixels
+    grow_x = int(np.ceil(cells * cell_x)) + pixels
     return (
         max(sy.start - grow_y, 0),
         max(sx.start - grow_x, 0),
@@ -461,7 +314,7 @@ def _checked(
         label_id = index + 1
         y1, x1, y2, x2 = _grown(box, widest + 1, 2, shape)
         win = (slice(y1, y2), slice(x1, x2))
-        cells = _cells(coarse_boxes[index])
+        cells = cell_size(coarse_boxes[index])
         kept, support, coarse_support = _measures(first, win, coarse, out, label_id, cells, params)
         passes = _passes(kept, support, coarse_support, params, label_id in moved)
         small = max(cells) <= params.small_cell

@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from scipy import ndimage as ndi
 
-from .markers import GRID_CELLS, signed_distance
+from .markers import signed_distance
 
 __all__ = ["FALLBACKS", "DOUBTFUL", "ObjectReport", "doubtful_objects", "core_kept", "core_mask", "outline_support"]
 
@@ -78,11 +78,6 @@ class ObjectReport:
     def flagged(self) -> bool:
         """Whether the object fell back to a safer choice (worth a look)."""
         return bool(self.fallback)
-
-
-def _cells(box: tuple[slice, slice]) -> tuple[float, float]:
-    sy, sx = box
-    return max((sy.stop - sy.start) / GRID_CELLS, 1.0), max((sx.stop - sx.start) / GRID_CELLS, 1.0)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
+from . import files
+from .cutouts import cutout, write_cutout
 
 __all__ = ["STATUSES", "Shoot"]
 
@@ -51,7 +52,7 @@ class Shoot:
     Parameters
     ----------
     photos : path-like
-        Folder of photos (any suffix in :data:`napari_boostseg.io.IMAGE_SUFFIXES`;
+        Folder of photos (any suffix in :data:`napari_boostseg.files.IMAGE_SUFFIXES`;
         not searched recursively).
     review : path-like
         Folder for the review state, training data and cut-outs (created).
@@ -88,11 +89,11 @@ class Shoot:
         if self.review.resolve() == self.photos.resolve():
             raise ValueError("Choose a review folder other than the photo folder.")
         self.paths = sorted(
-            p for p in self.photos.iterdir() if p.is_file() and p.suffix.lower() in io.IMAGE_SUFFIXES
+            p for p in self.photos.iterdir() if p.is_file() and p.suffix.lower() in files.IMAGE_SUFFIXES
         )
         if not self.paths:
             raise FileNotFoundError(
-                f"No photo in {self.photos} (looked for {', '.join(sorted(io.IMAGE_SUFFIXES))})."
+                f"No photo in {self.photos} (looked for {', '.join(sorted(files.IMAGE_SUFFIXES))})."
             )
         stems = [p.stem for p in self.paths]
         twins = sorted({s for s in stems if stems.count(s) > 1})
@@ -123,7 +124,7 @@ class Shoot:
 
     def _save_state(self) -> None:
         text = json.dumps({"status": {n: self._status[n] for n in self.names}}, indent=1) + "\n"
-        io.atomic_write(self.review / STATE_FILE, lambda p: p.write_text(text), overwrite=True)
+        files.atomic_write(self.review / STATE_FILE, lambda p: p.write_text(text), overwrite=True)
 
     def status(self, name: str) -> str:
         """The status of photo ``name`` (its file stem)."""
@@ -154,13 +155,13 @@ class Shoot:
     def path(self, name: str) -> Path:
         return self.paths[self.names.index(self._known(name))]
 
-    def read_photo(self, name: str) -> io.Photo:
-        return io.read_image(self.path(name))
+    def read_photo(self, name: str) -> files.Photo:
+        return files.read_image(self.path(name))
 
     def _segmented_labels(self, name: str) -> Path | None:
         if self.segmented is None:
             return None
-        for suffix in sorted(io.LABEL_SUFFIXES):
+        for suffix in sorted(files.LABEL_SUFFIXES):
             path = self.segmented / "labels" / f"{name}{suffix}"
             if path.is_file():
                 return path
@@ -173,14 +174,14 @@ class Shoot:
         """The coarse masks to refine: as last saved for the photo, else from ``segmented``."""
         saved = self._edit_path(name, "coarse")
         if saved.is_file():
-            return io.read_labels(saved)
+            return files.read_labels(saved)
         found = self._segmented_labels(name)
-        return io.read_labels(found) if found is not None else None
+        return files.read_labels(found) if found is not None else None
 
     def strokes(self, name: str) -> np.ndarray | None:
         """The strokes last saved for the photo (see :meth:`save_edits`), or None."""
         saved = self._edit_path(name, "strokes")
-        return io.read_labels(saved) if saved.is_file() else None
+        return files.read_labels(saved) if saved.is_file() else None
 
     def save_edits(self, name: str, *, coarse=None, strokes=None) -> None:
         """Keep a photo's coarse masks and strokes (atomically; each replaces the last).
@@ -198,7 +199,7 @@ class Shoot:
         """
         for kind, data in (("coarse", coarse), ("strokes", strokes)):
             if data is not None:
-                io.write_labels(self._edit_path(name, kind), np.asarray(data), overwrite=True)
+                files.write_labels(self._edit_path(name, kind), np.asarray(data), overwrite=True)
         if coarse is not None and self._status[name] == "new":
             self._status[name] = "automatic"
             self._save_state()
@@ -231,7 +232,7 @@ class Shoot:
             has no class; nothing is written then.
         """
         labels = np.asarray(labels)
-        photo = io.read_image(self.path(name)) if pixels is None else None
+        photo = files.read_image(self.path(name)) if pixels is None else None
         pixels = photo.pixels if photo is not None else np.asarray(pixels)
         if labels.ndim != 2 or labels.shape != pixels.shape[:2]:
             raise ValueError(
@@ -245,27 +246,27 @@ class Shoot:
             raise ValueError(f"Objects {missing} of {name!r} have no class name.")
         source = self.path(name)
         if source.suffix.lower() in TRAINING_SUFFIXES:
-            image = io.atomic_write(
+            image = files.atomic_write(
                 self.review / "images" / source.name, lambda p: shutil.copyfile(source, p), overwrite=True
             )
         else:  # a format the training does not read: stored as PNG
-            image = io.write_image(self.review / "images" / f"{name}.png", pixels, overwrite=True)
+            image = files.write_image(self.review / "images" / f"{name}.png", pixels, overwrite=True)
         written = [
             image,
-            io.write_labels(self.review / "labels" / f"{name}.png", labels, overwrite=True),
+            files.write_labels(self.review / "labels" / f"{name}.png", labels, overwrite=True),
         ]
         sidecar = json.dumps({"classes": {str(k): str(classes[k]) for k in ids}}, indent=2) + "\n"
         written.append(
-            io.atomic_write(
+            files.atomic_write(
                 self.review / "labels" / f"{name}.json", lambda p: p.write_text(sidecar), overwrite=True
             )
         )
         icc = photo.icc_profile if photo is not None else None
         cutouts = self.review / "cutouts"
         for k in ids:
-            rgba = io.cutout(pixels, labels, label=k)
+            rgba = cutout(pixels, labels, label=k)
             written.append(
-                io.write_cutout(cutouts / f"{name}_{k:02d}.png", rgba, icc_profile=icc, overwrite=True)
+                write_cutout(cutouts / f"{name}_{k:02d}.png", rgba, icc_profile=icc, overwrite=True)
             )
         kept = {p.name for p in written}
         for old in cutouts.glob(f"{name}_*.png"):

@@ -12,10 +12,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
-from .inputs import as_label_image
+from .params import DEFAULT_PARAMS
 from .resample import block_mean, upsample
 
-__all__ = ["blur_mask", "blur_block", "soft_mask", "apply_soft_mask"]
+__all__ = ["blur_mask", "blur_block", "apply_soft_mask"]
 
 
 def blur_block(sigma: float) -> int:
@@ -63,22 +63,8 @@ def blur_mask(
     return np.clip(out, 0, 1, out=out)
 
 
-def soft_mask(coarse: ArrayLike, sigma: float) -> np.ndarray:
-    """Blurred union of all objects of a coarse mask, float32 in [0, 1].
-
-    Parameters
-    ----------
-    coarse : (H, W) array_like of bool or int
-        Coarse mask or label image.
-    sigma : float
-        Blur in pixels.
-    """
-    labels = as_label_image(coarse)
-    return blur_mask(labels > 0, sigma)
-
-
 def apply_soft_mask(
-    image: np.ndarray, soft: np.ndarray, strength: float = 0.5
+    image: np.ndarray, soft: np.ndarray, strength: float = DEFAULT_PARAMS.soft_strength
 ) -> np.ndarray:
     """Photo dimmed by ``1 - strength * soft``, in the photo's own dtype.
 
@@ -87,10 +73,10 @@ def apply_soft_mask(
     image : (H, W) or (H, W, C) ndarray
         Photo, any dtype the core accepts.
     soft : (H, W) ndarray of float32
-        Output of :func:`soft_mask`.
+        The blurred coarse mask (:func:`blur_mask`).
     strength : float, optional
         How much the object's interior is dimmed, 0 (not at all) to 1 (to
-        black). Default 0.5.
+        black). Default ``RefineParams().soft_strength`` (0.5).
     """
     if not 0 <= strength <= 1:
         raise ValueError(f"strength must lie in [0, 1], got {strength}")

@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from .markers import BACKGROUND, GRID_CELLS, UNDECIDED
+from .markers import BACKGROUND, UNDECIDED
 from .objects import object_boxes
+from .params import GRID_CELLS
 
 __all__ = ["stroke_markers", "stroke_reach", "changed_window"]
 

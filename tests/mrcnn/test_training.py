@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from mrcnn_testdata import tiny_config, write_shapes
 from napari_boostseg.mrcnn.boxes import box_overlaps
 from napari_boostseg.mrcnn.dataset import InstanceDataset, masks_to_boxes, prepare_sample
 from napari_boostseg.mrcnn.targets import rpn_targets
+
+from mrcnn_testdata import tiny_config, write_shapes
 
 
 def test_rpn_targets_rules():

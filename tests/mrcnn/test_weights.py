@@ -226,8 +226,8 @@ def test_load_model_reads_config_and_caches(tmp_path, reference_file):
 @pytest.mark.skipif(not LAYOUT_JSON.is_file(), reason="reference layout description not available")
 def test_layout_matches_reference_description(model):
     ref = json.loads(LAYOUT_JSON.read_text())
-    want = [(l["layer"], [(w["weight"], tuple(w["shape"])) for w in l["weights"]])
-            for l in ref["layers"] if l["weights"]]
+    want = [(layer["layer"], [(w["weight"], tuple(w["shape"])) for w in layer["weights"]])
+            for layer in ref["layers"] if layer["weights"]]
     assert [(g, [(w, tuple(s)) for w, s in e]) for g, e in r50_layout(2)] == want
     mine = [(g, [(w, tuple(v.shape)) for w, v in e]) for g, e in model.weight_groups()]
     assert mine == want

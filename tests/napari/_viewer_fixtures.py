@@ -64,7 +64,7 @@ def leaky_dress():
     area made to continue the dress's fabric, so the watershed floods it as
     dress; ``stroke`` is a vertical line of (row, col) points through it.
     """
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     sample = load_sample("dress")
     photo = sample.image.copy()
@@ -83,8 +83,8 @@ def leaky_dress():
 
 
 def add_drawn_sample(viewer, name: str) -> None:
-    """Add a drawn sample of :mod:`napari_boostseg.samples` as two layers: photo and coarse mask."""
-    from napari_boostseg.samples import load_sample
+    """Add a drawn sample of ``benchmarks/samples.py`` as two layers: photo and coarse mask."""
+    from samples import load_sample
 
     sample = load_sample(name)
     viewer.add_image(sample.image, name=name)

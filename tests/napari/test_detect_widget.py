@@ -6,12 +6,14 @@ import importlib.util
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 from napari_boostseg._napari._widgets import DetectWidget, RefineWidget
+
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
 
@@ -26,7 +28,7 @@ import numpy as np
 import tf_keras
 
 from napari_boostseg.mrcnn import MaskRCNNConfig, build_model
-from napari_boostseg.samples import load_sample
+from samples import load_sample
 
 tf_keras.utils.set_random_seed(0)
 config = MaskRCNNConfig(
@@ -67,7 +69,10 @@ def weights(tmp_path_factory):
     if importlib.util.find_spec("tensorflow") is None:
         pytest.skip("Mask R-CNN needs TensorFlow")
     path = tmp_path_factory.mktemp("weights") / "tiny.h5"
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    # The child finds the drawn samples where pytest does (pythonpath in pyproject.toml).
+    benchmarks = str(Path(__file__).resolve().parents[2] / "benchmarks")
+    pythonpath = os.pathsep.join(p for p in (benchmarks, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=pythonpath)
     subprocess.run([sys.executable, "-c", TINY_MODEL, str(path)], check=True, env=env)
     return path
 
@@ -82,7 +87,7 @@ def detect_widget(viewer, weights, photo) -> DetectWidget:
 
 
 def test_cancel_a_running_detection_then_keep_working(make_napari_viewer, qtbot, weights, shown):
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     sample = load_sample("tshirt")
     viewer = make_napari_viewer()
@@ -118,7 +123,7 @@ def test_cancel_a_running_detection_then_keep_working(make_napari_viewer, qtbot,
 
 
 def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, qtbot, weights, shown):
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     photo = load_sample("dress").image
     viewer = make_napari_viewer()
@@ -203,7 +208,8 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
     assert widget.status.value.startswith(f"{n} product(s) found on the backdrop")
     # A photo without a plain backdrop and the backdrop source: a clear message, no layer.
-    widget.image.value = viewer.add_image(np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8), name="street")
+    street = np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8)
+    widget.image.value = viewer.add_image(street, name="street")
     widget.source.value = "backdrop"
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)

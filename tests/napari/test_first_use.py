@@ -3,20 +3,15 @@ status lines that stay true, whole error messages, and strokes that claim a regi
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
-from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
 from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _scenes import shirt_with_sleeve  # noqa: E402
+from _scenes import shirt_with_sleeve
+from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 

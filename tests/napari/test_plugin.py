@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 
@@ -16,7 +17,8 @@ def test_manifest_is_valid_and_every_contribution_imports():
     manifest = PluginManifest.from_distribution("napari-boostseg")
     manifest.validate_imports()
     contributions = manifest.contributions
-    assert {w.display_name for w in contributions.widgets} == {"Detect", "Refine", "Export cut-outs", "Shoot review", "Train"}
+    names = {w.display_name for w in contributions.widgets}
+    assert names == {"Detect", "Refine", "Export cut-outs", "Shoot review", "Train"}
     assert {s.key for s in contributions.sample_data} == {"sweater", "outfit", "model", "white_top", "astronaut"}
     (writer,) = contributions.writers
     assert writer.layer_types == ["labels"]

@@ -4,13 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _viewer_fixtures import (  # noqa: F401
-    add_drawn_sample,
-    leaky_dress,
-    needs_display,
-    no_tensorflow_beside_opengl,
-    shown,
-)
 from scipy import ndimage as ndi
 
 from napari_boostseg import BACKGROUND, UNDECIDED
@@ -20,6 +13,14 @@ from napari_boostseg._napari._widgets import (
     RefineWidget,
     marker_colour,
     object_colour,
+)
+
+from _viewer_fixtures import (  # noqa: F401
+    add_drawn_sample,
+    leaky_dress,
+    needs_display,
+    no_tensorflow_beside_opengl,
+    shown,
 )
 
 pytestmark = [pytest.mark.gui, needs_display]
@@ -48,7 +49,7 @@ def refined(qtbot, widget: RefineWidget) -> None:
 
 
 def test_whole_chain_on_a_sample(make_napari_viewer, qtbot):
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     viewer = make_napari_viewer()
     add_drawn_sample(viewer, "bag_and_scarf")
@@ -158,7 +159,7 @@ def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qt
 
 
 def test_grayscale_photo(make_napari_viewer, qtbot):
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     sample = load_sample("tshirt")
     grey = sample.image[::2, ::2].mean(axis=2).astype(np.uint16) * 257  # 16-bit grey
@@ -211,7 +212,7 @@ def test_bad_input_is_a_notification(make_napari_viewer, shown, case, expected):
 
 def test_status_names_objects_whose_refinement_fell_back(make_napari_viewer, qtbot):
     from napari_boostseg.coarse import jittered28
-    from napari_boostseg.thin_objects import thin_object_photo
+    from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
     image, truth = thin_object_photo(9)  # alignment's move is not confirmed: refined unmoved
     viewer = make_napari_viewer()

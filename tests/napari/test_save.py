@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from PIL import Image
 
-from napari_boostseg import io
+from napari_boostseg import files
 from napari_boostseg._napari import _widgets
 from napari_boostseg._napari._widgets import ExportWidget
+
+from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -31,7 +32,7 @@ def test_writer_round_trip(make_napari_viewer, tmp_path, name, top):
     layer = viewer.add_labels(labels, name="segmentation")
     written = layer.save(str(tmp_path / name), plugin="napari-boostseg")
     assert written == [str(tmp_path / name)]
-    back = io.read_labels(tmp_path / name)
+    back = files.read_labels(tmp_path / name)
     assert back.dtype == np.int32
     np.testing.assert_array_equal(back, labels)
     if name.endswith(".png"):
@@ -63,7 +64,7 @@ def test_saved_labels_are_training_data(make_napari_viewer, qtbot, tmp_path):
     Image.fromarray(viewer.layers["bag_and_scarf"].data).save(tmp_path / "images" / "shoot1.png")
     written = segmentation.save(str(tmp_path / "labels" / "shoot1.png"), plugin="napari-boostseg")
     assert written == [str(tmp_path / "labels" / f"shoot1.{s}") for s in ("png", "json")]
-    np.testing.assert_array_equal(io.read_labels(written[0]), segmentation.data)
+    np.testing.assert_array_equal(files.read_labels(written[0]), segmentation.data)
     assert json.loads((tmp_path / "labels" / "shoot1.json").read_text()) == {
         "classes": {"1": "bag", "2": "scarf"}
     }
@@ -88,7 +89,7 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     widget.folder.value = tmp_path
 
     written = widget.export()
-    assert [p.name for p in written] == ["shoot_1_01.png", "shoot_1_02.png", "shoot_1_03.png"]
+    assert [p.name for p in written] == ["shoot_1-1.png", "shoot_1-2.png", "shoot_1-3.png"]
     for k, path in enumerate(written, start=1):
         rgba = np.asarray(Image.open(path))
         assert rgba.shape == (60, 80, 4) and rgba.dtype == np.uint8  # full resolution
@@ -111,8 +112,10 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     again = widget.export()
     assert again == written
     crop = np.asarray(Image.open(written[0]))
-    assert crop.shape == (20, 30, 4)
-    np.testing.assert_array_equal(crop[..., :3], 255 - photo[5:25, 5:35])
+    # Cropped as segment crops: the 20x30 box and a margin of 2 (5 % of 30).
+    assert crop.shape == (24, 34, 4)
+    np.testing.assert_array_equal(crop[2:22, 2:32, :3], 255 - photo[5:25, 5:35])
+    assert not crop[:2, :, 3].any() and not crop[:, :2, 3].any()
     assert not shown["error"]
 
 

@@ -7,11 +7,12 @@ import json
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from PIL import Image
 
-from napari_boostseg import BACKGROUND, io
+from napari_boostseg import BACKGROUND, files
 from napari_boostseg._napari._shoot import ShootWidget
+
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -21,7 +22,7 @@ WAIT_MS = 60_000
 @pytest.fixture
 def shoot_folders(tmp_path):
     """Three sample photos; 'boostseg segment' outputs for two (their coarse masks)."""
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     photos, out = tmp_path / "shoot", tmp_path / "out"
     photos.mkdir()
@@ -29,7 +30,7 @@ def shoot_folders(tmp_path):
         sample = load_sample(name)
         Image.fromarray(sample.image).save(photos / f"{name}.png", compress_level=1)
         if name != "dress":
-            io.write_labels(out / "labels" / f"{name}.png", sample.coarse)
+            files.write_labels(out / "labels" / f"{name}.png", sample.coarse)
     return photos, out, tmp_path / "shoot-review"
 
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 from PIL import Image
 from test_detect_widget import weights  # noqa: F401 - the tiny model, built once per module
 
 from napari_boostseg._napari._train import TrainWidget
 from napari_boostseg._napari._widgets import DetectWidget
 from napari_boostseg.shoot import Shoot
+
+from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -24,7 +25,7 @@ WAIT_MS = 600_000
 @pytest.fixture
 def accepted(tmp_path):
     """A review folder with two accepted photos (samples at a quarter size), class 'garment'."""
-    from napari_boostseg.samples import load_sample
+    from samples import load_sample
 
     photos = tmp_path / "shoot"
     photos.mkdir()

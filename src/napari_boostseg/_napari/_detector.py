@@ -8,7 +8,10 @@ bundled LLVM and the LLVM of Mesa's OpenGL drivers, which crashes a process
 that has an OpenGL canvas open when TensorFlow loads.
 
 The two processes exchange pickled messages over the child's stdin and stdout.
-Requests are ``(photo, weights_path, min_score, nms_threshold)``; replies are
+Requests are ``(photo, weights_path, min_score, nms_threshold, classes)``
+(``classes`` None for all); the model comes from
+:func:`napari_boostseg.coarse_masks.load_detector`, which keeps it for later
+requests. Replies are
 ``("step", i)`` as work progresses, then ``("result", dict)`` or
 ``("error", message)``.
 
@@ -22,7 +25,8 @@ import pickle
 import subprocess
 import sys
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 #: Steps reported while a request runs.
 STEPS = ("starting TensorFlow", "loading the model", "detecting", "making labels")
@@ -68,13 +72,12 @@ class Detector:
     def _start(self) -> subprocess.Popen:
         with self._lock:
             if not self.alive():
-                env = dict(os.environ)
-                env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+                # The child imports TensorFlow quietly (_tensorflow.import_tensorflow),
+                # unless the user set TF_CPP_MIN_LOG_LEVEL.
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", __name__],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
-                    env=env,
                 )
             return self._proc
 
@@ -132,24 +135,22 @@ def _answer(request: tuple, send) -> dict[str, Any]:
 
     photo, weights, min_score, nms, classes = request
     send(("step", 0))
-    from napari_boostseg.mrcnn import MaskRCNNConfig, load_model
-    from napari_boostseg.mrcnn.model import config_path_for
+    from napari_boostseg._tensorflow import import_tensorflow
+    from napari_boostseg.coarse_masks import load_detector
 
-    config = MaskRCNNConfig.from_json(config_path_for(weights)).replace(
-        detection_min_confidence=min_score, detection_nms_threshold=nms
-    )
+    import_tensorflow()
     send(("step", 1))
-    model = load_model(weights, config=config)
+    model = load_detector(weights, min_score=min_score, nms=nms)
     send(("step", 2))
     detections = model.detect([photo])[0]
     if classes is not None:
         detections = detections.select(classes)  # the others would cover or be covered by them
     send(("step", 3))
-    order = np.argsort(-np.asarray(detections.scores), kind="stable")
+    # Detections are sorted by score, so object k of the labels is row k - 1.
     return {
         "labels": detections.to_labels(),
-        "class_names": [detections.class_names[i] for i in order],
-        "scores": np.asarray(detections.scores, np.float32)[order],
+        "class_names": list(detections.class_names),
+        "scores": np.asarray(detections.scores, np.float32),
     }
 
 

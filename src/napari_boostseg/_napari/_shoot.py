@@ -65,7 +65,7 @@ class ShootWidget(Container):
     #: Calm after the last stroke before it is saved, in milliseconds.
     SAVE_DELAY_MS = 1000
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         from qtpy.QtCore import QTimer
         from qtpy.QtWidgets import QListWidget
 

@@ -110,7 +110,7 @@ def _new_folder(runs: Path) -> Path:
 class TrainWidget(Container):
     """Fine-tune a Mask R-CNN on a folder of accepted photos."""
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.synchronous = False

@@ -19,7 +19,7 @@ import os
 import pickle
 import subprocess
 import sys
-from typing import Iterator
+from collections.abc import Iterator
 
 from ._detector import DetectionStopped, end, replies
 

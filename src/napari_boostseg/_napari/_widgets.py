@@ -21,8 +21,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from magicgui.widgets import (
@@ -36,7 +37,6 @@ from magicgui.widgets import (
     ProgressBar,
     PushButton,
     Select,
-    SpinBox,
 )
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
@@ -99,7 +99,7 @@ def _colormap(markers: bool):
     return DirectLabelColormap(color_dict=colours)
 
 
-def _layer_choices(viewer: "napari.Viewer", kind: type) -> Callable[[Any], list]:
+def _layer_choices(viewer: napari.Viewer, kind: type) -> Callable[[Any], list]:
     def choices(_widget: Any) -> list[tuple[str, Any]]:
         return [(layer.name, layer) for layer in viewer.layers if isinstance(layer, kind)]
 
@@ -229,9 +229,9 @@ class DetectWidget(Container):
     """Products found in a photo, on its backdrop or by a Mask R-CNN, as a coarse Labels layer."""
 
     #: The open Detect widgets (the Train widget offers them its new weights).
-    instances: "weakref.WeakSet[DetectWidget]" = weakref.WeakSet()
+    instances: weakref.WeakSet[DetectWidget] = weakref.WeakSet()
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         DetectWidget.instances.add(self)
         self.viewer = napari_viewer
@@ -442,36 +442,17 @@ class DetectWidget(Container):
 #: How far a stroke over sure markers re-marks, in grid cells (the widget's default).
 STROKE_REACH_CELLS = 3.0
 
-# Widget ranges for the known parameters; fields added later get generic ones.
-_PARAM_RANGES = {
-    "band": dict(min=0.1, max=10.0, step=0.1),
-    "prior": dict(min=0.0, max=5.0, step=0.05),
-    "edge_sigma": dict(min=0.0, max=10.0, step=0.1),
-    "edge_percentile": dict(min=1.0, max=100.0, step=1.0),
-    "soft_sigma": dict(min=0.1, max=10.0, step=0.1),
-    "soft_strength": dict(min=0.0, max=1.0, step=0.05),
-    "ridge": dict(min=0.0, max=10.0, step=0.1),
-    "align": dict(min=0.0, max=10.0, step=0.5),
-    "align_gain": dict(min=0.0, max=3.0, step=0.01),
-    "moved_band": dict(min=0.1, max=10.0, step=0.1),
-}
-
 
 def _param_widgets() -> dict[str, Any]:
+    """A spin box per RefineParams field: its default, its range, its documentation."""
     from napari_boostseg import RefineParams
 
     docs = RefineParams.field_help()
+    ranges = RefineParams.ranges()
     widgets: dict[str, Any] = {}
     for field in dataclasses.fields(RefineParams):
-        default = field.default
         common = dict(label=field.name.replace("_", " "), tooltip=docs.get(field.name, ""))
-        if isinstance(default, bool):
-            widgets[field.name] = CheckBox(value=default, **common)
-        elif isinstance(default, int):
-            widgets[field.name] = SpinBox(value=default, min=0, max=10_000, **common)
-        elif isinstance(default, float):
-            ranges = _PARAM_RANGES.get(field.name, dict(min=0.0, max=10_000.0, step=0.1))
-            widgets[field.name] = FloatSpinBox(value=default, **ranges, **common)
+        widgets[field.name] = FloatSpinBox(value=field.default, **ranges[field.name].spin_box(), **common)
     return widgets
 
 
@@ -483,7 +464,7 @@ class RefineWidget(Container):
     #: Calm after the last marker edit (stroke, undo, redo) before re-flooding, in ms.
     PAINT_DELAY_MS = 30
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         from qtpy.QtCore import QTimer
 
         super().__init__(labels=True)
@@ -758,7 +739,7 @@ def confirm_overwrite(paths: list[Path]) -> bool:
 class ExportWidget(Container):
     """Each product as a full-resolution RGBA PNG with a transparent background."""
 
-    def __init__(self, napari_viewer: "napari.Viewer"):
+    def __init__(self, napari_viewer: napari.Viewer):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.image = ComboBox(label="photo", choices=_layer_choices(napari_viewer, Image))
@@ -767,7 +748,7 @@ class ExportWidget(Container):
         )
         self.folder = FileEdit(label="folder", mode="d", value=Path.home())
         self.prefix = LineEdit(
-            label="name", value="", tooltip="File names: <name>_<id>.png; empty: the photo's name."
+            label="name", value="", tooltip="File names: <name>-<id>.png; empty: the photo's name."
         )
         self.crop = CheckBox(text="crop to each product", value=False)
         self.export_button = PushButton(text="Export cut-outs")
@@ -790,8 +771,8 @@ class ExportWidget(Container):
                 self.image.value = photo
 
     def export(self) -> list[Path]:
-        """Write ``<name>_<id>.png`` per object; returns the files written."""
-        from napari_boostseg import io
+        """Write ``<name>-<id>.png`` per object; returns the files written."""
+        from napari_boostseg import cutouts
 
         try:
             photo = _photo(self.image.value)
@@ -809,21 +790,16 @@ class ExportWidget(Container):
             return []
         folder = Path(self.folder.value)
         stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
-        targets = {k: folder / f"{stem}_{k:02d}.png" for k in ids}
-        existing = [p for p in targets.values() if p.exists()]
+        existing = [p for k in ids if (p := folder / cutouts.cutout_name(stem, k)).exists()]
         if existing and not confirm_overwrite(existing):
             self.status.value = "Nothing exported; choose another folder or name."
             show_info(self.status.value)
             return []
-        from scipy import ndimage as ndi
-
-        boxes = ndi.find_objects(labels)
         written = []
         try:
-            for k, path in targets.items():
-                window = boxes[k - 1] if self.crop.value else (slice(None), slice(None))
-                rgba = io.cutout(photo[window], labels[window], label=k)
-                written.append(io.write_cutout(path, rgba, overwrite=True))
+            for product in cutouts.product_cutouts(photo, labels, crop=self.crop.value):
+                path = folder / cutouts.cutout_name(stem, product.label)
+                written.append(cutouts.write_cutout(path, product.rgba, overwrite=True))
         except (OSError, ValueError) as exc:
             _report_error(self.status, f"Export stopped after {len(written)} file(s): {exc}")
             return written

@@ -11,24 +11,23 @@ the file it is given.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 
-def _classes(features: Any, present: set[int]) -> dict[str, str]:
-    """``{"id": class name}`` for the objects present, from a layer's features table."""
+def _classes(features: Any, present: set[int]) -> dict[int, str]:
+    """``{id: class name}`` for the objects present, from a layer's features table."""
     if features is None or "class_name" not in features or "index" not in features:
         return {}
     pairs = zip(features["index"], features["class_name"])
-    return {str(int(i)): str(name) for i, name in pairs if int(i) in present and name}
+    return {int(i): str(name) for i, name in pairs if int(i) in present and name}
 
 
 def write_labels(path: str, data: Any, meta: dict) -> list[str]:
     """Save one Labels layer; returns the paths written."""
     import numpy as np
 
-    from napari_boostseg import io
+    from napari_boostseg import files
 
     labels = np.asarray(data[0] if meta.get("multiscale") else data)
     if labels.ndim != 2:
@@ -36,12 +35,10 @@ def write_labels(path: str, data: Any, meta: dict) -> list[str]:
             f"only 2-D label images can be saved as {Path(path).suffix}; this layer has "
             f"shape {labels.shape}. Save one plane as a new layer first."
         )
-    target = io.write_labels(path, labels, overwrite=True)
+    target = files.write_labels(path, labels, overwrite=True)
     written = [str(target)]
     present = {int(v) for v in np.unique(labels) if v != 0}
     classes = _classes(meta.get("features"), present)
     if classes and len(classes) == len(present):
-        sidecar = target.with_suffix(".json")
-        sidecar.write_text(json.dumps({"classes": classes}, indent=2) + "\n")
-        written.append(str(sidecar))
+        written.append(str(files.write_classes(target, classes, overwrite=True)))
     return written

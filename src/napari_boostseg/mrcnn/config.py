@@ -224,7 +224,7 @@ class MaskRCNNConfig:
         """Number of residual blocks in ResNet stage 4."""
         return BACKBONES[self.backbone]
 
-    def replace(self, **changes: Any) -> "MaskRCNNConfig":
+    def replace(self, **changes: Any) -> MaskRCNNConfig:
         """Return a copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -338,7 +338,7 @@ class MaskRCNNConfig:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MaskRCNNConfig":
+    def from_dict(cls, data: dict[str, Any]) -> MaskRCNNConfig:
         """Build a config from a dict of fields.
 
         Keys may be lower case (our JSON) or the reference upper case
@@ -382,7 +382,7 @@ class MaskRCNNConfig:
             fh.write("\n")
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "MaskRCNNConfig":
+    def from_json(cls, path: str | os.PathLike) -> MaskRCNNConfig:
         """Read a config written by :meth:`to_json` (or a reference dump)."""
         try:
             with open(path, encoding="utf-8") as fh:

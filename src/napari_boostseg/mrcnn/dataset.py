@@ -3,7 +3,7 @@
 Folder layout::
 
     data_dir/
-        images/<stem>.png|.jpg|.jpeg|.tif|.tiff|.bmp   RGB, RGBA or grayscale photo
+        images/<stem>.png|.jpg|.jpeg|.tif|.tiff|.bmp|.webp   RGB, RGBA or grayscale photo
         labels/<stem>.png|.tif|.tiff                   instance labels, same size:
                                                        0 background, 1..N instances
         labels/<stem>.json                             optional class of each instance
@@ -20,12 +20,12 @@ a sidecar are an error, so that no object silently becomes background.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..files import IMAGE_SUFFIXES, LABEL_SUFFIXES
 from .anchors import backbone_shapes, pyramid_anchors
 from .boxes import norm_boxes
 from .config import MaskRCNNConfig
@@ -34,14 +34,11 @@ from .targets import rpn_targets
 
 __all__ = ["InstanceDataset", "Sample", "prepare_sample", "masks_to_boxes", "IMAGE_SUFFIXES", "LABEL_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
-LABEL_SUFFIXES = (".png", ".tif", ".tiff")
-
 
 def _read_image(path: Path) -> np.ndarray:
     # The package's reader applies the EXIF orientation, as the labels writer
     # and the command line see the photo: images and labels stay aligned.
-    from ..io import read_image
+    from ..files import read_image
 
     try:
         return read_image(path).pixels
@@ -50,7 +47,7 @@ def _read_image(path: Path) -> np.ndarray:
 
 
 def _read_labels(path: Path) -> np.ndarray:
-    from ..io import read_labels
+    from ..files import read_labels
 
     try:
         return read_labels(path)
@@ -98,8 +95,11 @@ class InstanceDataset:
         return len(self.items)
 
     def _classes_for(self, label_path: Path, ids: np.ndarray) -> np.ndarray:
-        sidecar = label_path.with_suffix(".json")
-        if not sidecar.is_file():
+        from ..files import read_classes, sidecar_path
+
+        sidecar = sidecar_path(label_path)
+        mapping = read_classes(label_path)
+        if mapping is None:
             if len(self.class_names) != 2:
                 raise ValueError(
                     f"{str(label_path)!r} has no sidecar {sidecar.name!r}, and the config has "
@@ -107,15 +107,9 @@ class InstanceDataset:
                     '{"classes": {"1": "<class name>", ...}} to say which instance is which.'
                 )
             return np.ones(len(ids), dtype=np.int32)
-        try:
-            mapping = json.loads(sidecar.read_text(encoding="utf-8"))["classes"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(
-                f"Sidecar {str(sidecar)!r} must be JSON like {{\"classes\": {{\"1\": \"garment\"}}}} ({exc})."
-            ) from None
         out = np.zeros(len(ids), dtype=np.int32)
         for k, inst in enumerate(ids):
-            value = mapping.get(str(int(inst)))
+            value = mapping.get(int(inst))
             if value is None:
                 raise ValueError(f"Sidecar {str(sidecar)!r} gives no class for instance {int(inst)}.")
             if isinstance(value, str):

@@ -51,7 +51,7 @@ class Detections:
         return int(self.scores.shape[0])
 
     @classmethod
-    def empty(cls, image_shape: tuple[int, int], mask_size: int = 28) -> "Detections":
+    def empty(cls, image_shape: tuple[int, int], mask_size: int = 28) -> Detections:
         """No detections, with arrays of the right shapes."""
         h, w = image_shape
         return cls(
@@ -64,7 +64,7 @@ class Detections:
             image_shape=(h, w),
         )
 
-    def select(self, classes) -> "Detections":
+    def select(self, classes) -> Detections:
         """The detections of some classes only.
 
         Parameters

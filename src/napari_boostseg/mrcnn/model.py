@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -129,7 +129,7 @@ def config_path_for(weights_path: str | os.PathLike) -> Path:
     return Path(weights_path).with_suffix(".json")
 
 
-_CACHE: "OrderedDict[tuple, MaskRCNN]" = OrderedDict()
+_CACHE: OrderedDict[tuple, MaskRCNN] = OrderedDict()
 _CACHE_SIZE = 2  # models are large (hundreds of MB); keep few
 _CACHE_LOCK = threading.Lock()
 

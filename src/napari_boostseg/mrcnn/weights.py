@@ -18,9 +18,8 @@ Only h5py and NumPy are imported here; a model object is passed in.
 from __future__ import annotations
 
 import os
-import uuid
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import h5py
 import numpy as np
@@ -248,13 +247,11 @@ def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
     """
     if dtype not in ("float32", "float16"):
         raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    from ..files import atomic_write
+
     groups = net.weight_groups()
-    # A random name rather than mkstemp, so that h5py creates the file with the
-    # usual permissions (mkstemp's are owner-only) and the final file keeps them.
-    tmp = str(path.parent / f".{path.name}.{uuid.uuid4().hex}.part")
-    try:
+
+    def write(tmp: Path) -> None:
         with h5py.File(tmp, "w") as fh:
             fh.attrs["layer_names"] = np.array([name.encode("utf8") for name, _ in groups])
             fh.attrs["backend"] = b"tensorflow"
@@ -264,9 +261,5 @@ def save_weights(net, path: str | os.PathLike, dtype: str = "float32") -> Path:
                 group.attrs["weight_names"] = np.array([w.encode("utf8") for w, _ in entries])
                 for wname, var in entries:
                     group.create_dataset(wname, data=_stored(var.numpy(), dtype))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write, overwrite=True)

@@ -10,7 +10,7 @@ demo`` and napari's File > Open Sample menu.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -48,15 +48,15 @@ class SamplePhoto:
     truth: np.ndarray
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_sample_photo(name: str) -> SamplePhoto:
     """One shipped photo by name (see :data:`SAMPLE_PHOTOS`); arrays are read-only."""
     if name not in SAMPLE_PHOTOS:
         raise ValueError(f"unknown sample photo {name!r}; choose one of {', '.join(SAMPLE_PHOTOS)}")
-    from .. import io as bio
+    from .. import files
 
-    image = bio.read_image(_HERE / f"{name}.jpg").pixels
-    truth = bio.read_labels(_HERE / f"{name}_truth.png").astype(np.int32)
+    image = files.read_image(_HERE / f"{name}.jpg").pixels
+    truth = files.read_labels(_HERE / f"{name}_truth.png").astype(np.int32)
     for array in (image, truth):
         array.setflags(write=False)
     return SamplePhoto(name, SAMPLE_PHOTOS[name], image, truth)

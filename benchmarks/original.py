@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike
 from skimage.filters import gaussian, sobel
 from skimage.segmentation import watershed
 
-from .inputs import as_label_image, check_image, image_to_float
+from napari_boostseg.inputs import as_label_image, check_image, image_to_float
 
 __all__ = ["refine_original", "ORIGINAL_SIGMA", "ORIGINAL_DIAGONAL"]
 

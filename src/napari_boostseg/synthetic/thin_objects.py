@@ -9,7 +9,7 @@ seed range and report on another.
 
 Examples
 --------
->>> from napari_boostseg.thin_objects import thin_object_photo
+>>> from napari_boostseg.synthetic.thin_objects import thin_object_photo
 >>> image, truth = thin_object_photo(0)
 >>> image.shape, image.dtype, truth.dtype
 ((480, 640, 3), dtype('uint8'), dtype('bool'))
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.draw import disk, ellipse, line_aa, polygon
+from skimage.draw import disk, ellipse, polygon
 
 __all__ = ["KINDS", "thin_object_photo", "textured_backdrop"]
 

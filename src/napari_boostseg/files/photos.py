@@ -1,62 +1,42 @@
-"""Reading photos and writing label images and cut-outs.
-
-Everything that touches image files goes through this module, so the command
-line, the napari widgets and the training data share one set of conventions:
+"""Photos: decoding (upright, 8 or 16 bits kept, ICC profile) and encoding.
 
 * :func:`read_image` returns a :class:`Photo`: the pixels with the EXIF
   orientation applied, 8 or 16 bits per sample kept, and the embedded ICC
   profile, if any.
-* :func:`write_labels` / :func:`read_labels` store instance label images
-  (0 background, 1..N objects) as PNG (8 or 16 bit) or TIFF. These files are
-  also the training format of the Mask R-CNN.
-* :func:`cutout` makes a full-resolution RGBA cut-out, :func:`write_cutout`
-  saves it as PNG (16-bit input stays 16-bit) with the photo's ICC profile,
-  and :func:`flatten_on_white` composes it on white for JPEG output.
+* :func:`write_image` saves PNG, JPEG or TIFF by suffix; 16-bit colour PNGs
+  are encoded here (Pillow writes 16-bit PNGs for grey images only).
 
-All writers are atomic: they write a temporary file in the destination folder
-and rename it into place, so an interrupted run never leaves a half-written
-file under the final name. None of them replaces an existing file unless
-``overwrite=True``.
+Writes are atomic (:mod:`napari_boostseg.files.atomic`) and replace nothing
+unless ``overwrite=True``.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import struct
 import warnings
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .atomic import atomic_write
+
 __all__ = [
     "Photo",
     "ImageReadError",
     "IMAGE_SUFFIXES",
-    "LABEL_SUFFIXES",
     "read_image",
-    "read_labels",
-    "write_labels",
     "write_image",
-    "cutout",
-    "write_cutout",
-    "flatten_on_white",
     "apply_orientation",
-    "atomic_write",
-    "temporary_name",
-    "TEMPORARY_NAME",
 ]
 
 #: File name suffixes :func:`read_image` understands (lower case).
 IMAGE_SUFFIXES = frozenset(
     {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 )
-#: File name suffixes :func:`write_labels` and :func:`read_labels` understand.
-LABEL_SUFFIXES = frozenset({".png", ".tif", ".tiff"})
 
 _TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
 _JPEG_SUFFIXES = frozenset({".jpg", ".jpeg"})
@@ -291,236 +271,6 @@ def read_image(path: str | os.PathLike) -> Photo:
     return Photo(pixels=pixels, icc_profile=icc, path=path)
 
 
-def read_labels(path: str | os.PathLike) -> np.ndarray:
-    """Read a label image (0 background, 1..N objects) or a binary mask.
-
-    Single-channel PNG or TIFF files are read as they are, so a 0/255 mask
-    gives labels 0 and 255. Colour-coded label images (RGB or RGBA) get one
-    id per distinct colour, black being background, in order of colour value.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        PNG or TIFF file.
-
-    Returns
-    -------
-    (H, W) ndarray of int32
-
-    Raises
-    ------
-    FileNotFoundError, ImageReadError
-        As :func:`read_image`; ImageReadError also for ids beyond int32.
-    """
-    path = _as_path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such label file: {path}")
-    try:
-        if path.suffix.lower() in _TIFF_SUFFIXES:
-            import tifffile
-
-            a = tifffile.imread(path)
-        else:
-            from PIL import Image
-
-            with Image.open(path) as im:
-                im.load()
-                # Palette images store the label id as the palette index.
-                a = np.asarray(im) if im.mode in ("P", "L", "1") else _pil_to_array(im)
-    except Exception as exc:
-        raise ImageReadError(
-            f"cannot read {path} as a label image ({type(exc).__name__}: {exc})"
-        ) from exc
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[..., 0]
-    if a.ndim == 3:
-        a = _colours_to_labels(a[..., :3])
-    if a.ndim != 2:
-        raise ImageReadError(f"{path} is not a 2-D label image (shape {a.shape})")
-    if np.issubdtype(a.dtype, np.floating) or a.dtype == bool:
-        a = a.astype(np.int64)
-    if a.size and (int(a.min()) < 0 or int(a.max()) > np.iinfo(np.int32).max):
-        raise ImageReadError(f"{path} holds label ids outside 0..2**31-1")
-    return a.astype(np.int32)
-
-
-def _colours_to_labels(rgb: np.ndarray) -> np.ndarray:
-    flat = rgb.reshape(-1, rgb.shape[-1]).astype(np.int64)
-    packed = (flat[:, 0] << 32) | (flat[:, 1] << 16) | flat[:, 2]
-    values, inverse = np.unique(packed, return_inverse=True)
-    # Background (black) gets 0, every other colour the next free id.
-    ids = np.arange(values.size) + (0 if values[0] == 0 else 1)
-    return ids[inverse].reshape(rgb.shape[:2])
-
-
-# --------------------------------------------------------------------------- #
-# Writing
-
-
-def atomic_write(
-    path: str | os.PathLike,
-    write: Callable[[Path], None],
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Call ``write(tmp_path)`` and rename the result to ``path`` atomically.
-
-    The temporary file lies in the destination folder (a rename across file
-    systems would not be atomic) and is removed if ``write`` fails.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Final file name. Its folder is created if needed.
-    write : callable
-        Writes the file at the path it is given. The temporary name keeps the
-        final suffix, so writers that pick the format by suffix still work.
-    overwrite : bool, optional
-        Replace an existing file. Default False.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-
-    Raises
-    ------
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False, also when another
-        process creates it while ``write`` runs: without ``overwrite`` the
-        file is put in place with a hard link, which fails rather than
-        replaces (where the file system has no hard links, the check and the
-        rename are two steps).
-    """
-    path = _as_path(path)
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder; give a file name")
-    if path.exists() and not overwrite:
-        raise _exists(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A random name rather than mkstemp: the writer creates the file itself, so
-    # it gets the usual permissions (mkstemp's are owner-only) and they carry
-    # over to the final file.
-    tmp = path.parent / temporary_name(path)
-    try:
-        write(tmp)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_into_place(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def temporary_name(path: Path) -> str:
-    """Name of a temporary file for ``path`` (hidden, random, same suffix).
-
-    :data:`TEMPORARY_NAME` matches these names.
-    """
-    return f".{path.stem}.{os.urandom(6).hex()}.tmp{path.suffix}"
-
-
-#: Matches the names :func:`temporary_name` makes; group 1 is the final stem.
-TEMPORARY_NAME = re.compile(r"^\.(.+)\.[0-9a-f]{12}\.tmp(\.[^.]*)?$")
-
-
-def _exists(path: Path) -> FileExistsError:
-    return FileExistsError(
-        f"{path} already exists; pass overwrite=True (--overwrite on the "
-        "command line) to replace it, or choose another output folder"
-    )
-
-
-def _link_into_place(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the name ``path`` unless that exists, in one step."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise _exists(path) from None
-    except OSError:
-        # No hard links here (some network and FAT file systems).
-        if path.exists():
-            raise _exists(path) from None
-        os.replace(tmp, path)
-        return
-    tmp.unlink()
-
-
-def write_labels(
-    path: str | os.PathLike, labels: ArrayLike, *, overwrite: bool = False
-) -> Path:
-    """Save a label image (0 background, 1..N objects).
-
-    The format follows the suffix: ``.png`` stores 8 bits when the largest id
-    is below 256 and 16 bits otherwise; ``.tif``/``.tiff`` stores 8, 16 or 32
-    bits (zlib-compressed). Booleans are saved as 0/1.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Destination, ``.png``, ``.tif`` or ``.tiff``.
-    labels : (H, W) array_like of int or bool
-        Non-negative ids.
-    overwrite : bool, optional
-        Replace an existing file. Default False.
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    ValueError
-        For a wrong shape, negative or non-integer ids, ids over 65535 in a
-        PNG, or an unknown suffix.
-    FileExistsError
-        If ``path`` exists and ``overwrite`` is False.
-    """
-    path = _as_path(path)
-    suffix = path.suffix.lower()
-    if suffix not in LABEL_SUFFIXES:
-        raise ValueError(
-            f"cannot tell the label format from {path.name!r}: use a .png, .tif or "
-            ".tiff file name"
-        )
-    labels = np.asarray(labels)
-    if labels.ndim != 2:
-        raise ValueError(f"labels must be 2-D (height, width), got shape {labels.shape}")
-    if labels.dtype == bool:
-        labels = labels.astype(np.uint8)
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers or booleans, got {labels.dtype}")
-    top = int(labels.max()) if labels.size else 0
-    if labels.size and int(labels.min()) < 0:
-        raise ValueError("labels must be >= 0 (0 is background)")
-    if top < 256:
-        stored = labels.astype(np.uint8)
-    elif top < 65536:
-        stored = labels.astype(np.uint16)
-    elif suffix == ".png":
-        raise ValueError(
-            f"label id {top} does not fit a 16-bit PNG; save as .tif instead"
-        )
-    else:
-        stored = labels.astype(np.uint32)
-
-    if suffix == ".png":
-        from PIL import Image
-
-        def write(tmp: Path) -> None:
-            Image.fromarray(stored).save(tmp, format="PNG", compress_level=3)
-
-    else:
-        import tifffile
-
-        def write(tmp: Path) -> None:
-            tifffile.imwrite(tmp, stored, compression="zlib")
-
-    return atomic_write(path, write, overwrite=overwrite)
-
-
 def _to_storable(pixels: np.ndarray) -> np.ndarray:
     """uint8/uint16 stay; bool becomes 0/255; floats in [0, 1] become uint16."""
     if pixels.dtype in (np.uint8, np.uint16):
@@ -588,7 +338,7 @@ def write_image(
 
     PNG and TIFF keep 16-bit samples; JPEG is 8-bit, so 16-bit input is
     rounded to 8 bits and an alpha channel is refused (flatten it first with
-    :func:`flatten_on_white`). Floats in [0, 1] are stored as 16 bits where
+    :func:`napari_boostseg.cutouts.flatten_on_white`). Floats in [0, 1] are stored as 16 bits where
     the format allows.
 
     Parameters
@@ -679,149 +429,3 @@ def write_image(
             f"cannot tell the image format from {path.name!r}: use .png, .jpg or .tif"
         )
     return atomic_write(path, write, overwrite=overwrite)
-
-
-# --------------------------------------------------------------------------- #
-# Cut-outs
-
-
-def _alpha_from(mask_or_labels: np.ndarray, label: int | None, dtype: np.dtype) -> np.ndarray:
-    top = 65535 if dtype == np.uint16 else 255
-    m = mask_or_labels
-    if np.issubdtype(m.dtype, np.floating):
-        if label is not None:
-            raise ValueError("label= selects an object in a label image, not in a soft mask")
-        return np.round(np.clip(m, 0.0, 1.0) * top).astype(dtype)
-    if m.dtype == bool:
-        if label is not None:
-            raise ValueError("label= selects an object in a label image, not in a boolean mask")
-        sel = m
-    elif label is None:
-        sel = m != 0
-    else:
-        if label <= 0:
-            raise ValueError(f"label must be a positive object id, got {label}")
-        sel = m == label
-    return sel.astype(dtype) * np.array(top, dtype=dtype)
-
-
-def cutout(
-    image: ArrayLike, mask_or_labels: ArrayLike, label: int | None = None
-) -> np.ndarray:
-    """Cut an object out of a photo as a full-resolution RGBA image.
-
-    Parameters
-    ----------
-    image : (H, W), (H, W, 3) or (H, W, 4) array_like
-        uint8 or uint16 photo (grey is repeated to RGB; an existing alpha
-        channel is combined with the mask by taking the smaller value).
-        Floats in [0, 1] are converted to uint16.
-    mask_or_labels : (H, W) array_like
-        A boolean mask, a label image (all objects unless ``label`` is given)
-        or a soft mask of floats in [0, 1] used as alpha directly.
-    label : int, optional
-        Object id to cut out of a label image. Default: every non-zero id.
-
-    Returns
-    -------
-    (H, W, 4) ndarray
-        Same sample type as ``image`` (uint8 or uint16). Colour is zeroed
-        where alpha is 0, so nothing of the background survives in the file.
-    """
-    image = np.asarray(image)
-    m = np.asarray(mask_or_labels)
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (3, 4)):
-        raise ValueError(
-            f"expected a (H, W), (H, W, 3) or (H, W, 4) image, got shape {image.shape}"
-        )
-    if m.shape != image.shape[:2]:
-        raise ValueError(
-            f"mask {m.shape} and image {image.shape[:2]} differ in size; they must "
-            "cover the same pixels"
-        )
-    if image.dtype not in (np.uint8, np.uint16):
-        image = _to_storable(image)
-    dtype = image.dtype
-    alpha = _alpha_from(m, label, dtype)
-    if image.ndim == 2:
-        rgb = image[..., None]
-    else:
-        rgb = image[..., :3]
-        if image.shape[2] == 4:
-            alpha = np.minimum(alpha, image[..., 3])
-    out = np.zeros(image.shape[:2] + (4,), dtype=dtype)
-    # copyto with a mask is several times faster than boolean-index assignment.
-    np.copyto(out[..., :3], rgb, where=(alpha != 0)[..., None])
-    out[..., 3] = alpha
-    return out
-
-
-def write_cutout(
-    path: str | os.PathLike,
-    rgba: ArrayLike,
-    *,
-    icc_profile: bytes | None = None,
-    overwrite: bool = False,
-    compress_level: int = 3,
-) -> Path:
-    """Save an RGBA cut-out as PNG (8 or 16 bit, as given), atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        Destination; must end in ``.png``.
-    rgba : (H, W, 4) array_like of uint8 or uint16
-        From :func:`cutout`.
-    icc_profile : bytes, optional
-        The photo's ICC profile, so colours look the same as in the photo.
-    overwrite : bool, optional
-        Replace an existing file. Default False.
-    compress_level : int, optional
-        PNG zlib level 0-9. Default 3.
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    path = _as_path(path)
-    if path.suffix.lower() != ".png":
-        raise ValueError(f"cut-outs are saved as PNG; got {path.name!r}")
-    rgba = np.asarray(rgba)
-    if rgba.ndim != 3 or rgba.shape[2] != 4:
-        raise ValueError(f"expected an (H, W, 4) RGBA image, got shape {rgba.shape}")
-    return write_image(
-        path, rgba, icc_profile=icc_profile, overwrite=overwrite, compress_level=compress_level
-    )
-
-
-def flatten_on_white(rgba: ArrayLike) -> np.ndarray:
-    """Compose an RGBA image on a white background.
-
-    Parameters
-    ----------
-    rgba : (H, W, 4) array_like of uint8 or uint16
-
-    Returns
-    -------
-    (H, W, 3) ndarray
-        Same sample type, ``rgb * a + white * (1 - a)`` rounded to nearest.
-    """
-    rgba = np.asarray(rgba)
-    if rgba.ndim != 3 or rgba.shape[2] != 4:
-        raise ValueError(f"expected an (H, W, 4) RGBA image, got shape {rgba.shape}")
-    if rgba.dtype not in (np.uint8, np.uint16):
-        raise ValueError(f"expected uint8 or uint16 samples, got {rgba.dtype}")
-    top = np.iinfo(rgba.dtype).max
-    alpha = rgba[..., 3]
-    out = np.full(rgba.shape[:2] + (3,), top, dtype=rgba.dtype)
-    np.copyto(out, rgba[..., :3], where=(alpha == top)[..., None])
-    # Only partly transparent pixels need arithmetic; cut-outs of hard masks
-    # have none, and soft edges are a thin rim.
-    partial = (alpha != 0) & (alpha != top)
-    if partial.any():
-        # (c*a + top*(top-a) + top/2) // top rounds to nearest; the sum stays
-        # below 2**32 even for 16-bit input.
-        rgb = rgba[partial, :3].astype(np.uint32)
-        a = alpha[partial].astype(np.uint32)[:, None]
-        out[partial] = ((rgb * a + top * (top - a) + top // 2) // top).astype(rgba.dtype)
-    return out

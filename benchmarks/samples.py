@@ -3,21 +3,22 @@
 The samples need no download and no weights: each is a product shape with
 fabric texture and shading on a lit backdrop with a soft shadow, its true
 label image, and a coarse label image made as a 28x28 Mask R-CNN head would
-(:func:`napari_boostseg.coarse.jittered28`). They feed the quick start, the
-napari sample-data menu and the tests.
+(:func:`napari_boostseg.coarse.jittered28`). They feed the tests, the speed
+benchmarks and the screenshots (the shipped studio photos are
+:mod:`napari_boostseg.sample_photos`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.draw import ellipse, polygon
 
-from .coarse import jittered28
-from .softmask import blur_mask
+from napari_boostseg.coarse import jittered28
+from napari_boostseg.softmask import blur_mask
 
 __all__ = ["Sample", "SAMPLE_NAMES", "load_sample", "load_samples"]
 
@@ -154,7 +155,7 @@ def _make(name: str) -> Sample:
 SAMPLE_NAMES = ("tshirt", "dress", "bag_and_scarf")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(name: str) -> Sample:
     sample = _make(name)
     for array in (sample.image, sample.coarse, sample.truth):
