@@ -56,7 +56,7 @@ from scipy import ndimage as ndi
 
 from .flood import flood
 from .inputs import check_image, intensity_scale
-from .resample import bilinear_taps, block_mean
+from .resample import bilinear_taps, block_mean, upsample
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
@@ -64,6 +64,14 @@ __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 WORKING_SIZE = 600
 
 _DEGREE = 4
+#: Degree of the first surface, fitted to the frame's border alone.
+_START_DEGREE = 2
+#: What lies further below that first surface, in [0, 1], is kept out of the
+#: backdrop fit from the start.
+_START_LIMIT = 15 / 255
+#: Largest departure from the fitted polynomial, in [0, 1], that the surface
+#: bends to follow (a floor curve); a product further off stays off it.
+_RESIDUAL_CAP = 12 / 255
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -114,30 +122,43 @@ def _powers(n: int, degree: int) -> np.ndarray:
     return np.linspace(-1, 1, n)[:, None] ** np.arange(degree + 1)
 
 
+def _polynomial(grid: np.ndarray, weight: np.ndarray, degree: int) -> np.ndarray:
+    """Weighted least-squares polynomial surface of ``degree`` per channel on
+    the coarse grid, (gh, gw, C) float32.
+
+    The monomials ``x**i * y**j`` (``i + j <= degree``) are separable on the
+    grid, so the normal equations come from a few products of small matrices
+    (weighted moments) rather than from the full design matrix.
+    """
+    gh, gw, c = grid.shape
+    py = _powers(gh, 2 * degree)
+    px = _powers(gw, 2 * degree)
+    wt = weight.astype(np.float64)
+    moments = py.T @ wt @ px  # moments[p, q] = sum of w * y**p * x**q
+    ii, jj = (np.array(t) for t in zip(*[(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]))
+    gram = moments[jj[:, None] + jj[None, :], ii[:, None] + ii[None, :]] + 1e-9 * np.eye(ii.size)
+    ly, lx = py[:, : degree + 1], px[:, : degree + 1]
+    rhs = np.stack([(ly.T @ (wt * grid[..., k]) @ lx)[jj, ii] for k in range(c)], axis=1)
+    coef = np.linalg.solve(gram, rhs)
+    table = np.zeros((degree + 1, degree + 1, c))
+    table[jj, ii] = coef
+    return np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
+
+
 def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Smooth backdrop surface on the coarse grid, (gh, gw, C) float32.
 
     A weighted least-squares polynomial of degree ``_DEGREE`` per channel,
-    plus the normalised convolution of what it leaves over. The monomials
-    ``x**i * y**j`` are separable on the grid, so the normal equations come
-    from a few products of small matrices (weighted moments) rather than from
-    the full design matrix.
+    plus the normalised convolution of what it leaves over.
     """
-    gh, gw, c = grid.shape
-    py = _powers(gh, 2 * _DEGREE)
-    px = _powers(gw, 2 * _DEGREE)
-    wt = weight.astype(np.float64)
-    moments = py.T @ wt @ px  # moments[p, q] = sum of w * y**p * x**q
-    ii, jj = (np.array(t) for t in zip(*[(i, j) for i in range(_DEGREE + 1) for j in range(_DEGREE + 1 - i)]))
-    gram = moments[jj[:, None] + jj[None, :], ii[:, None] + ii[None, :]] + 1e-9 * np.eye(ii.size)
-    ly, lx = py[:, : _DEGREE + 1], px[:, : _DEGREE + 1]
-    rhs = np.stack([(ly.T @ (wt * grid[..., k]) @ lx)[jj, ii] for k in range(c)], axis=1)
-    coef = np.linalg.solve(gram, rhs)
-    table = np.zeros((_DEGREE + 1, _DEGREE + 1, c))
-    table[jj, ii] = coef
-    surface = np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
-    # Residuals and weights blurred together, each plane on its own.
-    planes = np.concatenate([(grid - surface) * weight[..., None], weight[..., None]], axis=2)
+    c = grid.shape[2]
+    surface = _polynomial(grid, weight, _DEGREE)
+    # Residuals and weights blurred together, each plane on its own. Only
+    # cells close to the polynomial take part: the residual follows a floor
+    # curve, never a product as wide as the blur that the reweighting let in.
+    residual = grid - surface
+    weight = weight * (np.abs(residual).max(axis=2) < _RESIDUAL_CAP)
+    planes = np.concatenate([residual * weight[..., None], weight[..., None]], axis=2)
     smooth = ndi.gaussian_filter(planes, (sigma, sigma, 0), mode="nearest")
     norm = smooth[..., c:]
     surface += smooth[..., :c] / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
@@ -351,6 +372,22 @@ def backdrop_labels(
     hist = np.zeros(1 << 16, np.int64)
     _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
     limit = 0.12
+    if True:
+        # A wide product darker than the paper (grey trousers on light grey)
+        # is within reach of the border's colour, and a surface fitted to it
+        # would bend into it. A gentle surface fitted to the frame's border
+        # alone, extended inwards, keeps what is well below it out from the
+        # start; border cells that depart from it (a product cut by the
+        # frame) are dropped and the surface fitted again.
+        cells_mean = block_mean(small, g)
+        on_border = block_mean(border, g) > 0.99
+        use = on_border
+        for _ in range(3):
+            first = _polynomial(cells_mean, use.astype(np.float32), _START_DEGREE)
+            off = np.abs(cells_mean - first).max(axis=2)
+            use = on_border & (off < max(3 * (1.4826 * np.median(off[use]) + 1 / 255), 6 / 255))
+        below = upsample(np.ascontiguousarray(first.mean(axis=2)), g, (h, w)) - small.mean(axis=2)
+        error[below > _START_LIMIT] = 1
     noise = 0.02
     cells = np.minimum(g, h - np.arange(0, h, g))[:, None] * np.minimum(g, w - np.arange(0, w, g))[None, :]
     for _ in range(3):
