@@ -372,20 +372,22 @@ def backdrop_labels(
     hist = np.zeros(1 << 16, np.int64)
     _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
     limit = 0.12
-    if True:
-        # A wide product darker than the paper (grey trousers on light grey)
-        # is within reach of the border's colour, and a surface fitted to it
-        # would bend into it. A gentle surface fitted to the frame's border
-        # alone, extended inwards, keeps what is well below it out from the
-        # start; border cells that depart from it (a product cut by the
-        # frame) are dropped and the surface fitted again.
-        cells_mean = block_mean(small, g)
-        on_border = block_mean(border, g) > 0.99
-        use = on_border
+    # A wide product darker than the paper (grey trousers on light grey)
+    # is within reach of the border's colour, and a surface fitted to it
+    # would bend into it. A gentle surface fitted to the frame's border
+    # alone, extended inwards, keeps what is well below it out from the
+    # start; border cells that depart from it (a product cut by the
+    # frame) are dropped and the surface fitted again.
+    cells_mean = block_mean(small, g)
+    use = block_mean(border, g) > 0.99
+    if use.sum() >= 10:
         for _ in range(3):
             first = _polynomial(cells_mean, use.astype(np.float32), _START_DEGREE)
             off = np.abs(cells_mean - first).max(axis=2)
-            use = on_border & (off < max(3 * (1.4826 * np.median(off[use]) + 1 / 255), 6 / 255))
+            keep = use & (off < max(3 * (1.4826 * np.median(off[use]) + 1 / 255), 6 / 255))
+            if keep.sum() < 10:
+                break
+            use = keep
         below = upsample(np.ascontiguousarray(first.mean(axis=2)), g, (h, w)) - small.mean(axis=2)
         error[below > _START_LIMIT] = 1
     noise = 0.02
@@ -498,6 +500,18 @@ def backdrop_labels(
     markers[sure_backdrop] = 1
     markers[seeds] = 2
     product = flood(gradient.astype(np.float32), markers) > 0
+    # A pale band of a product that matches the paper, shut in by the
+    # product and its sharp outline, with no sure backdrop in it and no
+    # shadow over most of it, is product (a hole shows sure backdrop).
+    gaps, k = ndi.label(~(product | sharp))
+    if k:
+        shut = ~_reaching(gaps, k)
+        shut[np.unique(gaps[sure_backdrop])] = False
+        shaded = np.bincount(gaps.ravel(), weights=shadow_like.ravel() & departs.ravel(), minlength=k + 1)
+        size = np.bincount(gaps.ravel(), minlength=k + 1)
+        shut &= shaded < 0.5 * size
+        shut[0] = False
+        product |= shut[gaps]
 
     # 4. One id per separate product; specks out, pinholes in.
     parts, n = ndi.label(product, _EIGHT)
