@@ -56,7 +56,7 @@ from scipy import ndimage as ndi
 
 from .flood import flood
 from .inputs import check_image, intensity_scale
-from .resample import bilinear_taps, block_mean, upsample
+from .resample import bilinear_taps, block_mean
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
@@ -193,6 +193,19 @@ def _errors(small, surf, y0, y1, wy, x0, x1, wx, counted, error, hist):  # pragm
             error[i, j] = e
             if counted[i, j]:
                 hist[min(int(e * bins), bins - 1)] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _mark_below(small, surf, y0, y1, wy, x0, x1, wx, limit, error):  # pragma: no cover - compiled
+    """error = 1 where the pixel's mean is more than limit below the one-channel surface."""
+    h, w, c = small.shape
+    for i in range(h):
+        for j in range(w):
+            mean = np.float32(0)
+            for k in range(c):
+                mean += small[i, j, k]
+            if _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, 0) - mean / c > limit:
+                error[i, j] = 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -388,8 +401,8 @@ def backdrop_labels(
             if keep.sum() < 10:
                 break
             use = keep
-        below = upsample(np.ascontiguousarray(first.mean(axis=2)), g, (h, w)) - small.mean(axis=2)
-        error[below > _START_LIMIT] = 1
+        _mark_below(small, np.ascontiguousarray(first.mean(axis=2, keepdims=True)), *taps,
+                    np.float32(_START_LIMIT), error)
     noise = 0.02
     cells = np.minimum(g, h - np.arange(0, h, g))[:, None] * np.minimum(g, w - np.arange(0, w, g))[None, :]
     for _ in range(3):
