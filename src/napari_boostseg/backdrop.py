@@ -10,7 +10,11 @@ as a smooth colour surface and takes what departs from it for product:
    like the frame's border, by iterated reweighting, so that products (even
    ones that touch the frame) do not pull it; a Gaussian-weighted mean of the
    residuals (normalised convolution) then follows what a polynomial cannot,
-   such as a sharp floor curve.
+   such as a sharp floor curve, but only where the paper stays near the
+   polynomial. A wide product a little darker than the paper (grey trousers
+   on light grey) is kept out from the start by a gentle surface fitted to
+   the frame's border alone. The fit runs on a grid four times coarser than
+   the working copy; per-pixel passes read it through bilinear taps.
 2. **Departure.** Each pixel's difference from the surface is split into a
    change of brightness and a change of colour, measured against the
    backdrop's own noise (estimated robustly from the fit).
@@ -21,7 +25,8 @@ as a smooth colour surface and takes what departs from it for product:
    regions outlined by a sharp edge. A watershed on the reduced photo's
    gradient, seeded by sure product and sure backdrop, then gives the soft
    shadows to the backdrop: a product's outline is a sharp edge, a shadow's
-   is not.
+   is not. A pale band of a product that matches the paper and is shut in by
+   the product and its sharp outline is product.
 4. **Products.** Each separate region is one product; specks smaller than
    ``min_area`` of the frame (dust, crumbs) are dropped, pinholes are filled,
    real holes (a bag's handle) stay open.
