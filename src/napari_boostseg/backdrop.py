@@ -10,11 +10,7 @@ as a smooth colour surface and takes what departs from it for product:
    like the frame's border, by iterated reweighting, so that products (even
    ones that touch the frame) do not pull it; a Gaussian-weighted mean of the
    residuals (normalised convolution) then follows what a polynomial cannot,
-   such as a sharp floor curve, but only where the paper stays near the
-   polynomial. A wide product a little darker than the paper (grey trousers
-   on light grey) is kept out from the start by a gentle surface fitted to
-   the frame's border alone. The fit runs on a grid four times coarser than
-   the working copy; per-pixel passes read it through bilinear taps.
+   such as a sharp floor curve.
 2. **Departure.** Each pixel's difference from the surface is split into a
    change of brightness and a change of colour, measured against the
    backdrop's own noise (estimated robustly from the fit).
@@ -25,8 +21,7 @@ as a smooth colour surface and takes what departs from it for product:
    regions outlined by a sharp edge. A watershed on the reduced photo's
    gradient, seeded by sure product and sure backdrop, then gives the soft
    shadows to the backdrop: a product's outline is a sharp edge, a shadow's
-   is not. A pale band of a product that matches the paper and is shut in by
-   the product and its sharp outline is product.
+   is not.
 4. **Products.** Each separate region is one product; specks smaller than
    ``min_area`` of the frame (dust, crumbs) are dropped, pinholes are filled,
    real holes (a bag's handle) stay open.
@@ -69,14 +64,6 @@ __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 WORKING_SIZE = 600
 
 _DEGREE = 4
-#: Degree of the first surface, fitted to the frame's border alone.
-_START_DEGREE = 2
-#: What lies further below that first surface, in [0, 1], is kept out of the
-#: backdrop fit from the start.
-_START_LIMIT = 15 / 255
-#: Largest departure from the fitted polynomial, in [0, 1], that the surface
-#: bends to follow (a floor curve); a product further off stays off it.
-_RESIDUAL_CAP = 12 / 255
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -127,43 +114,30 @@ def _powers(n: int, degree: int) -> np.ndarray:
     return np.linspace(-1, 1, n)[:, None] ** np.arange(degree + 1)
 
 
-def _polynomial(grid: np.ndarray, weight: np.ndarray, degree: int) -> np.ndarray:
-    """Weighted least-squares polynomial surface of ``degree`` per channel on
-    the coarse grid, (gh, gw, C) float32.
-
-    The monomials ``x**i * y**j`` (``i + j <= degree``) are separable on the
-    grid, so the normal equations come from a few products of small matrices
-    (weighted moments) rather than from the full design matrix.
-    """
-    gh, gw, c = grid.shape
-    py = _powers(gh, 2 * degree)
-    px = _powers(gw, 2 * degree)
-    wt = weight.astype(np.float64)
-    moments = py.T @ wt @ px  # moments[p, q] = sum of w * y**p * x**q
-    ii, jj = (np.array(t) for t in zip(*[(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]))
-    gram = moments[jj[:, None] + jj[None, :], ii[:, None] + ii[None, :]] + 1e-9 * np.eye(ii.size)
-    ly, lx = py[:, : degree + 1], px[:, : degree + 1]
-    rhs = np.stack([(ly.T @ (wt * grid[..., k]) @ lx)[jj, ii] for k in range(c)], axis=1)
-    coef = np.linalg.solve(gram, rhs)
-    table = np.zeros((degree + 1, degree + 1, c))
-    table[jj, ii] = coef
-    return np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
-
-
 def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Smooth backdrop surface on the coarse grid, (gh, gw, C) float32.
 
     A weighted least-squares polynomial of degree ``_DEGREE`` per channel,
-    plus the normalised convolution of what it leaves over.
+    plus the normalised convolution of what it leaves over. The monomials
+    ``x**i * y**j`` are separable on the grid, so the normal equations come
+    from a few products of small matrices (weighted moments) rather than from
+    the full design matrix.
     """
-    c = grid.shape[2]
-    surface = _polynomial(grid, weight, _DEGREE)
-    # Residuals and weights blurred together, each plane on its own. Only
-    # cells close to the polynomial take part: the residual follows a floor
-    # curve, never a product as wide as the blur that the reweighting let in.
-    residual = grid - surface
-    weight = weight * (np.abs(residual).max(axis=2) < _RESIDUAL_CAP)
-    planes = np.concatenate([residual * weight[..., None], weight[..., None]], axis=2)
+    gh, gw, c = grid.shape
+    py = _powers(gh, 2 * _DEGREE)
+    px = _powers(gw, 2 * _DEGREE)
+    wt = weight.astype(np.float64)
+    moments = py.T @ wt @ px  # moments[p, q] = sum of w * y**p * x**q
+    ii, jj = (np.array(t) for t in zip(*[(i, j) for i in range(_DEGREE + 1) for j in range(_DEGREE + 1 - i)]))
+    gram = moments[jj[:, None] + jj[None, :], ii[:, None] + ii[None, :]] + 1e-9 * np.eye(ii.size)
+    ly, lx = py[:, : _DEGREE + 1], px[:, : _DEGREE + 1]
+    rhs = np.stack([(ly.T @ (wt * grid[..., k]) @ lx)[jj, ii] for k in range(c)], axis=1)
+    coef = np.linalg.solve(gram, rhs)
+    table = np.zeros((_DEGREE + 1, _DEGREE + 1, c))
+    table[jj, ii] = coef
+    surface = np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
+    # Residuals and weights blurred together, each plane on its own.
+    planes = np.concatenate([(grid - surface) * weight[..., None], weight[..., None]], axis=2)
     smooth = ndi.gaussian_filter(planes, (sigma, sigma, 0), mode="nearest")
     norm = smooth[..., c:]
     surface += smooth[..., :c] / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
@@ -198,19 +172,6 @@ def _errors(small, surf, y0, y1, wy, x0, x1, wx, counted, error, hist):  # pragm
             error[i, j] = e
             if counted[i, j]:
                 hist[min(int(e * bins), bins - 1)] += 1
-
-
-@numba.njit(cache=True, nogil=True)
-def _mark_below(small, surf, y0, y1, wy, x0, x1, wx, limit, error):  # pragma: no cover - compiled
-    """error = 1 where the pixel's mean is more than limit below the one-channel surface."""
-    h, w, c = small.shape
-    for i in range(h):
-        for j in range(w):
-            mean = np.float32(0)
-            for k in range(c):
-                mean += small[i, j, k]
-            if _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, 0) - mean / c > limit:
-                error[i, j] = 1
 
 
 @numba.njit(cache=True, nogil=True)
@@ -390,24 +351,6 @@ def backdrop_labels(
     hist = np.zeros(1 << 16, np.int64)
     _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
     limit = 0.12
-    # A wide product darker than the paper (grey trousers on light grey)
-    # is within reach of the border's colour, and a surface fitted to it
-    # would bend into it. A gentle surface fitted to the frame's border
-    # alone, extended inwards, keeps what is well below it out from the
-    # start; border cells that depart from it (a product cut by the
-    # frame) are dropped and the surface fitted again.
-    cells_mean = block_mean(small, g)
-    use = block_mean(border, g) > 0.99
-    if use.sum() >= 10:
-        for _ in range(3):
-            first = _polynomial(cells_mean, use.astype(np.float32), _START_DEGREE)
-            off = np.abs(cells_mean - first).max(axis=2)
-            keep = use & (off < max(3 * (1.4826 * np.median(off[use]) + 1 / 255), 6 / 255))
-            if keep.sum() < 10:
-                break
-            use = keep
-        _mark_below(small, np.ascontiguousarray(first.mean(axis=2, keepdims=True)), *taps,
-                    np.float32(_START_LIMIT), error)
     noise = 0.02
     cells = np.minimum(g, h - np.arange(0, h, g))[:, None] * np.minimum(g, w - np.arange(0, w, g))[None, :]
     for _ in range(3):
@@ -518,18 +461,6 @@ def backdrop_labels(
     markers[sure_backdrop] = 1
     markers[seeds] = 2
     product = flood(gradient.astype(np.float32), markers) > 0
-    # A pale band of a product that matches the paper, shut in by the
-    # product and its sharp outline, with no sure backdrop in it and no
-    # shadow over most of it, is product (a hole shows sure backdrop).
-    gaps, k = ndi.label(~(product | sharp))
-    if k:
-        shut = ~_reaching(gaps, k)
-        shut[np.unique(gaps[sure_backdrop])] = False
-        shaded = np.bincount(gaps.ravel(), weights=shadow_like.ravel() & departs.ravel(), minlength=k + 1)
-        size = np.bincount(gaps.ravel(), minlength=k + 1)
-        shut &= shaded < 0.5 * size
-        shut[0] = False
-        product |= shut[gaps]
 
     # 4. One id per separate product; specks out, pinholes in.
     parts, n = ndi.label(product, _EIGHT)
