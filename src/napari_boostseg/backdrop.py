@@ -56,7 +56,7 @@ from scipy import ndimage as ndi
 
 from .flood import flood
 from .inputs import check_image, intensity_scale
-from .resample import bilinear_taps, block_mean
+from .resample import block_mean
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
@@ -145,8 +145,25 @@ def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarr
 
 
 # Per-pixel passes over the working copy. Each reads the coarse backdrop
-# surface through bilinear taps (``resample.bilinear_taps``) instead of an
-# upsampled copy, and writes only what the next step needs.
+# surface through bilinear taps (``_stretch_taps``) instead of an upsampled
+# copy, and writes only what the next step needs.
+
+
+def _stretch_taps(grid_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Rows and columns of the coarse grid that each working pixel blends, and
+    their weights: the grid stretched over the working copy with pixel centres
+    aligned (OpenCV's resize convention, as ``coarse.bilinear_matrix``).
+
+    Returns ``y0, y1, wy, x0, x1, wx``: pixel row ``i`` blends grid rows
+    ``y0[i]`` and ``y1[i]`` with weights ``1 - wy[i]`` and ``wy[i]``.
+    """
+
+    def taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        i0 = np.floor(src).astype(np.intp)
+        return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
+
+    return (*taps(shape[0], grid_shape[0]), *taps(shape[1], grid_shape[1]))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -344,7 +361,7 @@ def backdrop_labels(
     # than the working copy; per-pixel passes read it through bilinear taps.
     g = 4
     gh, gw = -(-h // g), -(-w // g)
-    taps = bilinear_taps((gh, gw), g, (h, w))
+    taps = _stretch_taps((gh, gw), (h, w))
     surface = np.broadcast_to(reference, (gh, gw, c)).astype(np.float32)
     error = np.empty((h, w), np.float32)
     inliers = np.empty((h, w), bool)
