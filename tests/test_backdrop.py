@@ -147,3 +147,27 @@ def test_bad_input_is_refused():
         backdrop_labels(np.zeros((10, 10), np.uint8), min_area=2)
     with pytest.raises(ValueError, match="sensitivity"):
         backdrop_labels(np.zeros((10, 10), np.uint8), sensitivity=0)
+
+
+def test_surface_fit_from_moments_recovers_a_quartic_backdrop():
+    # The polynomial is fitted from weighted moments of a separable basis: a
+    # backdrop that is a polynomial of degree 4 (a different one per channel)
+    # comes back exactly, also in cells of weight 0, whatever the weights.
+    from napari_boostseg.backdrop import _fit_surface
+
+    rng = np.random.default_rng(0)
+    gh, gw = 23, 31
+    yy, xx = np.meshgrid(np.linspace(-1, 1, gh), np.linspace(-1, 1, gw), indexing="ij")
+    terms = [xx**i * yy**j for i in range(5) for j in range(5 - i)]
+    grid = np.stack([sum(c * t for c, t in zip(rng.normal(0, 0.1, len(terms)), terms)) + 0.6
+                     for _ in range(3)], axis=2).astype(np.float32)
+    weight = ((rng.random((gh, gw)) > 0.3) * rng.random((gh, gw))).astype(np.float32)
+    np.testing.assert_allclose(_fit_surface(grid, weight, 2.0), grid, atol=2e-4)
+
+
+def test_histogram_median_is_the_median_to_a_bin():
+    from napari_boostseg.backdrop import _hist_median
+
+    values = np.random.default_rng(1).gamma(2.0, 0.01, 5001)
+    hist = np.bincount(np.minimum((values * 4096).astype(int), 4095), minlength=4096)
+    assert abs(_hist_median(hist) - np.median(values)) < 1 / 4096

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
@@ -109,41 +110,181 @@ class BackdropResult:
     backdrop: str = ""
 
 
-def _basis(h: int, w: int, degree: int) -> np.ndarray:
-    """(h * w, terms) float64 monomials x**i * y**j, i + j <= degree, on [-1, 1]."""
-    y = np.linspace(-1, 1, h)
-    x = np.linspace(-1, 1, w)
-    yy, xx = np.meshgrid(y, x, indexing="ij")
-    terms = [xx**i * yy**j for i in range(degree + 1) for j in range(degree + 1 - i)]
-    return np.stack([t.ravel() for t in terms], axis=1)
+def _powers(n: int, degree: int) -> np.ndarray:
+    """(n, degree + 1) float64: ``t**p`` for ``t`` evenly spaced on [-1, 1]."""
+    return np.linspace(-1, 1, n)[:, None] ** np.arange(degree + 1)
 
 
-def _fit_surface(grid: np.ndarray, weight: np.ndarray, basis: np.ndarray, sigma: float) -> np.ndarray:
+def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
     """Smooth backdrop surface on the coarse grid, (gh, gw, C) float32.
 
-    A weighted least-squares polynomial per channel (normal equations: the
-    terms are few), plus the normalised convolution of what it leaves over.
+    A weighted least-squares polynomial of degree ``_DEGREE`` per channel,
+    plus the normalised convolution of what it leaves over. The monomials
+    ``x**i * y**j`` are separable on the grid, so the normal equations come
+    from a few products of small matrices (weighted moments) rather than from
+    the full design matrix.
     """
     gh, gw, c = grid.shape
-    wv = weight.ravel().astype(np.float64)
-    values = grid.reshape(-1, c).astype(np.float64)
-    weighted = basis * wv[:, None]
-    gram = basis.T @ weighted + 1e-9 * np.eye(basis.shape[1])
-    coef = np.linalg.solve(gram, weighted.T @ values)
-    surface = (basis @ coef).reshape(gh, gw, c).astype(np.float32)
-    residual = (grid - surface) * weight[..., None]
-    norm = ndi.gaussian_filter(weight, sigma, mode="nearest")
-    for k in range(c):
-        smooth = ndi.gaussian_filter(residual[..., k], sigma, mode="nearest")
-        surface[..., k] += smooth / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
+    py = _powers(gh, 2 * _DEGREE)
+    px = _powers(gw, 2 * _DEGREE)
+    wt = weight.astype(np.float64)
+    moments = py.T @ wt @ px  # moments[p, q] = sum of w * y**p * x**q
+    ii, jj = (np.array(t) for t in zip(*[(i, j) for i in range(_DEGREE + 1) for j in range(_DEGREE + 1 - i)]))
+    gram = moments[jj[:, None] + jj[None, :], ii[:, None] + ii[None, :]] + 1e-9 * np.eye(ii.size)
+    ly, lx = py[:, : _DEGREE + 1], px[:, : _DEGREE + 1]
+    rhs = np.stack([(ly.T @ (wt * grid[..., k]) @ lx)[jj, ii] for k in range(c)], axis=1)
+    coef = np.linalg.solve(gram, rhs)
+    table = np.zeros((_DEGREE + 1, _DEGREE + 1, c))
+    table[jj, ii] = coef
+    surface = np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
+    # Residuals and weights blurred together, each plane on its own.
+    planes = np.concatenate([(grid - surface) * weight[..., None], weight[..., None]], axis=2)
+    smooth = ndi.gaussian_filter(planes, (sigma, sigma, 0), mode="nearest")
+    norm = smooth[..., c:]
+    surface += smooth[..., :c] / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
     return surface
 
 
-def _to_working(grid: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Bilinear resize of a coarse-grid surface to the working copy's shape."""
-    ry = bilinear_matrix(shape[0], grid.shape[0])
-    rx = bilinear_matrix(shape[1], grid.shape[1])
-    return np.stack([ry @ grid[..., k] @ rx.T for k in range(grid.shape[2])], axis=2)
+# Per-pixel passes over the working copy. Each reads the coarse backdrop
+# surface through bilinear taps (``_stretch_taps``) instead of an upsampled
+# copy, and writes only what the next step needs.
+
+
+def _stretch_taps(grid_shape: tuple[int, int], shape: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    """Rows and columns of the coarse grid that each working pixel blends, and
+    their weights: the grid stretched over the working copy with pixel centres
+    aligned (OpenCV's resize convention, as ``coarse.bilinear_matrix``).
+
+    Returns ``y0, y1, wy, x0, x1, wx``: pixel row ``i`` blends grid rows
+    ``y0[i]`` and ``y1[i]`` with weights ``1 - wy[i]`` and ``wy[i]``.
+    """
+
+    def taps(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        src = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+        i0 = np.floor(src).astype(np.intp)
+        return i0, np.minimum(i0 + 1, n_in - 1), (src - i0).astype(np.float32)
+
+    return (*taps(shape[0], grid_shape[0]), *taps(shape[1], grid_shape[1]))
+
+
+@numba.njit(cache=True, nogil=True)
+def _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k):  # pragma: no cover - compiled
+    one = np.float32(1)
+    top = surf[y0[i], x0[j], k] * (one - wx[j]) + surf[y0[i], x1[j], k] * wx[j]
+    low = surf[y1[i], x0[j], k] * (one - wx[j]) + surf[y1[i], x1[j], k] * wx[j]
+    return top * (one - wy[i]) + low * wy[i]
+
+
+@numba.njit(cache=True, nogil=True)
+def _errors(small, surf, y0, y1, wy, x0, x1, wx, counted, error, hist):  # pragma: no cover - compiled
+    """error = largest channel difference from the surface; hist counts it where counted."""
+    h, w, c = small.shape
+    bins = hist.size
+    for i in range(h):
+        for j in range(w):
+            e = np.float32(0)
+            for k in range(c):
+                d = abs(small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k))
+                if d > e:
+                    e = d
+            error[i, j] = e
+            if counted[i, j]:
+                hist[min(int(e * bins), bins - 1)] += 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _inlier_grid(small, error, limit, g, inlier, sums, counts):  # pragma: no cover - compiled
+    """inlier = error < limit; sums and counts of inlier pixels per g x g cell."""
+    h, w, c = small.shape
+    for i in range(h):
+        for j in range(w):
+            if error[i, j] < limit:
+                inlier[i, j] = True
+                counts[i // g, j // g] += 1
+                for k in range(c):
+                    sums[i // g, j // g, k] += small[i, j, k]
+            else:
+                inlier[i, j] = False
+
+
+@numba.njit(cache=True, nogil=True)
+def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, bright, chroma, departs, shadow, lum):  # pragma: no cover
+    """Brightness and colour change from the surface, what departs, what may be shadow."""
+    h, w, c = small.shape
+    inv = np.float32(1 / c)
+    for i in range(h):
+        for j in range(w):
+            mean_d = np.float32(0)
+            mean_s = np.float32(0)
+            mean_p = np.float32(0)
+            for k in range(c):
+                s = _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k)
+                mean_d += small[i, j, k] - s
+                mean_s += s
+                mean_p += small[i, j, k]
+            mean_d *= inv
+            mean_s *= inv
+            mean_p *= inv
+            spread = np.float32(0)
+            if c > 1:
+                for k in range(c):
+                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) - mean_d
+                    spread += d * d
+                spread = np.sqrt(spread)
+            bright[i, j] = mean_d
+            chroma[i, j] = spread
+            lum[i, j] = mean_p
+            departs[i, j] = max(abs(mean_d), np.float32(1.5) * spread) > level
+            shadow[i, j] = (
+                mean_d < 0
+                and spread < np.float32(0.3) * abs(mean_d) + 2 * level
+                and mean_p > np.float32(0.45) * max(mean_s, np.float32(1e-3))
+            )
+
+
+@numba.njit(cache=True, nogil=True)
+def _channel_hist(small, inlier, hist):  # pragma: no cover - compiled
+    h, w, c = small.shape
+    bins = hist.shape[1]
+    for i in range(h):
+        for j in range(w):
+            if inlier[i, j]:
+                for k in range(c):
+                    hist[k, min(max(int(small[i, j, k] * bins), 0), bins - 1)] += 1
+
+
+def _hist_median(hist: np.ndarray) -> float:
+    """Median of values binned on [0, 1) (linear within the median's bin)."""
+    total = hist.sum()
+    if total == 0:
+        return 0.0
+    cum = np.cumsum(hist)
+    b = int(np.searchsorted(cum, total / 2))
+    before = cum[b - 1] if b else 0
+    return (b + (total / 2 - before) / max(hist[b], 1)) / hist.size
+
+
+def _erode(mask: np.ndarray, size: int = 3) -> np.ndarray:
+    """Binary erosion by a size x size square; outside the frame counts as empty."""
+    return ndi.minimum_filter(mask.view(np.uint8), size, mode="constant", cval=0).view(bool)
+
+
+def _dilate(mask: np.ndarray, size: int = 3) -> np.ndarray:
+    """Binary dilation by a size x size square."""
+    return ndi.maximum_filter(mask.view(np.uint8), size, mode="constant", cval=0).view(bool)
+
+
+def _reaching(calm: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
+    """Which of the ``n`` labelled regions of ``calm`` touch ``where`` (default:
+    the frame's sides), as a lookup table indexed by label (0 never)."""
+    touch = np.zeros(n + 1, bool)
+    if where is None:
+        for side in (calm[0], calm[-1], calm[:, 0], calm[:, -1]):
+            touch[side] = True
+    else:
+        touch[calm[where]] = True
+    touch[0] = False
+    return touch
 
 
 def _reduce(image: np.ndarray) -> tuple[np.ndarray, int]:
@@ -216,34 +357,47 @@ def backdrop_labels(
     b = max(2, int(0.03 * short))
     border[:b] = border[-b:] = True
     border[:, :b] = border[:, -b:] = True
-    reference = np.median(small[border], axis=0)
-    spread = np.abs(small - reference).max(axis=2)
-    inliers = spread < 0.12
-    # The surface is smooth: fit it on a grid four times coarser.
+    reference = np.median(small[border], axis=0).astype(np.float32)
+    # The surface is smooth: it is fitted, and kept, on a grid g times coarser
+    # than the working copy; per-pixel passes read it through bilinear taps.
     g = 4
-    basis = None
-    surface = np.broadcast_to(reference, small.shape).astype(np.float32)
+    gh, gw = -(-h // g), -(-w // g)
+    taps = _stretch_taps((gh, gw), (h, w))
+    surface = np.broadcast_to(reference, (gh, gw, c)).astype(np.float32)
+    error = np.empty((h, w), np.float32)
+    inliers = np.empty((h, w), bool)
+    hist = np.zeros(1 << 16, np.int64)
+    _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
+    limit = 0.12
     noise = 0.02
+    cells = np.minimum(g, h - np.arange(0, h, g))[:, None] * np.minimum(g, w - np.arange(0, w, g))[None, :]
     for _ in range(3):
-        if inliers.sum() < 50:
+        sums = np.zeros((gh, gw, c), np.float32)
+        counts = np.zeros((gh, gw), np.float32)
+        _inlier_grid(small, error, np.float32(limit), g, inliers, sums, counts)
+        if counts.sum() < 50:
             break
         # Each grid cell averages its backdrop pixels only: a product in the
         # cell must not pull the surface towards it.
-        weight = block_mean(inliers, g)
-        grid = block_mean(small * inliers[..., None], g) / np.maximum(weight, 1e-6)[..., None]
-        if basis is None:
-            basis = _basis(grid.shape[0], grid.shape[1], _DEGREE)
-        surface = _to_working(_fit_surface(grid, weight, basis, 0.04 * short / g), (h, w))
-        error = np.abs(small - surface).max(axis=2)
-        noise = float(1.4826 * np.median(error[inliers])) + 1e-4
-        inliers = error < max(4 * noise, 6 / 255)
-    colour = np.median(small[inliers] if inliers.any() else small.reshape(-1, c), axis=0)
+        weight = (counts / cells).astype(np.float32)
+        grid = sums / np.maximum(counts, 1)[..., None]
+        surface = _fit_surface(grid, weight, 0.04 * short / g)
+        hist[:] = 0
+        _errors(small, surface, *taps, inliers, error, hist)
+        noise = 1.4826 * _hist_median(hist) + 1e-4
+        limit = max(4 * noise, 6 / 255)
+    inliers = error < limit
+    if inliers.any():
+        counted = np.zeros((c, 4096), np.int64)
+        _channel_hist(small, inliers, counted)
+        colour = np.array([_hist_median(counted[k]) for k in range(c)], np.float32)
+    else:
+        colour = np.median(small.reshape(-1, c), axis=0)
     noise_levels = noise * 255
     border_fit = float(inliers[border].mean())
 
-    empty = np.zeros((H, W), np.int32)
-
-    def verdict(plain: bool, reason: str, labels=empty, fraction: float = 0.0, count: int = 0) -> BackdropResult:
+    def verdict(plain: bool, reason: str, labels=None, fraction: float = 0.0, count: int = 0) -> BackdropResult:
+        labels = np.zeros((H, W), np.int32) if labels is None else labels
         return BackdropResult(labels, plain, reason, colour.astype(np.float32), noise_levels,
                               fraction, border_fit, f, count, _describe(colour))
 
@@ -254,26 +408,25 @@ def backdrop_labels(
         return verdict(False, f"no plain backdrop: the background varies by {noise_levels:.1f} "
                        "levels around a smooth surface (textured, not seamless paper)")
 
-    # 2. Departure from the backdrop: brightness and colour, in noise units.
-    diff = small - surface
-    bright = diff.mean(axis=2)
-    chroma = np.sqrt(((diff - bright[..., None]) ** 2).sum(axis=2)) if c > 1 else np.zeros_like(bright)
+    # 2. Departure from the backdrop: brightness and colour, in noise units;
+    # 3. and what may be shadow: a shadow darkens, keeps the colour, keeps at
+    # least ~45 % of the light and is narrow beside its product.
     level = max(4 * noise, 3 / 255) / sensitivity
-    departs = np.maximum(np.abs(bright), 1.5 * chroma) > level
-    departs = ndi.binary_opening(departs, _EIGHT)
+    bright = np.empty((h, w), np.float32)
+    chroma = np.empty((h, w), np.float32)
+    departs = np.empty((h, w), bool)
+    shadow_like = np.empty((h, w), bool)
+    lum = np.empty((h, w), np.float32)
+    _departure(small, surface, *taps, np.float32(level), bright, chroma, departs, shadow_like, lum)
+    departs = _dilate(_erode(departs))
 
-    # 3. Seeds: what a shadow cannot be. A shadow darkens, keeps the colour,
-    # keeps at least ~45 % of the light and is narrow beside its product.
-    lum = small.mean(axis=2)
-    base = surface.mean(axis=2)
-    ratio = lum / np.maximum(base, 1e-3)
+    # 3. Seeds: what a shadow cannot be.
     dark_backdrop = float(colour.mean()) < 0.15
-    shadow_like = (bright < 0) & (chroma < 0.3 * np.abs(bright) + 2 * level) & (ratio > 0.45)
     if dark_backdrop:
         shadow_like[:] = False
-    seeds = ndi.binary_erosion(departs & ~shadow_like, _EIGHT)
+    seeds = _erode(departs & ~shadow_like)
     grey = ndi.gaussian_filter(lum, 0.7)
-    gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1)).astype(np.float32)
+    gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1))
     sharp = gradient > 8 * max(level, 2 / 255)
     # A departing region with no such seed (a grey product on white, all of it
     # shadow-like) still counts where it is deeper than any shadow is wide, or
@@ -281,13 +434,13 @@ def backdrop_labels(
     parts, n = ndi.label(departs, _EIGHT)
     if n:
         has_seed = np.bincount(parts[seeds], minlength=n + 1) > 0
-        rim = departs & ~ndi.binary_erosion(departs, _EIGHT)
+        inner = _erode(departs)
+        rim = departs & ~inner
         rim_sharp = np.bincount(parts[rim], weights=sharp[rim], minlength=n + 1)
         rim_all = np.maximum(np.bincount(parts[rim], minlength=n + 1), 1)
         seedless = ~has_seed
         seedless[0] = False
         if seedless.any():
-            inner = ndi.binary_erosion(departs, _EIGHT)
             deep = ndi.distance_transform_edt(departs) > 0.08 * short
             outlined = seedless & (rim_sharp / rim_all > 0.6)
             seeds |= seedless[parts] & deep
@@ -298,20 +451,17 @@ def backdrop_labels(
     # their product. A patch of fabric that happens to match the paper fades into
     # the fabric around it (a soft rim), or is most of its product.
     calm, m = ndi.label(~departs)
-    reaches_border = np.zeros(m + 1, bool)
-    reaches_border[np.unique(calm[border])] = True
-    reaches_border[0] = False
-    sure_backdrop = reaches_border[calm] & ~ndi.binary_dilation(departs, _EIGHT, iterations=2)
+    sure_backdrop = _reaching(calm, m, border)[calm] & ~_dilate(departs, 5)
     quiet = ~departs | (shadow_like & ~sharp)
     holes, k = ndi.label(quiet)
     if k:
         area = np.bincount(holes.ravel(), minlength=k + 1)
         paperlike = np.bincount(holes.ravel(), weights=(~departs).ravel(), minlength=k + 1)
-        ring = ndi.binary_dilation(quiet, _EIGHT) & ~quiet
-        owner = ndi.grey_dilation(holes, footprint=_EIGHT)
+        ring = _dilate(quiet) & ~quiet
+        owner = ndi.maximum_filter(holes, 3)
         rim_sharp = np.bincount(owner[ring], weights=sharp[ring], minlength=k + 1)
         rim_all = np.maximum(np.bincount(owner[ring], minlength=k + 1), 1)
-        solid, _ = ndi.label(ndi.binary_fill_holes(~reaches_border[calm] | departs), _EIGHT)
+        solid, _ = ndi.label(~_reaching(calm, m)[calm], _EIGHT)
         solid_area = np.bincount(solid.ravel())
         host = np.zeros(k + 1, np.int64)
         host[holes.ravel()] = solid_area[solid.ravel()]
@@ -324,11 +474,11 @@ def backdrop_labels(
         hole[np.unique(holes[border])] = False
         hole[0] = False
         if hole.any():
-            sure_backdrop |= ndi.binary_erosion(hole[holes], _EIGHT, iterations=2)
+            sure_backdrop |= _erode(hole[holes], 5)
     markers = np.zeros((h, w), np.int32)
     markers[sure_backdrop] = 1
     markers[seeds] = 2
-    product = flood(gradient, markers) > 0
+    product = flood(gradient.astype(np.float32), markers) > 0
 
     # 4. One id per separate product; specks out, pinholes in.
     parts, n = ndi.label(product, _EIGHT)
@@ -338,11 +488,12 @@ def backdrop_labels(
     relabel = np.zeros(n + 1, np.int32)
     relabel[order] = np.arange(1, order.size + 1)
     small_labels = relabel[parts]
-    holes = ndi.binary_fill_holes(small_labels > 0) & (small_labels == 0)
-    if holes.any():
-        pin, m = ndi.label(holes)
+    # Pinholes: small gaps that reach no side of the frame.
+    pin, m = ndi.label(small_labels == 0)
+    if m:
         pin_sizes = np.bincount(pin.ravel(), minlength=m + 1)
-        tiny = (pin_sizes < max(4, 0.00005 * h * w)) & (np.arange(m + 1) > 0)
+        tiny = (pin_sizes < max(4, 0.00005 * h * w)) & ~_reaching(pin, m)
+        tiny[0] = False
         fill = tiny[pin]
         if fill.any():
             # Each pinhole takes the id of the product around it.
