@@ -54,7 +54,6 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
-from .coarse import bilinear_matrix
 from .flood import flood
 from .inputs import check_image, intensity_scale
 from .resample import block_mean
