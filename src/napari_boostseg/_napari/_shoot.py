@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
-from ._widgets import SOURCE_CHOICES, DetectWidget, RefineWidget, _report_error, _start, _status_label
+from ._widgets import (
+    SOURCE_CHOICES, DetectWidget, RefineWidget, _report_error, _start, _status_label, same_viewer,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -48,6 +50,7 @@ class Prepared:
     strokes: np.ndarray | None
     classes: dict[int, str]  # class of each coarse mask, where a model named it
     note: str = ""  # where a new photo's coarse masks came from, or why none
+    found_with: Path | None = None  # the weights that found them, where the model did
 
 
 def _model_classes() -> list[str]:
@@ -64,7 +67,9 @@ def _model_classes() -> list[str]:
 
 
 def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
-    """Coarse masks of a new photo: ``(labels or None, classes, note)``; never raises for a photo.
+    """Coarse masks of a new photo: ``(labels or None, classes, note, weights used or None)``.
+
+    Never raises for a photo: the note says what went wrong.
 
     The model, where the source needs it, detects in the detection child
     process (:class:`._detector.ChildModel`), never in napari's.
@@ -73,20 +78,23 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
 
     from ._detector import ChildModel
 
+    used = []
+
     def model():
         if weights is None:
             raise RuntimeError("no Mask R-CNN weights: choose them in Detect")
+        used.append(Path(weights))
         return ChildModel(weights)
 
     try:
         found = coarse_masks(pixels, source, model=model)
     except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
-        return None, {}, f"none found: {exc}"
+        return None, {}, f"none found: {exc}", (used or [None])[0]
     if not found.count:
-        return None, {}, found.note
+        return None, {}, found.note, (used or [None])[0]
     classes = {k: name for k, name in enumerate(found.class_names, start=1)}
     where = "on the backdrop" if found.source == "backdrop" else "by the model"
-    return found.labels, classes, f"{where} ({found.note.split(': ', 1)[-1]})"
+    return found.labels, classes, f"{where} ({found.note.split(': ', 1)[-1]})", (used or [None])[0]
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -116,6 +124,7 @@ class ShootWidget(Container):
         self._shown_coarse: np.ndarray | None = None
         self._accepting: dict[str, Any] = {}  # photo -> its Accept worker
         self.last_written: list[Path] = []
+        self.found_with: Path | None = None  # weights that found the shown photo's products
         self.photos = FileEdit(label="photos", mode="d", value="", tooltip="The shoot's folder of photos.")
         self.segmented = FileEdit(
             label="segment output", mode="d", value="",
@@ -244,6 +253,9 @@ class ShootWidget(Container):
         for i in list(self._prepared):
             if i not in (index, index + 1):
                 del self._prepared[i]
+        stale = self._prepared.get(index)
+        if stale is not None and stale.found_with is not None and stale.found_with != self._weights():
+            del self._prepared[index]  # found by a model that has been trained further since
         if index in self._prepared:
             self._display(self._prepared.pop(index))
         else:
@@ -256,7 +268,7 @@ class ShootWidget(Container):
 
         for widget in list(DetectWidget.instances):
             chosen = Path(str(widget.weights.value))
-            if widget.viewer is self.viewer and chosen.suffix.lower() == ".h5" and chosen.is_file():
+            if same_viewer(widget.viewer, self.viewer) and chosen.suffix.lower() == ".h5" and chosen.is_file():
                 return chosen
         return default_weights()
 
@@ -273,12 +285,10 @@ class ShootWidget(Container):
 
             yield 0
             pixels = shoot.read_photo(name).pixels
-            coarse, classes, note = shoot.coarse(name), shoot.coarse_classes(name), ""
+            coarse, classes, note, used = shoot.coarse(name), shoot.coarse_classes(name), "", None
             if coarse is None and source != "none":
                 yield 1
-                coarse, classes, note = _find_products(pixels, source, weights)
-                if coarse is not None:  # kept, so the photo is not searched again
-                    shoot.save_edits(name, coarse=coarse, classes=classes)
+                coarse, classes, note, used = _find_products(pixels, source, weights)
             if coarse is not None and coarse.shape != pixels.shape[:2]:
                 raise ValueError(
                     f"The coarse masks of {name} are {coarse.shape[1]}x{coarse.shape[0]} but the "
@@ -288,7 +298,7 @@ class ShootWidget(Container):
             if coarse is not None and coarse.any():
                 yield 2
                 refinement = refine(pixels, coarse, params, return_intermediates=True)
-            return Prepared(index, name, pixels, coarse, refinement, shoot.strokes(name), classes, note)
+            return Prepared(index, name, pixels, coarse, refinement, shoot.strokes(name), classes, note, used)
 
         self._workers[index] = _start(
             work,
@@ -327,12 +337,13 @@ class ShootWidget(Container):
     def _display(self, prepared: Prepared) -> None:
         viewer, name, refine = self.viewer, prepared.name, self.refine
         self.progress.visible = False
-        self._fill_list()  # a new photo whose products were found is automatic now
         viewer.add_image(prepared.pixels, name=name)
         self._shown_coarse = None
         found = f" Products found {prepared.note}." if prepared.note else ""
+        self.found_with = prepared.found_with
         if prepared.coarse is not None:
-            self._shown_coarse = prepared.coarse
+            # Found just now: saved below (then the photo is automatic, and not searched again).
+            self._shown_coarse = None if prepared.note else prepared.coarse
             coarse = viewer.add_labels(prepared.coarse.copy(), name=f"{name} coarse", opacity=0.4, visible=False)
             if prepared.classes:
                 import pandas as pd
@@ -362,6 +373,9 @@ class ShootWidget(Container):
                 f"{name}: no coarse masks{why}. Run Detect (or paint '{name} coarse'), then Refine."
             )
         viewer.reset_view()
+        if prepared.note and prepared.coarse is not None:
+            self.save()
+            self._fill_list()
         if prepared.index + 1 < len(self.shoot.names):
             self._prepare(prepared.index + 1)
 
@@ -409,7 +423,11 @@ class ShootWidget(Container):
             strokes = np.where(painted != automatic, painted + 1, 0).astype(np.int32)
             if not strokes.any() and self.shoot.strokes(name) is None:
                 strokes = None
-        return {"coarse": new_coarse, "strokes": strokes}
+        classes = None
+        features = getattr(coarse, "features", None)
+        if new_coarse is not None and features is not None and "class_name" in features:
+            classes = {int(k): str(c) for k, c in zip(features["index"], features["class_name"]) if c}
+        return {"coarse": new_coarse, "strokes": strokes, "classes": classes}
 
     def save(self) -> None:
         """Save the current photo's strokes and coarse masks (if changed) to the review folder."""
