@@ -80,7 +80,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     qtbot.waitUntil(lambda: "dress segmentation" in viewer.layers, timeout=WAIT_MS)
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
     assert (review / "edits" / "bag_and_scarf-strokes.png").is_file()
-    assert "1 product(s). Products found on the backdrop" in widget.status.value, widget.status.value
+    assert "dress: 1 product(s) found on a backdrop of light grey" in widget.status.value, widget.status.value
     assert (review / "edits" / "dress-coarse.png").is_file()
     assert widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped"
     assert not widget.progress.visible

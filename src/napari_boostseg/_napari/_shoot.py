@@ -93,8 +93,11 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
     if not found.count:
         return None, {}, found.note, (used or [None])[0]
     classes = {k: name for k, name in enumerate(found.class_names, start=1)}
-    where = "on the backdrop" if found.source == "backdrop" else "by the model"
-    return found.labels, classes, f"{where} ({found.note.split(': ', 1)[-1]})", (used or [None])[0]
+    if found.source == "backdrop":  # "backdrop: 2 product(s) on a backdrop of white (255)"
+        where = "on a " + found.note.split(" on a ", 1)[-1]
+    else:  # "model: top 0.91, bag 0.66 (no plain backdrop: ...)"
+        where = "by the " + found.note
+    return found.labels, classes, where, (used or [None])[0]
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -339,7 +342,7 @@ class ShootWidget(Container):
         self.progress.visible = False
         viewer.add_image(prepared.pixels, name=name)
         self._shown_coarse = None
-        found = f" Products found {prepared.note}." if prepared.note else ""
+        found = f" found {prepared.note}" if prepared.note else ""
         self.found_with = prepared.found_with
         if prepared.coarse is not None:
             # Found just now: saved below (then the photo is automatic, and not searched again).
@@ -364,7 +367,7 @@ class ShootWidget(Container):
             markers.events.paint.connect(self._edited)
             markers.events.set_data.connect(self._edited)
             self.status.value = (
-                f"{name}: {int(refine._segmentation.max())} product(s).{found} Correct with strokes "
+                f"{name}: {int(refine._segmentation.max())} product(s){found}. Correct with strokes "
                 f"on '{name} markers', then Accept."
             )
         else:
@@ -491,10 +494,12 @@ class ShootWidget(Container):
     def _accepted(self, shoot: "Shoot", name: str, written: list[Path]) -> None:
         self.last_written = written
         if shoot is self.shoot and not self._closed:
-            self.status.value = (
-                f"{name} accepted: {len(written) - 3} cut-out(s) in {shoot.review / 'cutouts'}. "
-                + self.status.value.replace(f"Saving {name}… ", "")
-            ).strip()
+            done = f"{name} accepted: {len(written) - 3} cut-out(s) in {shoot.review / 'cutouts'}."
+            if self.current is not None and shoot.names[self.current] == name:  # the last photo
+                left = shoot.counts()["new"] + shoot.counts()["automatic"]
+                self.status.value = done + (f" {left} photo(s) left to review." if left else " Every photo is reviewed.")
+            else:
+                self.status.value = f"{done} {self.status.value.replace(f'Saving {name}… ', '')}".strip()
 
     def _report_if_open(self, shoot: "Shoot", message: str) -> None:
         if shoot is self.shoot and not self._closed:
