@@ -144,6 +144,29 @@ def test_a_failed_accept_says_so_and_keeps_the_status(make_napari_viewer, qtbot,
     qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)
 
 
+def test_a_closed_viewers_detect_widget_is_passed_over(make_napari_viewer, qtbot, shoot_folders, shown):
+    from napari_boostseg._napari._widgets import DetectWidget
+    from napari_boostseg.models import default_weights
+
+    photos, out, _review = shoot_folders
+    closed = make_napari_viewer()
+    elsewhere = DetectWidget(closed)  # another viewer's, closed with it
+    closed.window.add_dock_widget(elsewhere)
+    closed.close()
+    qtbot.wait(50)
+    with pytest.raises(RuntimeError):
+        elsewhere.weights.value  # the Qt widget is gone, the Python object not yet
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    assert widget._weights() == default_weights()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)
+    assert not shown["error"], shown
+
+
 def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):
     viewer = make_napari_viewer()
     widget = ShootWidget(viewer)

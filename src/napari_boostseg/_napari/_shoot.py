@@ -89,15 +89,15 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
     try:
         found = coarse_masks(pixels, source, model=model)
     except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
-        return None, {}, f"none found: {exc}", (used or [None])[0]
+        return None, {}, f"none found: {exc}", used[0] if used else None
     if not found.count:
-        return None, {}, found.note, (used or [None])[0]
+        return None, {}, found.note, used[0] if used else None
     classes = {k: name for k, name in enumerate(found.class_names, start=1)}
     if found.source == "backdrop":  # "backdrop: 2 product(s) on a backdrop of white (255)"
         where = "on a " + found.note.split(" on a ", 1)[-1]
     else:  # "model: top 0.91, bag 0.66 (no plain backdrop: ...)"
         where = "by the " + found.note
-    return found.labels, classes, where, (used or [None])[0]
+    return found.labels, classes, where, used[0] if used else None
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -270,8 +270,13 @@ class ShootWidget(Container):
         from napari_boostseg.models import default_weights
 
         for widget in list(DetectWidget.instances):
-            chosen = Path(str(widget.weights.value))
-            if same_viewer(widget.viewer, self.viewer) and chosen.suffix.lower() == ".h5" and chosen.is_file():
+            if not same_viewer(widget.viewer, self.viewer):
+                continue  # another viewer's (maybe closed already)
+            try:
+                chosen = Path(str(widget.weights.value))
+            except RuntimeError:  # its dock was closed: the Qt widget is gone
+                continue
+            if chosen.suffix.lower() == ".h5" and chosen.is_file():
                 return chosen
         return default_weights()
 

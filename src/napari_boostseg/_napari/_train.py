@@ -249,7 +249,10 @@ class TrainWidget(Container):
         for widget in list(DetectWidget.instances):
             if same_viewer(widget.viewer, self.viewer):
                 # A fine-tuned model keeps its classes: keep the ones chosen in Detect.
-                chosen = list(widget.classes.value)
+                try:
+                    chosen = list(widget.classes.value)
+                except RuntimeError:  # its dock was closed: the Qt widget is gone
+                    continue
                 widget.weights.value = checkpoint
                 if chosen and set(chosen) <= set(widget.classes.choices):
                     widget.classes.value = chosen
