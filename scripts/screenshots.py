@@ -33,6 +33,110 @@ def shoot(viewer, name: str, out: Path) -> None:
     print(f"wrote {path}")
 
 
+def shoot_loop(viewer, args) -> None:
+    """Screenshots of a whole shoot: Shoot review, a stroke, Accept, Train, Detect with the new weights."""
+    import tempfile
+    import time
+
+    from PIL import Image
+    from qtpy.QtWidgets import QApplication
+    from scipy import ndimage as ndi
+
+    from napari_boostseg import BACKGROUND
+    from napari_boostseg._napari._shoot import ShootWidget
+    from napari_boostseg._napari._widgets import DetectWidget
+    from napari_boostseg.sample_photos import load_sample_photo
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "shoot").mkdir()
+    names = ("model", "outfit", "sweater", "white_top")
+    for name in names:
+        Image.fromarray(load_sample_photo(name).image).save(folder / "shoot" / f"{name}.png", compress_level=1)
+    review = ShootWidget(viewer)
+    review.synchronous = True
+    shoot_dock = viewer.window.add_dock_widget(review, name="Shoot review", area="right")
+    review.photos.value = folder / "shoot"
+    review.open()
+    # Refine's dock (opened by the shoot) as a tab behind the shoot's, as a person would arrange them.
+    refine_dock = viewer.window._dock_widgets["Refine"]
+    viewer.window._qt_window.tabifyDockWidget(refine_dock, shoot_dock)
+    shoot_dock.raise_()
+    settle(viewer)
+    viewer.reset_view()
+    shoot(viewer, "napari-shoot.png", args.out)
+
+    # The white top (light on light): a background stroke where the segmentation took in the
+    # backdrop, at the centre of its largest wrong part.
+    review.show(names.index("white_top"))
+    settle(viewer)
+    segmentation = viewer.layers["white_top segmentation"]
+    markers = viewer.layers["white_top markers"]
+    truth = load_sample_photo("white_top").truth
+    wrong, n = ndi.label((segmentation.data > 0) & (truth == 0))
+    biggest = 1 + int(np.argmax(np.bincount(wrong.ravel())[1:])) if n else 0
+    rows, cols = np.nonzero(wrong == biggest)
+    row, col = int(np.median(rows)), int(np.median(cols))
+    before = int(((segmentation.data > 0) != (truth > 0)).sum())
+    markers.brush_size = 8
+    with markers.block_history():  # a zigzag across that part
+        for r in range(row - 12, row + 13, 6):
+            for c in np.flatnonzero(wrong[r] == biggest)[::4]:
+                markers.paint((r, int(c)), BACKGROUND, refresh=False)
+    markers.refresh()
+    review.refine.follow_markers()
+    after = int(((segmentation.data > 0) != (truth > 0)).sum())
+    print(f"white_top: {before} wrong pixels before the stroke at ({row}, {col}), {after} after")
+    camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
+    camera.center = (row, col)
+    camera.zoom = camera.zoom * 2.5
+    shoot(viewer, "napari-shoot-stroke.png", args.out)
+
+    # Accept every photo: each written in a worker; the list says which are corrected.
+    review.synchronous = False
+    for index in range(len(names)):
+        review.show(index)
+        while review._workers or review._accepting:
+            QApplication.processEvents()
+            time.sleep(0.05)
+        review.accept()
+        while review._accepting:
+            QApplication.processEvents()
+            time.sleep(0.05)
+    settle(viewer)
+    viewer.reset_view()
+    shoot(viewer, "napari-shoot-accepted.png", args.out)
+
+    # Train (with --train; TensorFlow in a child process): a short fine-tuning of the
+    # bundled model on the accepted photos; then Detect with the new weights.
+    if not args.train:
+        return
+    from napari_boostseg._napari._train import TrainWidget
+
+    viewer.window.remove_dock_widget("all")
+    detect = DetectWidget(viewer)
+    train = TrainWidget(viewer)
+    viewer.window.add_dock_widget(train, name="Train", area="right")
+    train.data.value = review.shoot.review
+    train.epochs.value, train.steps.value = 1, args.train_steps
+    train.run()
+    while train.worker is not None:
+        QApplication.processEvents()
+        time.sleep(0.05)
+    shoot(viewer, "napari-train.png", args.out)
+    viewer.window.remove_dock_widget("all")
+    viewer.window.add_dock_widget(detect, name="Detect", area="right")
+    detect.synchronous = True
+    detect.image.value = viewer.layers["white_top"]
+    detect.source.value = "model"
+    detect.run()
+    coarse = viewer.layers["white_top coarse"]
+    coarse.visible, coarse.opacity = True, 0.5
+    for layer in viewer.layers:
+        layer.visible = layer.name in ("white_top", "white_top coarse")
+    viewer.reset_view()
+    shoot(viewer, "napari-detect-new-weights.png", args.out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT, help="folder for the PNGs")
@@ -45,7 +149,7 @@ def main() -> None:
 
     import napari
 
-    from napari_boostseg import cutouts, files
+    from napari_boostseg import cutouts
     from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
 
     def io_cutout(pixels, labels):
@@ -146,59 +250,14 @@ def main() -> None:
     claim.follow_markers()
     shoot(viewer, "napari-claim-after.png", args.out)
 
-    # 7. Shoot review: a folder of photos (here the samples), with 'boostseg segment'
-    #    outputs for two of them.
-    import tempfile
-
-    from PIL import Image
-
-    from napari_boostseg._napari._shoot import ShootWidget
-
+    # 7. The shoot loop on the studio sample photos: open, correct, accept, train, detect.
     viewer.window.remove_dock_widget("all")
     viewer.layers.clear()
-    folder = Path(tempfile.mkdtemp())
-    (folder / "shoot").mkdir()
-    for name in ("bag_and_scarf", "dress", "tshirt"):
-        sample = load_sample(name)
-        Image.fromarray(sample.image).save(folder / "shoot" / f"{name}.png", compress_level=1)
-        if name != "dress":
-            files.write_labels(folder / "out" / "labels" / f"{name}.png", sample.coarse)
-    review = ShootWidget(viewer)
-    review.synchronous = True
-    viewer.window.add_dock_widget(review, name="Shoot review", area="right")
-    review.photos.value, review.segmented.value = folder / "shoot", folder / "out"
-    review.open()
-    settle(viewer)
-    viewer.reset_view()
-    shoot(viewer, "napari-shoot.png", args.out)
-
-    # 8. Train (with --train; starts TensorFlow in a child process): two photos
-    #    accepted with their true outlines, a short fine-tuning of the bundled model.
-    if args.train:
-        import time
-
-        from qtpy.QtWidgets import QApplication
-
-        from napari_boostseg._napari._train import TrainWidget
-        from napari_boostseg.shoot import Shoot
-
-        accepted = Shoot(folder / "shoot", folder / "train-review")
-        accepted.accept("dress", load_sample("dress").truth, {1: "dress"})
-        accepted.accept("tshirt", load_sample("tshirt").truth, {1: "top"})
-        viewer.window.remove_dock_widget("all")
-        detect = DetectWidget(viewer)
-        viewer.window.add_dock_widget(detect, name="Detect", area="right")
-        train = TrainWidget(viewer)
-        viewer.window.add_dock_widget(train, name="Train", area="right")
-        train.data.value = folder / "train-review"
-        train.epochs.value, train.steps.value = 1, args.train_steps
-        train.run()
-        while train.worker is not None:
-            QApplication.processEvents()
-            time.sleep(0.05)
-        shoot(viewer, "napari-train.png", args.out)
+    shoot_loop(viewer, args)
 
     # A cut-out, flattened on a checkerboard so the transparency shows.
+    from PIL import Image
+
     rgba = cutout_rgba.astype(np.float32) / 255
     tile = ((np.indices(rgba.shape[:2]) // 24).sum(axis=0) % 2)[..., None] * 0.15 + 0.8
     flat = rgba[..., :3] * rgba[..., 3:] + tile * (1 - rgba[..., 3:])

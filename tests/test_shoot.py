@@ -130,3 +130,29 @@ def test_bad_folders_say_what_is_wrong(folders, tmp_path):
     with pytest.raises(KeyError, match="not a photo"):
         Shoot(photos, tmp_path / "r2").status("zzz")
     assert STATUSES == ("new", "automatic", "corrected", "skipped")
+
+
+def test_found_classes_are_kept_with_the_coarse_masks(folders):
+    photos, _out, review, _ = folders
+    shoot = Shoot(photos, review)
+    coarse = labels_of((40, 60), [(5, 20, 5, 25), (25, 35, 30, 50)])
+    shoot.save_edits("b", coarse=coarse, classes={1: "bottom", 2: ""})
+    again = Shoot(photos, review)
+    assert again.status("b") == "automatic"
+    np.testing.assert_array_equal(again.coarse("b"), coarse)
+    assert again.coarse_classes("b") == {1: "bottom"}  # an unnamed object has no class
+    assert again.coarse_classes("a") == {}
+
+
+def test_statuses_set_from_threads_all_reach_the_disk(folders):
+    from concurrent.futures import ThreadPoolExecutor
+
+    photos, _out, review, _ = folders
+    shoot = Shoot(photos, review)
+    coarse = labels_of((40, 60), [(5, 20, 5, 25)])
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda name: shoot.accept(name, coarse, {1: "top"}), ("a", "b", "c")))
+    assert Shoot(photos, review).counts()["corrected"] == 3
+    # Masks found for a photo already accepted leave it corrected.
+    shoot.save_edits("a", coarse=coarse)
+    assert Shoot(photos, review).status("a") == "corrected"

@@ -8,6 +8,7 @@ segmented better. :class:`Shoot` holds that state in a review folder::
     review/
         review.json                 status of each photo (written atomically)
         edits/<stem>-coarse.png     the coarse masks a person worked from
+        edits/<stem>-coarse.json    and the class of each, where a model named it
         edits/<stem>-strokes.png    the person's strokes on the markers
         images/<stem>.<ext>         accepted photos (byte copies) } training
         labels/<stem>.png           their label images           } layout of
@@ -23,7 +24,9 @@ Statuses:
 * ``skipped``: set aside; nothing is written for it.
 
 Every file is written atomically, so closing napari or a crash loses at most
-the edit being written. This module imports neither napari nor Qt.
+the edit being written. The methods may be called from several threads (a
+photo prepared or accepted in the background while another is edited): the
+statuses change under a lock. This module imports neither napari nor Qt.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +107,7 @@ class Shoot:
                 "would collide; keep one of each."
             )
         self.names = stems
+        self._lock = threading.RLock()
         self._status = self._load_state()
         for name in self.names:
             if self._status.get(name) not in STATUSES:
@@ -122,9 +127,14 @@ class Shoot:
                 f"{path} is not a review state ({exc}); choose another review folder or move it away."
             ) from None
 
-    def _save_state(self) -> None:
-        text = json.dumps({"status": {n: self._status[n] for n in self.names}}, indent=1) + "\n"
-        files.atomic_write(self.review / STATE_FILE, lambda p: p.write_text(text), overwrite=True)
+    def _set_status(self, name: str, status: str, *, only_from: str | None = None) -> None:
+        """Set a photo's status and save the state (only if its status is ``only_from``, if given)."""
+        with self._lock:
+            if only_from is not None and self._status[name] != only_from:
+                return
+            self._status[name] = status
+            text = json.dumps({"status": {n: self._status[n] for n in self.names}}, indent=1) + "\n"
+            files.atomic_write(self.review / STATE_FILE, lambda p: p.write_text(text), overwrite=True)
 
     def status(self, name: str) -> str:
         """The status of photo ``name`` (its file stem)."""
@@ -142,8 +152,7 @@ class Shoot:
 
     def skip(self, name: str) -> None:
         """Set photo ``name`` aside (what was accepted for it before stays)."""
-        self._status[self._known(name)] = "skipped"
-        self._save_state()
+        self._set_status(self._known(name), "skipped")
 
     def _known(self, name: str) -> str:
         if name not in self._status:
@@ -178,12 +187,19 @@ class Shoot:
         found = self._segmented_labels(name)
         return files.read_labels(found) if found is not None else None
 
+    def coarse_classes(self, name: str) -> dict[int, str]:
+        """The class of each coarse mask, where a model named it (see :meth:`save_edits`)."""
+        saved = self._edit_path(name, "coarse").with_suffix(".json")
+        if not saved.is_file():
+            return {}
+        return {int(k): str(v) for k, v in json.loads(saved.read_text(encoding="utf-8")).items()}
+
     def strokes(self, name: str) -> np.ndarray | None:
         """The strokes last saved for the photo (see :meth:`save_edits`), or None."""
         saved = self._edit_path(name, "strokes")
         return files.read_labels(saved) if saved.is_file() else None
 
-    def save_edits(self, name: str, *, coarse=None, strokes=None) -> None:
+    def save_edits(self, name: str, *, coarse=None, strokes=None, classes=None) -> None:
         """Keep a photo's coarse masks and strokes (atomically; each replaces the last).
 
         Parameters
@@ -196,13 +212,20 @@ class Shoot:
             What the person painted on the markers: 0 where they did not
             paint, ``m + 1`` where they painted marker ``m`` (so the strokes
             stay valid when the automatic markers change with the parameters).
+        classes : dict of int to str, optional
+            With ``coarse``: the class of each mask, where a model named it.
         """
         for kind, data in (("coarse", coarse), ("strokes", strokes)):
             if data is not None:
                 files.write_labels(self._edit_path(name, kind), np.asarray(data), overwrite=True)
-        if coarse is not None and self._status[name] == "new":
-            self._status[name] = "automatic"
-            self._save_state()
+        if coarse is not None and classes is not None:
+            text = json.dumps({str(k): str(v) for k, v in classes.items() if v}, indent=1) + "\n"
+            files.atomic_write(
+                self._edit_path(name, "coarse").with_suffix(".json"), lambda p: p.write_text(text),
+                overwrite=True,
+            )
+        if coarse is not None:
+            self._set_status(name, "automatic", only_from="new")
 
     def accept(self, name: str, labels, classes: dict[int, str], pixels=None) -> list[Path]:
         """Accept photo ``name`` with these labels: write its training data and cut-outs.
@@ -272,6 +295,5 @@ class Shoot:
         for old in cutouts.glob(f"{name}_*.png"):
             if old.name not in kept and old.stem[len(name) + 1 :].isdigit():
                 os.remove(old)
-        self._status[name] = "corrected"
-        self._save_state()
+        self._set_status(name, "corrected")
         return written

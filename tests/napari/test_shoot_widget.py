@@ -11,6 +11,7 @@ from PIL import Image
 
 from napari_boostseg import BACKGROUND, files
 from napari_boostseg._napari._shoot import ShootWidget
+from napari_boostseg.shoot import Shoot
 
 from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
 
@@ -73,13 +74,17 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     qtbot.waitUntil(lambda: not np.array_equal(segmentation.data, before), timeout=WAIT_MS)
     corrected = segmentation.data.copy()
 
-    # PageDown: the next photo at once; this one's strokes are on disk.
+    # PageDown: the next photo at once; this one's strokes are on disk. The dress had no
+    # coarse masks: its products were found on its backdrop (in the worker) and refined.
     press(viewer, "PageDown")
     assert widget.current == 1, (widget.status.value, shown)
-    qtbot.waitUntil(lambda: "dress" in viewer.layers, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "dress segmentation" in viewer.layers, timeout=WAIT_MS)
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
     assert (review / "edits" / "bag_and_scarf-strokes.png").is_file()
-    assert "Run Detect" in widget.status.value  # no coarse masks for this one
+    assert "dress: 1 product(s) found on a backdrop of light grey" in widget.status.value, widget.status.value
+    assert (review / "edits" / "dress-coarse.png").is_file()
+    assert widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped"
+    assert not widget.progress.visible
 
     # PageUp: back, with the stroke and the corrected segmentation.
     press(viewer, "PageUp")
@@ -87,9 +92,15 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert np.all(viewer.layers["bag_and_scarf markers"].data[310, 520:577] == BACKGROUND)
     np.testing.assert_array_equal(viewer.layers["bag_and_scarf segmentation"].data, corrected)
 
-    # Accept: training data and cut-outs, and on to the next photo.
-    written = widget.accept()
-    assert len(written) == 5 and widget.current == 1
+    # Accept: on to the next photo at once; training data and cut-outs are written in a
+    # worker, and the photo counts as corrected once they are.
+    worker = widget.accept()
+    assert worker is not None and widget.current == 1
+    assert widget.list.item(0).text() == "bag_and_scarf  (saving…)"
+    qtbot.waitUntil(lambda: not widget._accepting, timeout=WAIT_MS)
+    assert widget.list.item(0).text() == "bag_and_scarf  (corrected)"
+    written = widget.last_written
+    assert len(written) == 5 and all(p.is_file() for p in written)
     assert widget.class_name.value == "top"  # the bundled model's first garment class
     dataset = InstanceDataset(review, ("BG", "top"))
     _image, masks, _classes = dataset.load(0)
@@ -97,6 +108,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert sorted(p.name for p in (review / "cutouts").iterdir()) == [
         "bag_and_scarf_01.png", "bag_and_scarf_02.png",
     ]
+    qtbot.waitUntil(lambda: "dress segmentation" in viewer.layers, timeout=WAIT_MS)
     widget.skip_button.clicked.emit()  # the dress
     qtbot.waitUntil(lambda: "tshirt segmentation" in viewer.layers, timeout=WAIT_MS)
     assert widget.count.value == "3 photos: 0 new, 1 automatic, 1 corrected, 1 skipped"
@@ -111,6 +123,49 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     again.open_button.clicked.emit()
     assert again.count.value == "3 photos: 0 new, 1 automatic, 1 corrected, 1 skipped"
     assert again.current == 2
+    qtbot.waitUntil(lambda: not again._workers and not widget._workers, timeout=WAIT_MS)
+
+
+def test_a_failed_accept_says_so_and_keeps_the_status(make_napari_viewer, qtbot, shoot_folders, shown):
+    photos, out, review = shoot_folders
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    review.mkdir(exist_ok=True)
+    (review / "cutouts").write_text("a file where the cut-out folder should be")
+    widget.accept()
+    qtbot.waitUntil(lambda: not widget._accepting, timeout=WAIT_MS)
+    assert shown["error"] and shown["error"][-1].startswith("bag_and_scarf not accepted:"), shown
+    assert widget.shoot.status("bag_and_scarf") == "automatic"
+    assert widget.list.item(0).text() == "bag_and_scarf  (automatic)"
+    assert Shoot(photos, review, segmented=out).status("bag_and_scarf") == "automatic"
+    qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)
+
+
+def test_a_closed_viewers_detect_widget_is_passed_over(make_napari_viewer, qtbot, shoot_folders, shown):
+    from napari_boostseg._napari._widgets import DetectWidget
+    from napari_boostseg.models import default_weights
+
+    photos, out, _review = shoot_folders
+    closed = make_napari_viewer()
+    elsewhere = DetectWidget(closed)  # another viewer's, closed with it
+    closed.window.add_dock_widget(elsewhere)
+    closed.close()
+    qtbot.wait(50)
+    with pytest.raises(RuntimeError):
+        elsewhere.weights.value  # the Qt widget is gone, the Python object not yet
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    assert widget._weights() == default_weights()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)
+    assert not shown["error"], shown
 
 
 def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):

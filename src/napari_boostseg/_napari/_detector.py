@@ -65,6 +65,7 @@ class Detector:
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
+        self._asking = threading.Lock()  # one request at a time on the pipes
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -96,20 +97,89 @@ class Detector:
         DetectionStopped
             If the child process ended first (see :meth:`stop`).
         """
-        proc = self._start()
+        turn = self._take_turn()
         try:
+            proc = self._start()
             request = (photo, str(weights), float(min_score), float(nms), classes)
             pickle.dump(request, proc.stdin, protocol=5)
             proc.stdin.flush()
             return (yield from replies(proc.stdout, "step"))
         except (EOFError, OSError, pickle.UnpicklingError) as exc:
             raise DetectionStopped("the detection process stopped") from exc
+        finally:
+            turn.release()
+
+    def _take_turn(self) -> threading.Lock:
+        """Wait until no other request uses the pipes (a stopped process's request never blocks)."""
+        while True:
+            turn = self._asking
+            if turn.acquire(timeout=0.2):
+                return turn
 
     def stop(self) -> None:
         """End the child process now (a running detection is dropped)."""
         with self._lock:
             proc, self._proc = self._proc, None
+            self._asking = threading.Lock()  # a request left waiting on the old pipes holds the old one
         end(proc)
+
+
+class ChildModel:
+    """A Mask R-CNN that detects in the shared child process.
+
+    Stands in for a loaded model where :func:`napari_boostseg.coarse_masks.coarse_masks`
+    takes one (``model=``): it has the model's ``config`` and ``weights_path``,
+    and ``detect([photo])[0].select(classes)`` asks the child process for
+    those classes' detections. TensorFlow stays out of this process.
+
+    Parameters
+    ----------
+    weights : path-like
+        ``.h5`` weights with their JSON config beside them; the config's
+        detection thresholds are used.
+    """
+
+    def __init__(self, weights) -> None:
+        from napari_boostseg.mrcnn import MaskRCNNConfig
+        from napari_boostseg.mrcnn.model import config_path_for
+
+        self.weights_path = str(weights)
+        self.config = MaskRCNNConfig.from_json(config_path_for(weights))
+
+    def detect(self, images) -> list[_Asked]:
+        return [_Asked(self, image) for image in images]
+
+
+class _Asked:
+    """One photo for a :class:`ChildModel`; detected when its classes are chosen."""
+
+    def __init__(self, model: ChildModel, image) -> None:
+        self.model, self.image = model, image
+
+    def select(self, classes) -> _Found:
+        config = self.model.config
+        steps = shared_detector().detect(
+            self.image, self.model.weights_path, config.detection_min_confidence,
+            config.detection_nms_threshold, tuple(classes),
+        )
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return _Found(**done.value)
+
+
+class _Found:
+    """The child process's detections, as :func:`~napari_boostseg.coarse_masks.from_model` reads them."""
+
+    def __init__(self, labels, class_names, scores) -> None:
+        self.labels, self.class_names, self.scores = labels, list(class_names), scores
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    def to_labels(self):
+        return self.labels
 
 
 _shared: Detector | None = None

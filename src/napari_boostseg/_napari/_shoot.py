@@ -2,9 +2,12 @@
 
 A thin shell over :class:`napari_boostseg.shoot.Shoot` (the state on disk)
 and the Refine widget (layers, strokes, live re-flooding). One photo's layers
-are in the viewer at a time; the next photo is read and refined in a thread
-worker while the person works on this one. Strokes are saved a moment after
-each edit and when leaving a photo, so nothing is lost.
+are in the viewer at a time; the next photo is read, its products found (a
+new photo's, by :func:`napari_boostseg.coarse_masks.coarse_masks`; the model,
+where needed, in the detection child process) and refined in a thread worker
+while the person works on this one. Strokes are saved a moment after each
+edit and when leaving a photo, so nothing is lost; Accept writes in a thread
+worker too, and a photo counts as corrected once its files are written.
 
 Keys: PageDown next photo, PageUp previous photo.
 """
@@ -16,9 +19,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
-from ._widgets import RefineWidget, _report_error, _start, _status_label
+from ._widgets import (
+    SOURCE_CHOICES,
+    DetectWidget,
+    RefineWidget,
+    _report_error,
+    _start,
+    _status_label,
+    same_viewer,
+)
 
 if TYPE_CHECKING:
     import napari
@@ -27,6 +38,10 @@ if TYPE_CHECKING:
 
 #: Keys bound in the viewer while a shoot is open.
 NEXT_KEY, PREVIOUS_KEY = "PageDown", "PageUp"
+#: Where a new photo's products come from: Detect's sources, or nowhere.
+FIND_CHOICES = (*SOURCE_CHOICES, ("no: paint or Detect", "none"))
+#: Steps of preparing a photo, shown in the progress bar.
+PREPARE_STEPS = ("reading", "finding products in", "refining")
 
 
 @dataclass
@@ -39,6 +54,9 @@ class Prepared:
     coarse: np.ndarray | None
     refinement: Any  # napari_boostseg.Refinement or None
     strokes: np.ndarray | None
+    classes: dict[int, str]  # class of each coarse mask, where a model named it
+    note: str = ""  # where a new photo's coarse masks came from, or why none
+    found_with: Path | None = None  # the weights that found them, where the model did
 
 
 def _model_classes() -> list[str]:
@@ -52,6 +70,40 @@ def _model_classes() -> list[str]:
         return ["garment"]
     names = json.loads(weights.with_suffix(".json").read_text())["class_names"][1:]
     return sorted(names, key=lambda n: n not in GARMENT_CLASSES)
+
+
+def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
+    """Coarse masks of a new photo: ``(labels or None, classes, note, weights used or None)``.
+
+    Never raises for a photo: the note says what went wrong.
+
+    The model, where the source needs it, detects in the detection child
+    process (:class:`._detector.ChildModel`), never in napari's.
+    """
+    from napari_boostseg.coarse_masks import coarse_masks
+
+    from ._detector import ChildModel
+
+    used = []
+
+    def model():
+        if weights is None:
+            raise RuntimeError("no Mask R-CNN weights: choose them in Detect")
+        used.append(Path(weights))
+        return ChildModel(weights)
+
+    try:
+        found = coarse_masks(pixels, source, model=model)
+    except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
+        return None, {}, f"none found: {exc}", used[0] if used else None
+    if not found.count:
+        return None, {}, found.note, used[0] if used else None
+    classes = {k: name for k, name in enumerate(found.class_names, start=1)}
+    if found.source == "backdrop":  # "backdrop: 2 product(s) on a backdrop of white (255)"
+        where = "on a " + found.note.split(" on a ", 1)[-1]
+    else:  # "model: top 0.91, bag 0.66 (no plain backdrop: ...)"
+        where = "by the " + found.note
+    return found.labels, classes, where, used[0] if used else None
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -79,6 +131,9 @@ class ShootWidget(Container):
         self._workers: dict[int, Any] = {}
         self._wanted: int | None = None
         self._shown_coarse: np.ndarray | None = None
+        self._accepting: dict[str, Any] = {}  # photo -> its Accept worker
+        self.last_written: list[Path] = []
+        self.found_with: Path | None = None  # weights that found the shown photo's products
         self.photos = FileEdit(label="photos", mode="d", value="", tooltip="The shoot's folder of photos.")
         self.segmented = FileEdit(
             label="segment output", mode="d", value="",
@@ -89,6 +144,12 @@ class ShootWidget(Container):
             label="review folder", mode="d", value="",
             tooltip="Where statuses, strokes, training data (images/, labels/) and cut-outs "
             "go. Empty: '<photos>-review' beside the photo folder.",
+        )
+        self.find = ComboBox(
+            label="find products", choices=FIND_CHOICES, value="auto",
+            tooltip="In a photo without coarse masks: auto, on its backdrop where it has a plain "
+            "one, else by the Mask R-CNN (the weights chosen in Detect, else the bundled "
+            "model); or backdrop, model, or none.",
         )
         classes = _model_classes()
         self.class_name = ComboBox(
@@ -102,15 +163,16 @@ class ShootWidget(Container):
         self.next_button = PushButton(text=f"Next ({NEXT_KEY}) >", enabled=False)
         self.accept_button = PushButton(text="Accept", enabled=False)
         self.skip_button = PushButton(text="Skip", enabled=False)
+        self.progress = ProgressBar(label="", min=0, max=len(PREPARE_STEPS), value=0, visible=False)
         self.status = _status_label()
         self.list = QListWidget()
         self.list.setMinimumHeight(160)
         self.extend([
-            self.photos, self.segmented, self.review, self.class_name, self.open_button,
+            self.photos, self.segmented, self.review, self.find, self.class_name, self.open_button,
             self.count,
             Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False),
             Container(widgets=[self.accept_button, self.skip_button], layout="horizontal", labels=False),
-            self.status,
+            self.progress, self.status,
         ])
         # The list of photos goes under their count.
         self.native.layout().insertWidget(self.index(self.count) + 1, self.list)
@@ -122,6 +184,13 @@ class ShootWidget(Container):
         self.list.currentRowChanged.connect(self._row_chosen)
         self._save_timer = QTimer(singleShot=True, interval=self.SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save)
+        self._closed = False  # the widget is gone: workers still running report to no one
+        self.native.destroyed.connect(self._close)
+
+    def _close(self, *_args) -> None:
+        self._closed = True
+        for worker in list(self._workers.values()):
+            worker.quit()
 
     # -- opening ------------------------------------------------------------ #
 
@@ -158,7 +227,8 @@ class ShootWidget(Container):
         self.list.blockSignals(True)
         self.list.clear()
         for name in shoot.names:
-            self.list.addItem(f"{name}  ({shoot.status(name)})")
+            status = "saving…" if name in self._accepting else shoot.status(name)
+            self.list.addItem(f"{name}  ({status})")
         if self.current is not None:
             self.list.setCurrentRow(self.current)
         self.list.blockSignals(False)
@@ -178,9 +248,10 @@ class ShootWidget(Container):
         if self.shoot is not None and 0 <= row != self.current:
             self.show(row)
 
-    def show(self, index: int) -> None:
-        """Leave the current photo (its strokes saved) and show photo ``index``."""
-        self.save()
+    def show(self, index: int, save: bool = True) -> None:
+        """Leave the current photo (its strokes saved unless ``save`` is False) and show photo ``index``."""
+        if save:
+            self.save()
         self._clear_layers()
         self.current = self._wanted = index
         self._fill_list()
@@ -191,25 +262,47 @@ class ShootWidget(Container):
         for i in list(self._prepared):
             if i not in (index, index + 1):
                 del self._prepared[i]
+        stale = self._prepared.get(index)
+        if stale is not None and stale.found_with is not None and stale.found_with != self._weights():
+            del self._prepared[index]  # found by a model that has been trained further since
         if index in self._prepared:
             self._display(self._prepared.pop(index))
         else:
             self.status.value = f"Opening {self.shoot.names[index]}…"
             self._prepare(index)
 
+    def _weights(self) -> Path | None:
+        """The Mask R-CNN weights for new photos: Detect's (Train puts its newest there), else bundled."""
+        from napari_boostseg.models import default_weights
+
+        for widget in list(DetectWidget.instances):
+            if not same_viewer(widget.viewer, self.viewer):
+                continue  # another viewer's (maybe closed already)
+            try:
+                chosen = Path(str(widget.weights.value))
+            except RuntimeError:  # its dock was closed: the Qt widget is gone
+                continue
+            if chosen.suffix.lower() == ".h5" and chosen.is_file():
+                return chosen
+        return default_weights()
+
     def _prepare(self, index: int) -> None:
-        """Read and refine photo ``index`` in a worker; shown if it is still wanted."""
+        """Read photo ``index``, find its products if new, refine it, in a worker; shown if still wanted."""
         if index in self._workers or index in self._prepared:
             return
         shoot, name = self.shoot, self.shoot.names[index]
         params = self.refine.refine_params()
+        source, weights = self.find.value, self._weights()
 
         def work():
             from napari_boostseg import refine
 
-            yield name
+            yield 0
             pixels = shoot.read_photo(name).pixels
-            coarse = shoot.coarse(name)
+            coarse, classes, note, used = shoot.coarse(name), shoot.coarse_classes(name), "", None
+            if coarse is None and source != "none":
+                yield 1
+                coarse, classes, note, used = _find_products(pixels, source, weights)
             if coarse is not None and coarse.shape != pixels.shape[:2]:
                 raise ValueError(
                     f"The coarse masks of {name} are {coarse.shape[1]}x{coarse.shape[0]} but the "
@@ -217,12 +310,13 @@ class ShootWidget(Container):
                 )
             refinement = None
             if coarse is not None and coarse.any():
+                yield 2
                 refinement = refine(pixels, coarse, params, return_intermediates=True)
-            return Prepared(index, name, pixels, coarse, refinement, shoot.strokes(name))
+            return Prepared(index, name, pixels, coarse, refinement, shoot.strokes(name), classes, note, used)
 
         self._workers[index] = _start(
             work,
-            yielded=lambda _name: None,
+            yielded=lambda step: self._step(index, step),
             returned=self._prepared_one,
             errored=lambda exc: self._failed(index, exc),
             finished=lambda: self._workers.pop(index, None),
@@ -231,14 +325,23 @@ class ShootWidget(Container):
         if self.synchronous:
             self._workers.pop(index, None)
 
+    def _step(self, index: int, step: int) -> None:
+        if index == self._wanted and self.shoot is not None and not self._closed:
+            self.progress.visible = True
+            self.progress.value = step
+            self.status.value = f"{PREPARE_STEPS[step].capitalize()} {self.shoot.names[index]}…"
+
     def _prepared_one(self, prepared: Prepared) -> None:
+        if self._closed:
+            return
         if prepared.index == self._wanted and self.current == prepared.index and not self._on_screen():
             self._display(prepared)
         else:
             self._prepared[prepared.index] = prepared
 
     def _failed(self, index: int, exc: BaseException) -> None:
-        if index == self._wanted:
+        if index == self._wanted and not self._closed:
+            self.progress.visible = False
             _report_error(self.status, f"Cannot open {self.shoot.names[index]}: {exc}")
 
     def _on_screen(self) -> bool:
@@ -247,11 +350,22 @@ class ShootWidget(Container):
 
     def _display(self, prepared: Prepared) -> None:
         viewer, name, refine = self.viewer, prepared.name, self.refine
+        self.progress.visible = False
         viewer.add_image(prepared.pixels, name=name)
         self._shown_coarse = None
+        found = f" found {prepared.note}" if prepared.note else ""
+        self.found_with = prepared.found_with
         if prepared.coarse is not None:
-            self._shown_coarse = prepared.coarse
-            viewer.add_labels(prepared.coarse.copy(), name=f"{name} coarse", opacity=0.4, visible=False)
+            # Found just now: saved below (then the photo is automatic, and not searched again).
+            self._shown_coarse = None if prepared.note else prepared.coarse
+            coarse = viewer.add_labels(prepared.coarse.copy(), name=f"{name} coarse", opacity=0.4, visible=False)
+            if prepared.classes:
+                import pandas as pd
+
+                ids = range(int(prepared.coarse.max()) + 1)
+                coarse.features = pd.DataFrame(
+                    {"index": list(ids), "class_name": [prepared.classes.get(k, "") for k in ids]}
+                )
         if prepared.refinement is not None:
             refine._show(prepared.refinement, (name, f"{name} coarse"), None)
             markers = refine.layers["markers"]
@@ -264,14 +378,18 @@ class ShootWidget(Container):
             markers.events.paint.connect(self._edited)
             markers.events.set_data.connect(self._edited)
             self.status.value = (
-                f"{name}: {int(refine._segmentation.max())} product(s). Correct with strokes on "
-                f"'{name} markers', then Accept."
+                f"{name}: {int(refine._segmentation.max())} product(s){found}. Correct with strokes "
+                f"on '{name} markers', then Accept."
             )
         else:
+            why = f" ({prepared.note})" if prepared.note else ""
             self.status.value = (
-                f"{name}: no coarse masks yet. Run Detect (or paint '{name} coarse'), then Refine."
+                f"{name}: no coarse masks{why}. Run Detect (or paint '{name} coarse'), then Refine."
             )
         viewer.reset_view()
+        if prepared.note and prepared.coarse is not None:
+            self.save()
+            self._fill_list()
         if prepared.index + 1 < len(self.shoot.names):
             self._prepare(prepared.index + 1)
 
@@ -299,18 +417,18 @@ class ShootWidget(Container):
             markers = None
         return coarse, markers
 
-    def save(self) -> None:
-        """Save the current photo's strokes and coarse masks (if changed) to the review folder."""
+    def _edits(self) -> dict | None:
+        """What :meth:`save` would write for the current photo (``save_edits`` arguments), or None."""
         self._save_timer.stop()
         coarse, markers = self._current_layers()
         if coarse is None and markers is None:
-            return
+            return None
         name = self.shoot.names[self.current]
         new_coarse = None
         if coarse is not None and (
             self._shown_coarse is None or not np.array_equal(coarse.data, self._shown_coarse)
         ):
-            new_coarse = np.asarray(coarse.data)
+            new_coarse = np.array(coarse.data)
             self._shown_coarse = new_coarse.copy()
         strokes = None
         if markers is not None:
@@ -319,21 +437,41 @@ class ShootWidget(Container):
             strokes = np.where(painted != automatic, painted + 1, 0).astype(np.int32)
             if not strokes.any() and self.shoot.strokes(name) is None:
                 strokes = None
+        classes = None
+        features = getattr(coarse, "features", None)
+        if new_coarse is not None and features is not None and "class_name" in features:
+            classes = {int(k): str(c) for k, c in zip(features["index"], features["class_name"]) if c}
+        return {"coarse": new_coarse, "strokes": strokes, "classes": classes}
+
+    def save(self) -> None:
+        """Save the current photo's strokes and coarse masks (if changed) to the review folder."""
+        edits = self._edits()
+        if edits is None:
+            return
+        name = self.shoot.names[self.current]
         try:
-            self.shoot.save_edits(name, coarse=new_coarse, strokes=strokes)
+            self.shoot.save_edits(name, **edits)
         except (OSError, ValueError) as exc:
             _report_error(self.status, f"Could not save the strokes of {name}: {exc}")
 
-    def accept(self) -> list[Path]:
-        """Save the segmentation as training data and cut-outs, then go to the next photo."""
+    def accept(self):
+        """Save the segmentation as training data and cut-outs (in a worker); go to the next photo.
+
+        The photo counts as corrected once its files are written; an error is
+        shown and leaves its status as it was. Returns the worker (None when
+        nothing is accepted or when synchronous).
+        """
         if self.shoot is None or self.current is None:
-            return []
-        name = self.shoot.names[self.current]
+            return None
+        shoot, name = self.shoot, self.shoot.names[self.current]
         segmentation = self.refine.layers.get("segmentation")
         if segmentation is None or segmentation not in self.viewer.layers or self.refine._source[0] != name:
             _report_error(self.status, f"{name} has no segmentation to accept: run Refine first, or Skip.")
-            return []
-        labels = np.asarray(segmentation.data)
+            return None
+        if name in self._accepting:
+            _report_error(self.status, f"{name} is being saved; wait a moment.")
+            return None
+        labels = np.array(segmentation.data)
         classes = {int(k): str(self.class_name.value) for k in np.unique(labels) if k > 0}
         features = getattr(self.viewer.layers[f"{name} coarse"], "features", None) if (
             f"{name} coarse" in self.viewer.layers
@@ -342,14 +480,47 @@ class ShootWidget(Container):
             for k, cls in zip(features["index"], features["class_name"]):
                 if int(k) in classes and cls:
                     classes[int(k)] = str(cls)
-        self.save()
-        try:
-            written = self.shoot.accept(name, labels, classes)
-        except (OSError, ValueError) as exc:
-            _report_error(self.status, f"Not accepted: {exc}")
-            return []
-        self._after_verdict(f"{name} accepted: {len(written) - 3} cut-out(s) in {self.shoot.review / 'cutouts'}.")
-        return written
+        edits = self._edits()
+
+        def work():
+            yield name
+            if edits is not None:
+                shoot.save_edits(name, **edits)
+            return shoot.accept(name, labels, classes)  # reads the photo again, for its ICC profile
+
+        self._accepting[name] = True
+        worker = _start(
+            work,
+            yielded=lambda _name: None,
+            returned=lambda written: self._accepted(shoot, name, written),
+            errored=lambda exc: self._report_if_open(shoot, f"{name} not accepted: {exc}"),
+            finished=lambda: self._saved(shoot, name),
+            synchronous=self.synchronous,
+        )
+        if worker is not None:
+            self._accepting[name] = worker
+        self._after_verdict(f"Saving {name}…" if name in self._accepting else "", save=False)
+        return worker
+
+    def _accepted(self, shoot: Shoot, name: str, written: list[Path]) -> None:
+        self.last_written = written
+        if shoot is self.shoot and not self._closed:
+            done = f"{name} accepted: {len(written) - 3} cut-out(s) in {shoot.review / 'cutouts'}."
+            if self.current is not None and shoot.names[self.current] == name:  # the last photo
+                left = shoot.counts()["new"] + shoot.counts()["automatic"]
+                rest = f" {left} photo(s) left to review." if left else " Every photo is reviewed."
+                self.status.value = done + rest
+            else:
+                self.status.value = f"{done} {self.status.value.replace(f'Saving {name}… ', '')}".strip()
+
+    def _report_if_open(self, shoot: Shoot, message: str) -> None:
+        if shoot is self.shoot and not self._closed:
+            _report_error(self.status, message)
+
+    def _saved(self, shoot: Shoot, name: str) -> None:
+        self._accepting.pop(name, None)
+        if shoot is self.shoot and not self._closed:
+            self._fill_list()
 
     def skip(self) -> None:
         if self.shoot is None or self.current is None:
@@ -359,8 +530,9 @@ class ShootWidget(Container):
         self.shoot.skip(name)
         self._after_verdict(f"{name} skipped.")
 
-    def _after_verdict(self, message: str) -> None:
+    def _after_verdict(self, message: str, save: bool = True) -> None:
         self._fill_list()
         if self.current + 1 < len(self.shoot.names):
-            self.show(self.current + 1)
-        self.status.value = message + " " + self.status.value if self.status.value else message
+            self.show(self.current + 1, save=save)
+        if message:
+            self.status.value = message + " " + self.status.value if self.status.value else message

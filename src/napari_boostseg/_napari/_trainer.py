@@ -6,7 +6,7 @@ at once. The checkpoint written at the end of each epoch (with its JSON config
 beside it) stays when a run is cancelled.
 
 The request is a pickled dict (``data``, ``weights``, ``out``, ``epochs``,
-``layers``, ``learning_rate``, ``steps_per_epoch``); replies are
+``layers``, ``learning_rate``, ``steps_per_epoch``, ``optimizer``); replies are
 ``("progress", dict)`` after every step and epoch, then ``("result", dict)``
 or ``("error", message)``.
 
@@ -85,6 +85,7 @@ def _answer(request: dict, send) -> dict:
         layers=request["layers"],
         init_weights=request["weights"],
         learning_rate=float(request["learning_rate"]),
+        optimizer=request.get("optimizer", "adam"),
         steps_per_epoch=int(request["steps_per_epoch"]),
         validation_steps=int(request.get("validation_steps", 2)),
         progress=progress,

@@ -106,6 +106,11 @@ def _layer_choices(viewer: napari.Viewer, kind: type) -> Callable[[Any], list]:
     return choices
 
 
+def same_viewer(a, b) -> bool:
+    """Whether two widgets' viewers are one (napari hands plugin widgets each their own proxy of it)."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
+
+
 def _photo(layer: Image | None) -> np.ndarray:
     """The 2-D photo (grayscale or RGB/RGBA) of an Image layer, or ValueError saying why not."""
     if layer is None:
