@@ -242,8 +242,9 @@ def band_geometry(
         seed them, and the watershed would give them away. With ``ridge`` > 0
         the middle line of such parts stays sure: pixels on the medial ridge
         of the object, or of the background between its parts, at least
-        ``ridge`` cells from the coarse outline. It must exceed the coarse
-        mask's typical error. 0 turns it off. Default 0.
+        ``ridge`` cells from the coarse outline, or at any depth in a part or
+        gap thinner than ``2 * ridge`` for a cell along it. It must exceed the
+        coarse mask's typical error. 0 turns it off. Default 0.
     bands : mapping of int to float, optional
         Half-widths for some object ids instead of ``band``, in cells: wider
         for objects whose coarse outline is known to be less certain.
@@ -285,10 +286,12 @@ def band_geometry(
         if use_ridge:
             # A block on the ridge lies within half a block of the middle
             # line, well inside any part at least 2 * ridge cells thick.
-            # A thin part is one thinner than 2 * ridge for a cell along it.
+            # A thin part is one thinner than 2 * ridge for a cell along it;
+            # a gap between two parts (the legs, an arm and the body) thinner
+            # than that keeps its middle line as seed all the same.
             reach = max(1, int(round(min(cell_y / f[0], cell_x / f[1]))))
             sure_in = _medial_ridge(signed, ridge, band, reach)
-            sure_out = _medial_ridge(-signed, ridge, band)
+            sure_out = _medial_ridge(-signed, ridge, band, reach)
         else:
             sure_in = sure_out = np.zeros((1, 1), bool)
         taps = bilinear_taps(signed.shape, f, inside.shape)
