@@ -80,6 +80,8 @@ def test_invalid_safety_parameters_are_refused():
         RefineParams(min_core=1.5)
     with pytest.raises(ValueError, match="core_depth"):
         RefineParams(core_depth=0)
+    with pytest.raises(ValueError, match="moved_prior"):
+        RefineParams(moved_prior=-0.1)
 
 
 def _small_objects(seed, side=24, n=6):
@@ -149,3 +151,21 @@ def test_a_gap_between_legs_keeps_its_seed_when_alignment_narrows_it():
     assert after >= before - 0.01, (before, after)
     (report,) = objects
     assert not report.moved
+
+
+def test_a_moved_outline_pulls_with_moved_prior():
+    # The edge map adds ``prior`` times the closeness to the outline; around
+    # an object that alignment moved the pull is ``moved_prior`` instead.
+    image = np.zeros((64, 64), np.uint8)
+    image[16:48, 16:48] = 200
+    coarse = np.zeros((64, 64), bool)
+    coarse[18:46, 17:47] = True
+    params = RefineParams(prior=0.6, moved_prior=0.3)
+    result = refine(image, coarse, params, return_intermediates=True)
+    assert not (result.aligned == coarse).all()  # moved onto the square
+    # Same photo, same moved mask: the edge maps differ by the pull alone.
+    same = refine(image, coarse, params.replace(moved_prior=0.6), return_intermediates=True)
+    np.testing.assert_array_equal(same.aligned, result.aligned)
+    band = result.markers == 0
+    less = same.edges[band] - result.edges[band]
+    assert less.min() >= -1e-6 and less.max() > 0.25

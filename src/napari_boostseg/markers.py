@@ -159,13 +159,14 @@ def _medial_ridge(signed: np.ndarray, depth: float, band: float, reach: int = 0)
 @numba.njit(cache=True, nogil=True)
 def _paint_object(
     crop, label_id, signed, by, bx, y0, y1, fy, x0, x1, fx, band,
-    sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox,
+    sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox, pull,
 ):  # pragma: no cover - compiled
     """Sure pixels, band and closeness tent of one object, over its window at (oy, ox).
 
     ``signed`` is the object's signed distance in cells on the block grid of
     ``by`` x ``bx`` pixels, read back bilinearly (``bilinear_taps``);
-    ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside.
+    ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside;
+    the closeness tent is scaled by ``pull``.
     """
     one = np.float32(1)
     bandf = np.float32(band)
@@ -198,7 +199,7 @@ def _paint_object(
                 markers[y, x] = label_id + 1
             if near:
                 undecided[y, x] = True
-                tent = min(max(one - d / bandf, np.float32(0)), one)
+                tent = min(max(one - d / bandf, np.float32(0)), one) * pull
                 if tent > closeness[y, x]:
                     closeness[y, x] = tent
 
@@ -225,6 +226,7 @@ def band_geometry(
     ridge: float = 0.0,
     bands: Mapping[int, float] | None = None,
     boxes: Sequence[tuple[slice, slice] | None] | None = None,
+    pulls: Mapping[int, float] | None = None,
 ) -> BandGeometry:
     """Markers and outline closeness for a coarse label image.
 
@@ -250,12 +252,16 @@ def band_geometry(
         for objects whose coarse outline is known to be less certain.
     boxes : sequence of (slice, slice) or None, optional
         ``scipy.ndimage.find_objects(coarse)`` when the caller has it already.
+    pulls : mapping of int to float, optional
+        Factors (0 to 1) on the closeness of some object ids: a weaker pull
+        of an outline that is only a guess (one moved by alignment).
 
     Returns
     -------
     BandGeometry
     """
     bands = dict(bands or {})
+    pulls = dict(pulls or {})
     for width in [band, *bands.values()]:
         if not width > 0:
             raise ValueError(f"band must be > 0 cells, got {width}")
@@ -298,6 +304,7 @@ def band_geometry(
         _paint_object(
             crop, label_id, np.ascontiguousarray(signed, np.float32), *f, *taps, float(band),
             sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, y1, x1,
+            np.float32(pulls.get(label_id, 1.0)),
         )
     # Every pixel near an outline is undecided, on the object's side and on
     # the backdrop's; where objects touch, each opens its own side of the

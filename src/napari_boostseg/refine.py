@@ -92,6 +92,13 @@ class RefineParams:
         least this much per band pixel, in nats (log-likelihood ratio clipped
         to +-3). Higher values move fewer masks; an accurate mask's best move
         gains well under 0.08. Default 0.08.
+    moved_prior : float
+        ``prior`` for objects that alignment moved: their outline is a guess
+        good to about a cell, and pulls less than one that was right from
+        the start. On CCP training photos (every 16th of 0001-0800), 0.4
+        raised person IoU from harsh-jittered masks by 0.008 and from
+        jittered ones by 0.005 (a lower ``prior`` for every object cost
+        oracle-28 masks 0.0015). Default 0.4.
     core_depth : float
         Depth of an object's core, in cells: the pixels of the coarse mask
         at least this far from its outline, or, in parts thinner than
@@ -144,6 +151,7 @@ class RefineParams:
     align: float = 2.0
     align_gain: float = 0.08
     moved_band: float = 3.0
+    moved_prior: float = 0.4
     core_depth: float = 1.0
     min_core: float = 0.6
     min_support: float = 0.5
@@ -163,6 +171,7 @@ class RefineParams:
             "align": self.align >= 0,
             "align_gain": self.align_gain >= 0,
             "moved_band": self.moved_band > 0,
+            "moved_prior": self.moved_prior >= 0,
             "core_depth": self.core_depth > 0,
             "min_core": 0 <= self.min_core <= 1,
             "min_support": self.min_support >= 0,
@@ -303,6 +312,14 @@ def _grown(box: tuple[slice, slice], cells: float, pixels: int, shape) -> tuple[
     )
 
 
+def _pulls(bands: dict[int, float], params: RefineParams) -> dict[int, float]:
+    """Closeness factors of the moved objects (ids of ``bands``): their ``moved_prior`` over ``prior``."""
+    if not bands or not params.prior > 0:
+        return {}
+    pull = min(params.moved_prior / params.prior, 1.0)
+    return {label_id: pull for label_id in bands}
+
+
 def _boxes_after_moves(guide: np.ndarray, boxes: list, moved, search: float) -> list:
     """Boxes of the objects once alignment moved some: only near the moved ones is looked at."""
     boxes = list(boxes)
@@ -374,7 +391,7 @@ def _refined_labels(
         for b in boxes
     ]
     part = guide[crop]
-    geometry = band_geometry(part, band, params.ridge, bands, local)
+    geometry = band_geometry(part, band, params.ridge, bands, local, _pulls(bands, params))
     markers = geometry.markers
     flooded = nothing
     if geometry.box != (0, 0, 0, 0):
@@ -443,11 +460,16 @@ def _passes(
     return kept >= params.min_core and not weak
 
 
-def _put(out: np.ndarray, win: tuple[slice, slice], label_id: int, mask: np.ndarray) -> None:
-    """Replace object ``label_id`` of ``out`` over ``win`` by ``mask``, taking only its own and free pixels."""
+def _put(out: np.ndarray, win: tuple[slice, slice], label_id: int, mask: np.ndarray, coarse: np.ndarray) -> None:
+    """Replace object ``label_id`` of ``out`` over ``win`` by ``mask``.
+
+    It takes free pixels and those of its coarse mask (``coarse``: the full
+    coarse labels): a neighbour whose refinement spread into them while
+    this object was moved, or refined in a band it failed in, gives them back.
+    """
     view = out[win]
     view[view == label_id] = 0
-    view[mask & (view == 0)] = label_id
+    view[mask & ((view == 0) | (coarse[win] == label_id))] = label_id
 
 
 #: A move by alignment is kept only when the moved outline lies on photo
@@ -503,10 +525,10 @@ def _checked(
         right = label_id not in moved and coarse_support >= params.keep_edge and coarse_support >= support
         if small and not (passes and label_id in moved):
             # The grid is as fine as the pixels: the coarse mask is as exact as the photo allows.
-            _put(out, win, label_id, coarse[win] == label_id)
+            _put(out, win, label_id, coarse[win] == label_id, coarse)
             reports[label_id] = ObjectReport(label_id, False, "small", 1.0, coarse_support)
         elif right:  # the coarse outline already lies on the photo's edges: keep it
-            _put(out, win, label_id, coarse[win] == label_id)
+            _put(out, win, label_id, coarse[win] == label_id, coarse)
             reports[label_id] = ObjectReport(label_id, False, "edge", 1.0, coarse_support)
         else:
             reports[label_id] = ObjectReport(label_id, label_id in moved, "", kept, support)
@@ -525,11 +547,11 @@ def _checked(
             win, cells = failed[k]
             kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
             if _passes(kept, support, coarse_support, params):
-                _put(out, win, k, flooded.labels[win] == k)
+                _put(out, win, k, flooded.labels[win] == k, coarse)
                 reports[k] = ObjectReport(k, False, stage, kept, support)
                 del failed[k]
     for k, (win, _) in failed.items():
-        _put(out, win, k, coarse[win] == k)
+        _put(out, win, k, coarse[win] == k, coarse)
         reports[k] = ObjectReport(k, False, "coarse", 1.0, float("nan"))
     return out, tuple(reports[k] for k in sorted(reports))
 
@@ -573,7 +595,7 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
         if not checks:
             return first.labels, ()
         return _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
-    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes)
+    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
     shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
     soft = blur_mask(guide > 0, sigma)
