@@ -152,13 +152,14 @@ def _medial_ridge(signed: np.ndarray, depth: float, band: float, reach: int = 0)
 @numba.njit(cache=True, nogil=True)
 def _paint_object(
     crop, label_id, signed, by, bx, y0, y1, fy, x0, x1, fx, band,
-    sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox,
+    sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox, pull,
 ):  # pragma: no cover - compiled
     """Sure pixels, band and closeness tent of one object, over its window at (oy, ox).
 
     ``signed`` is the object's signed distance in cells on the block grid of
     ``by`` x ``bx`` pixels, read back bilinearly (``bilinear_taps``);
-    ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside.
+    ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside;
+    the closeness tent is scaled by ``pull``.
     """
     one = np.float32(1)
     bandf = np.float32(band)
@@ -191,7 +192,7 @@ def _paint_object(
                 markers[y, x] = label_id + 1
             if near:
                 undecided[y, x] = True
-                tent = min(max(one - d / bandf, np.float32(0)), one)
+                tent = min(max(one - d / bandf, np.float32(0)), one) * pull
                 if tent > closeness[y, x]:
                     closeness[y, x] = tent
 
@@ -218,6 +219,7 @@ def band_geometry(
     ridge: float = DEFAULT_PARAMS.ridge,
     bands: Mapping[int, float] | None = None,
     boxes: Sequence[tuple[slice, slice] | None] | None = None,
+    pulls: Mapping[int, float] | None = None,
 ) -> BandGeometry:
     """Markers and outline closeness for a coarse label image.
 
@@ -235,20 +237,25 @@ def band_geometry(
         seed them, and the watershed would give them away. With ``ridge`` > 0
         the middle line of such parts stays sure: pixels on the medial ridge
         of the object, or of the background between its parts, at least
-        ``ridge`` cells from the coarse outline. It must exceed the coarse
-        mask's typical error. 0 turns it off. Default ``RefineParams().ridge``
-        (0.5).
+        ``ridge`` cells from the coarse outline, or at any depth in a part or
+        gap thinner than ``2 * ridge`` for a cell along it. It must exceed the
+        coarse mask's typical error. 0 turns it off. Default
+        ``RefineParams().ridge`` (0.5).
     bands : mapping of int to float, optional
         Half-widths for some object ids instead of ``band``, in cells: wider
         for objects whose coarse outline is known to be less certain.
     boxes : sequence of (slice, slice) or None, optional
         ``scipy.ndimage.find_objects(coarse)`` when the caller has it already.
+    pulls : mapping of int to float, optional
+        Factors (0 to 1) on the closeness of some object ids: a weaker pull
+        of an outline that is only a guess (one moved by alignment).
 
     Returns
     -------
     BandGeometry
     """
     bands = dict(bands or {})
+    pulls = dict(pulls or {})
     for width in [band, *bands.values()]:
         if not width > 0:
             raise ValueError(f"band must be > 0 cells, got {width}")
@@ -278,16 +285,19 @@ def band_geometry(
         if use_ridge:
             # A block on the ridge lies within half a block of the middle
             # line, well inside any part at least 2 * ridge cells thick.
-            # A thin part is one thinner than 2 * ridge for a cell along it.
+            # A thin part is one thinner than 2 * ridge for a cell along it;
+            # a gap between two parts (the legs, an arm and the body) thinner
+            # than that keeps its middle line as seed all the same.
             reach = max(1, int(round(min(cell_y / f[0], cell_x / f[1]))))
             sure_in = _medial_ridge(signed, ridge, band, reach)
-            sure_out = _medial_ridge(-signed, ridge, band)
+            sure_out = _medial_ridge(-signed, ridge, band, reach)
         else:
             sure_in = sure_out = np.zeros((1, 1), bool)
         taps = bilinear_taps(signed.shape, f, inside.shape)
         _paint_object(
             crop, label_id, np.ascontiguousarray(signed, np.float32), *f, *taps, float(band),
             sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, y1, x1,
+            np.float32(pulls.get(label_id, 1.0)),
         )
     # Every pixel near an outline is undecided, on the object's side and on
     # the backdrop's; where objects touch, each opens its own side of the

@@ -221,3 +221,25 @@ def test_status_names_objects_whose_refinement_fell_back(make_napari_viewer, qtb
     widget = refine_widget(viewer, photo, coarse)
     refined(qtbot, widget)
     assert "Look at object 1 (unmoved)" in widget.status.value
+
+
+def test_objects_whose_refinement_fell_back_are_marked_on_the_canvas(make_napari_viewer, qtbot, tmp_path):
+    from napari_boostseg.coarse import jittered28, oracle28
+    from napari_boostseg.thin_objects import thin_object_photo
+
+    image, truth = thin_object_photo(9)
+    viewer = make_napari_viewer()
+    photo = viewer.add_image(image, name="frame")
+    coarse = viewer.add_labels(jittered28(truth, seed=9).astype(np.int32), name="frame coarse")
+    widget = refine_widget(viewer, photo, coarse)
+    refined(qtbot, widget)
+    flags = viewer.layers["frame look at"]
+    assert list(flags.features["note"]) == ["look at 1: unmoved"]
+    (y, x) = flags.data[0].astype(int)
+    assert widget.layers["segmentation"].data[y, x] == 1  # the point lies on the object
+    assert viewer.layers.selection.active.name == "frame markers"  # painting goes on there
+    viewer.screenshot(str(tmp_path / "flags.png"), canvas_only=False)
+    # A coarse mask nothing is doubtful about: the marker goes.
+    coarse.data = oracle28(truth).astype(np.int32)
+    refined(qtbot, widget)
+    assert "frame look at" not in [layer.name for layer in viewer.layers]

@@ -624,6 +624,35 @@ class RefineWidget(Container):
         doubtful = doubtful_objects(result.objects)
         look = f" Look at object {doubtful}: its refinement fell back to a safer mask." if doubtful else ""
         self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'.{look}"
+        self._flag(source[0], result.objects, labels)
+
+    def _flag(self, name: str, objects, labels: np.ndarray) -> None:
+        """A point with its reason on each object whose refinement fell back to a safer mask (none: no layer)."""
+        from napari_boostseg.safety import DOUBTFUL
+
+        old = self.layers.pop("flags", None)
+        if old is not None and old in self.viewer.layers:
+            self.viewer.layers.remove(old)
+        points, notes = [], []
+        for report in objects:
+            if report.fallback not in DOUBTFUL:
+                continue
+            ys, xs = np.nonzero(labels == report.label_id)
+            if not ys.size:
+                continue
+            # The object's pixel nearest its centroid: on the object even when it has a hole.
+            i = int(np.argmin((ys - ys.mean()) ** 2 + (xs - xs.mean()) ** 2))
+            points.append((ys[i], xs[i]))
+            notes.append(f"look at {report.label_id}: {report.fallback}")
+        if not points:
+            return
+        markers = self.viewer.layers.selection.active
+        self.layers["flags"] = self.viewer.add_points(
+            np.array(points, float), name=f"{name} look at", features={"note": notes},
+            text={"string": "{note}", "color": "yellow", "anchor": "upper_left", "size": 12},
+            symbol="x", face_color="yellow", size=max(9, min(labels.shape) // 40),
+        )
+        self.viewer.layers.selection.active = markers  # painting goes on where it was
 
     def _set_layers(self, name, result, markers, labels, features) -> None:
         viewer, layers = self.viewer, self.layers
