@@ -7,8 +7,10 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage as ndi
 
 from napari_boostseg import files
+from napari_boostseg.cutouts import product_window
 from napari_boostseg.shoot import STATUSES, Shoot
 
 
@@ -75,7 +77,7 @@ def test_accept_writes_training_data_and_cutouts(folders):
     labels = labels_of((40, 60), [(5, 20, 5, 25), (22, 38, 30, 58)])
     written = shoot.accept("a", labels, {1: "top", 2: "bag"})
     assert {p.relative_to(review).as_posix() for p in written} == {
-        "images/a.png", "labels/a.png", "labels/a.json", "cutouts/a_01.png", "cutouts/a_02.png",
+        "images/a.png", "labels/a.png", "labels/a.json", "cutouts/a-1.png", "cutouts/a-2.png",
     }
     assert (review / "images" / "a.png").read_bytes() == (photos / "a.png").read_bytes()
     assert shoot.status("a") == "corrected"
@@ -85,13 +87,16 @@ def test_accept_writes_training_data_and_cutouts(folders):
     np.testing.assert_array_equal(image, pixels["a"])
     np.testing.assert_array_equal(masks[..., 1], labels == 2)
     assert list(class_ids) == [1, 2]
-    rgba = np.asarray(Image.open(review / "cutouts" / "a_02.png"))
-    np.testing.assert_array_equal(rgba[..., 3], np.where(labels == 2, 255, 0))
-    np.testing.assert_array_equal(rgba[labels == 2, :3], pixels["a"][labels == 2])
+    # Each product's cut-out is cropped to it (with the margin every cut-out has).
+    window = product_window(ndi.find_objects(labels)[1], labels.shape)
+    rgba = np.asarray(Image.open(review / "cutouts" / "a-2.png"))
+    mine, photo = labels[window] == 2, pixels["a"][window]
+    np.testing.assert_array_equal(rgba[..., 3], np.where(mine, 255, 0))
+    np.testing.assert_array_equal(rgba[mine, :3], photo[mine])
 
     # Accepted again with one object: its outputs are that run's alone.
     shoot.accept("a", (labels == 2).astype(np.int32), {1: "bag"})
-    assert sorted(p.name for p in (review / "cutouts").iterdir()) == ["a_01.png"]
+    assert sorted(p.name for p in (review / "cutouts").iterdir()) == ["a-1.png"]
     assert json.loads((review / "labels" / "a.json").read_text()) == {"classes": {"1": "bag"}}
 
 

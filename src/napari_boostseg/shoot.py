@@ -40,14 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from . import files
-from .cutouts import cutout, write_cutout
+from .cutouts import cutout_files, write_product_cutouts
 
 __all__ = ["STATUSES", "Shoot"]
 
 STATUSES = ("new", "automatic", "corrected", "skipped")
 STATE_FILE = "review.json"
 #: Photo suffixes the Mask R-CNN training reads (see :mod:`napari_boostseg.mrcnn.dataset`).
-TRAINING_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
 
 class Shoot:
@@ -189,10 +188,8 @@ class Shoot:
 
     def coarse_classes(self, name: str) -> dict[int, str]:
         """The class of each coarse mask, where a model named it (see :meth:`save_edits`)."""
-        saved = self._edit_path(name, "coarse").with_suffix(".json")
-        if not saved.is_file():
-            return {}
-        return {int(k): str(v) for k, v in json.loads(saved.read_text(encoding="utf-8")).items()}
+        classes = files.read_classes(self._edit_path(name, "coarse"))
+        return {k: str(v) for k, v in (classes or {}).items()}
 
     def strokes(self, name: str) -> np.ndarray | None:
         """The strokes last saved for the photo (see :meth:`save_edits`), or None."""
@@ -219,11 +216,8 @@ class Shoot:
             if data is not None:
                 files.write_labels(self._edit_path(name, kind), np.asarray(data), overwrite=True)
         if coarse is not None and classes is not None:
-            text = json.dumps({str(k): str(v) for k, v in classes.items() if v}, indent=1) + "\n"
-            files.atomic_write(
-                self._edit_path(name, "coarse").with_suffix(".json"), lambda p: p.write_text(text),
-                overwrite=True,
-            )
+            named = {k: v for k, v in classes.items() if v}
+            files.write_classes(self._edit_path(name, "coarse"), named, overwrite=True)
         if coarse is not None:
             self._set_status(name, "automatic", only_from="new")
 
@@ -268,7 +262,7 @@ class Shoot:
         if missing:
             raise ValueError(f"Objects {missing} of {name!r} have no class name.")
         source = self.path(name)
-        if source.suffix.lower() in TRAINING_SUFFIXES:
+        if source.suffix.lower() in files.IMAGE_SUFFIXES:
             image = files.atomic_write(
                 self.review / "images" / source.name, lambda p: shutil.copyfile(source, p), overwrite=True
             )
@@ -278,22 +272,13 @@ class Shoot:
             image,
             files.write_labels(self.review / "labels" / f"{name}.png", labels, overwrite=True),
         ]
-        sidecar = json.dumps({"classes": {str(k): str(classes[k]) for k in ids}}, indent=2) + "\n"
-        written.append(
-            files.atomic_write(
-                self.review / "labels" / f"{name}.json", lambda p: p.write_text(sidecar), overwrite=True
-            )
-        )
+        written.append(files.write_classes(written[-1], {k: classes[k] for k in ids}, overwrite=True))
         icc = photo.icc_profile if photo is not None else None
         cutouts = self.review / "cutouts"
-        for k in ids:
-            rgba = cutout(pixels, labels, label=k)
-            written.append(
-                write_cutout(cutouts / f"{name}_{k:02d}.png", rgba, icc_profile=icc, overwrite=True)
-            )
-        kept = {p.name for p in written}
-        for old in cutouts.glob(f"{name}_*.png"):
-            if old.name not in kept and old.stem[len(name) + 1 :].isdigit():
+        written += write_product_cutouts(cutouts, name, pixels, labels, icc_profile=icc, overwrite=True)
+        kept = set(written)
+        for old in cutout_files(cutouts, name):
+            if old not in kept:
                 os.remove(old)
         self._set_status(name, "corrected")
         return written

@@ -106,7 +106,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     _image, masks, _classes = dataset.load(0)
     np.testing.assert_array_equal(masks[..., 0], corrected == 1)
     assert sorted(p.name for p in (review / "cutouts").iterdir()) == [
-        "bag_and_scarf_01.png", "bag_and_scarf_02.png",
+        "bag_and_scarf-1.png", "bag_and_scarf-2.png",
     ]
     qtbot.waitUntil(lambda: "dress segmentation" in viewer.layers, timeout=WAIT_MS)
     widget.skip_button.clicked.emit()  # the dress

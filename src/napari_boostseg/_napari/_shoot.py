@@ -61,14 +61,13 @@ class Prepared:
 
 def _model_classes() -> list[str]:
     """The bundled model's classes, garments first (read from its config; no TensorFlow)."""
-    import json
-
+    from napari_boostseg.coarse_masks import config_classes
     from napari_boostseg.models import GARMENT_CLASSES, default_weights
 
     weights = default_weights()
     if weights is None:
         return ["garment"]
-    names = json.loads(weights.with_suffix(".json").read_text())["class_names"][1:]
+    names = config_classes(weights)[1:]
     return sorted(names, key=lambda n: n not in GARMENT_CLASSES)
 
 

@@ -9,13 +9,14 @@ it is written.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from magicgui.widgets import ComboBox, Container, FileEdit, ProgressBar, PushButton, SpinBox
 from napari.utils.notifications import show_warning
 
+from .. import files
+from ..coarse_masks import config_classes
 from ..models import default_weights
 from ._widgets import DetectWidget, _report_error, _start, _status_label, same_viewer
 
@@ -68,10 +69,10 @@ def _loss_plot():
 
 
 def _model_classes(weights: Path) -> tuple[str, ...]:
-    config = weights.with_suffix(".json")
-    if not config.is_file():
-        raise ValueError(f"No config beside the weights: expected {config.name} in {config.parent}.")
-    return tuple(json.loads(config.read_text())["class_names"])
+    try:
+        return config_classes(weights)
+    except FileNotFoundError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def check_training_data(data: Path, class_names: tuple[str, ...]) -> int:
@@ -83,15 +84,13 @@ def check_training_data(data: Path, class_names: tuple[str, ...]) -> int:
     except FileNotFoundError as exc:
         raise ValueError(f"{exc} Accept photos in Shoot review first.") from None
     for _image, labels in dataset.items:
-        sidecar = labels.with_suffix(".json")
-        if sidecar.is_file():
-            names = json.loads(sidecar.read_text()).get("classes", {}).values()
-            unknown = sorted({n for n in names if isinstance(n, str) and n not in class_names[1:]})
-            if unknown:
-                raise ValueError(
-                    f"{sidecar.name} has classes {unknown} that the model does not know "
-                    f"(it knows {list(class_names[1:])}); change them or start from another model."
-                )
+        names = (files.read_classes(labels) or {}).values()
+        unknown = sorted({n for n in names if isinstance(n, str) and n not in class_names[1:]})
+        if unknown:
+            raise ValueError(
+                f"{files.sidecar_path(labels).name} has classes {unknown} that the model does not know "
+                f"(it knows {list(class_names[1:])}); change them or start from another model."
+            )
     return len(dataset)
 
 

@@ -41,10 +41,10 @@ class Trainer:
         ``epochs``, ``step``, ``steps``, ``loss`` and, at the end of an
         epoch, ``checkpoint``.
         """
-        env = dict(os.environ)
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        # The child imports TensorFlow quietly (_tensorflow.import_tensorflow),
+        # unless the user set TF_CPP_MIN_LOG_LEVEL.
         self._proc = proc = subprocess.Popen(
-            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+            [sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         try:
             pickle.dump(request, proc.stdin, protocol=5)
@@ -64,6 +64,9 @@ class Trainer:
 
 
 def _answer(request: dict, send) -> dict:
+    from napari_boostseg._tensorflow import import_tensorflow
+
+    import_tensorflow()
     from napari_boostseg.mrcnn import MaskRCNNConfig
     from napari_boostseg.mrcnn.model import config_path_for
     from napari_boostseg.mrcnn.training import train
