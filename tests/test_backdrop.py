@@ -146,3 +146,29 @@ def test_bad_input_is_refused():
         backdrop_labels(np.zeros((10, 10), np.uint8), min_area=2)
     with pytest.raises(ValueError, match="sensitivity"):
         backdrop_labels(np.zeros((10, 10), np.uint8), sensitivity=0)
+
+
+@pytest.mark.parametrize("seed", [3, 4])  # trousers beside a dress; a top between two trousers
+def test_touching_products_get_one_id_each(seed):
+    photo = _photo(seed, layout="touching")
+    n = int(photo.truth.max())
+    found = backdrop_labels(photo.image)
+    assert found.plain and found.count == n == int(found.labels.max())
+    scores = [s for s, _ in match_instances(found.labels, photo.truth)]
+    assert min(scores) > 0.85
+    # Without the split they are one region.
+    assert backdrop_labels(photo.image, split=False).count == 1
+
+
+@pytest.mark.parametrize("kind", ["bottom", "dress", "top"])
+def test_one_garment_with_narrow_parts_is_not_split(kind):
+    # Trouser legs, a dress's waist, sleeves.
+    for seed in range(6):
+        photo = _photo(seed, layout="single")
+        if photo.kinds == (kind,):
+            break
+    else:
+        pytest.skip(f"no single {kind} among the first seeds")
+    for backdrop in ("white", "light_grey", "colour"):
+        photo = _photo(seed, layout="single", backdrop=backdrop)
+        assert backdrop_labels(photo.image).count == 1
