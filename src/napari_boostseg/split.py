@@ -46,8 +46,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from scipy.spatial import ConvexHull, QhullError
 from skimage.color import rgb2lab
-from skimage.morphology import convex_hull_image
+from skimage.draw import polygon
 from skimage.segmentation import watershed
 
 __all__ = ["SplitParams", "split_touching", "best_cut"]
@@ -109,6 +110,19 @@ class Cut:
     colour: float  # CIELAB distance between the two sides' mean colours
 
 
+def _hull(mask: np.ndarray) -> np.ndarray:
+    """Convex hull of a mask's pixels, as a mask (the pixels' centres)."""
+    edge = mask & ~ndi.binary_erosion(mask)
+    points = np.argwhere(edge)
+    try:
+        corners = points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):  # a line or a point: the mask is its own hull
+        return mask.copy()
+    hull = mask.copy()
+    hull[polygon(corners[:, 0], corners[:, 1], mask.shape)] = True
+    return hull
+
+
 def _shape(region: np.ndarray, part: np.ndarray) -> tuple[float, float]:
     """Notch depth at the ends of the line between ``part`` and the rest, and hull overlap.
 
@@ -120,14 +134,14 @@ def _shape(region: np.ndarray, part: np.ndarray) -> tuple[float, float]:
     smaller = float(min(part.sum(), rest.sum()))
     line = part & ndi.binary_dilation(rest, _EIGHT)
     ends = line & ndi.binary_dilation(~region, _EIGHT)
-    hull = convex_hull_image(region)
+    hull = _hull(region)
     depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
     groups, n = ndi.label(ndi.binary_dilation(ends, _EIGHT, iterations=2) & region)
     notch = 0.0
     if n >= 2:
         deepest = np.sort(ndi.maximum(depth, groups, np.arange(1, n + 1)))[::-1]
         notch = float(deepest[1]) / np.sqrt(smaller)
-    overlap = float((convex_hull_image(part) & convex_hull_image(rest)).sum()) / smaller
+    overlap = float((_hull(part) & _hull(rest)).sum()) / smaller
     return notch, overlap
 
 
