@@ -30,10 +30,12 @@ stay one region; a garment of two colours whose parts meet between notches
 Examples
 --------
 >>> import numpy as np
+>>> yy, xx = np.mgrid[:120, :200]
+>>> blue = (yy - 60) ** 2 + (xx - 55) ** 2 < 45**2      # a round product
+>>> red = (yy - 60) ** 2 + (xx - 142) ** 2 < 45**2      # another, touching it
 >>> image = np.full((120, 200, 3), 0.95, np.float32)
->>> image[20:100, 20:100] = (0.1, 0.2, 0.6)      # a blue product
->>> image[30:110, 100:180] = (0.7, 0.1, 0.1)     # a red one, touching it
->>> labels = (image.mean(axis=2) < 0.9).astype(np.int32)
+>>> image[blue], image[red] = (0.1, 0.2, 0.6), (0.7, 0.1, 0.1)
+>>> labels = (blue | red).astype(np.int32)               # one region
 >>> int(split_touching(labels, image).max())
 2
 """
