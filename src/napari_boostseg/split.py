@@ -45,12 +45,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 from scipy import sparse
 from scipy.sparse.linalg import ArpackNoConvergence, eigsh
 from scipy.spatial import ConvexHull, QhullError
 from skimage.color import rgb2lab
-from skimage.draw import polygon
 from skimage.segmentation import watershed
 
 __all__ = ["SplitParams", "split_touching", "best_cut"]
@@ -120,9 +120,9 @@ def _hull(mask: np.ndarray) -> np.ndarray:
         corners = points[ConvexHull(points).vertices]
     except (QhullError, ValueError):  # a line or a point: the mask is its own hull
         return mask.copy()
-    hull = mask.copy()
-    hull[polygon(corners[:, 0], corners[:, 1], mask.shape)] = True
-    return hull
+    canvas = Image.new("1", (mask.shape[1], mask.shape[0]))
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for y, x in corners], fill=1, outline=1)
+    return np.asarray(canvas, bool) | mask
 
 
 def _shape(region: np.ndarray, part: np.ndarray) -> tuple[float, float]:
