@@ -16,7 +16,8 @@ size. :func:`split_touching` looks for such a line in each region:
    normalised cut (Shi and Malik, 2000) gives the best split in two.
 4. **Verdict.** The split is kept only when it is cheap (the two parts are
    joined by little, and by patches of other colours), the parts differ in
-   mean colour, both are large and each is one piece, and the shape agrees:
+   mean colour, both are large, broad (not a sleeve or a strap) and each is
+   one piece, and the shape agrees:
    the dividing line runs from a notch of the outline to another notch, and
    the parts lie side by side (their convex hulls overlap little) rather
    than one inside the other. Otherwise the region stays whole: splitting
@@ -73,7 +74,7 @@ class SplitParams:
     max_ncut : float
         Largest normalised cut that is kept. Default 0.02.
     min_colour : float
-        Smallest CIELAB distance between the two parts' mean colours. Default 10.
+        Smallest CIELAB distance between the two parts' mean colours. Default 15.
     min_notch : float
         Both ends of the dividing line must lie in a notch of the region's
         outline at least this deep (distance inside the region's convex hull),
@@ -81,7 +82,11 @@ class SplitParams:
     max_hull_overlap : float
         Largest overlap of the two parts' convex hulls, as a share of the
         smaller part's area: side by side products overlap little, the parts
-        of one garment (a collar in a jacket) nest. Default 0.25.
+        of one garment (a collar in a jacket) nest. Default 0.2.
+    min_breadth : float
+        Each part's widest inscribed disc, as a share of the square root of
+        its area: a sleeve or a strap of another colour is narrow, a product
+        is broad. Default 0.5.
     min_share : float
         Smallest part, as a share of the region. Default 0.12.
     min_pixels : int
@@ -93,9 +98,10 @@ class SplitParams:
     spacing: int = 8
     colour_scale: float = 25.0
     max_ncut: float = 0.02
-    min_colour: float = 10.0
+    min_colour: float = 15.0
     min_notch: float = 0.3
-    max_hull_overlap: float = 0.25
+    max_hull_overlap: float = 0.2
+    min_breadth: float = 0.5
     min_share: float = 0.12
     min_pixels: int = 400
     max_parts: int = 4
@@ -263,9 +269,16 @@ def best_cut(lab: np.ndarray, gradient: np.ndarray, region: np.ndarray, params: 
     return Cut(part, float(ncut[t]), float(share[t]), int(pieces), colour)
 
 
+def _breadth(part: np.ndarray) -> float:
+    """Widest inscribed disc's diameter over the square root of the area: low for a sleeve or a strap."""
+    return 2 * float(ndi.distance_transform_edt(np.pad(part, 1)).max()) / np.sqrt(max(part.sum(), 1))
+
+
 def _keep(cut: Cut | None, region: np.ndarray, params: SplitParams) -> bool:
     """Whether a cut divides two products rather than one product's parts."""
     if cut is None or cut.pieces != 2 or cut.ncut > params.max_ncut or cut.colour < params.min_colour:
+        return False
+    if min(_breadth(cut.part), _breadth(region & ~cut.part)) < params.min_breadth:
         return False
     notch, overlap = _shape(region, cut.part)
     return notch >= params.min_notch and overlap <= params.max_hull_overlap
