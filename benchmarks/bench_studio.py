@@ -17,6 +17,8 @@ does. Per layout and per hard case it reports:
     python benchmarks/bench_studio.py                    # development photos, auto source
     python benchmarks/bench_studio.py --source model     # the bundled Mask R-CNN only
     python benchmarks/bench_studio.py --split train      # training seeds (for choosing parameters)
+    python benchmarks/bench_studio.py --only touching    # one layout (or hard case), same seeds
+    python benchmarks/bench_studio.py --no-split         # touching products left as one region
 
 Development photos use products of CCP photos 0701-0800 and seeds from
 2_000_000; training photos products of 0001-0700 and seeds from 1_000_000.
@@ -28,11 +30,13 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from napari_boostseg import RefineParams, cutouts, files, refine
+from napari_boostseg import coarse_masks as coarse_masks_module
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
 from napari_boostseg.metrics import boundary_accuracy
 from napari_boostseg.metrics import match_instances as match
@@ -44,16 +48,19 @@ SEEDS = {"train": 1_000_000, "dev": 2_000_000}
 CUTOUT_IDS = {"train": studio.TRAIN_CUTOUT_IDS, "dev": studio.DEV_CUTOUT_IDS}
 
 
-def photos(split: int, per_layout: int, per_hard: int, size: int):
+def photos(split: int, per_layout: int, per_hard: int, size: int, groups=None):
     cutouts = studio.ccp_cutouts(require(CCP), CUTOUT_IDS[split])
     seed = SEEDS[split]
+    # Every photo keeps its seed whichever groups are chosen.
     for layout in studio.LAYOUTS:
         for i in range(per_layout):
-            yield layout, studio.render(cutouts, seed, layout=layout, size=size)
+            if not groups or layout in groups:
+                yield layout, studio.render(cutouts, seed, layout=layout, size=size)
             seed += 1
     for hard in studio.HARD_CASES:
         for i in range(per_hard):
-            yield hard, studio.render(cutouts, seed, layout="single", hard=hard, size=size)
+            if not groups or hard in groups:
+                yield hard, studio.render(cutouts, seed, layout="single", hard=hard, size=size)
             seed += 1
 
 
@@ -65,16 +72,22 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2400, help="long side in pixels (default 2400)")
     parser.add_argument("--source", choices=("auto", "backdrop", "model"), default="auto")
     parser.add_argument("--weights", type=Path, help="Mask R-CNN weights (default: the bundled model)")
+    parser.add_argument("--only", action="append", choices=studio.LAYOUTS + studio.HARD_CASES,
+                        help="measure only this layout or hard case (repeat for more; default all)")
+    parser.add_argument("--no-split", action="store_true",
+                        help="leave touching products as one backdrop region (to compare)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a RefineParams field, e.g. --set align=0")
     args = parser.parse_args()
     params = RefineParams(**{k: float(v) for k, v in (s.split("=", 1) for s in args.set)})
     model = (lambda: load_detector(args.weights)) if args.source != "backdrop" else None
+    if args.no_split:
+        coarse_masks_module.backdrop_labels = partial(coarse_masks_module.backdrop_labels, split=False)
 
     stats = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        for group, photo in photos(args.split, args.per_layout, args.per_hard, args.size):
+        for group, photo in photos(args.split, args.per_layout, args.per_hard, args.size, args.only):
             src = folder / f"{photo.name}.jpg"
             files.write_image(src, photo.image, quality=95)
             start = time.perf_counter()
@@ -100,7 +113,8 @@ def main() -> None:
                   f"IoU {np.mean([m[0] for m in coarse_match] or [1]):.3f} -> "
                   f"{np.mean([m for m in s['iou'][-photo.truth.max():]] or [1]):.3f} {ms:.0f} ms", flush=True)
 
-    print(f"\nsplit {args.split}, source {args.source}, {args.size} px long side\n")
+    print(f"\nsplit {args.split}, source {args.source}{' (touching products not split)' if args.no_split else ''}, "
+          f"{args.size} px long side\n")
     print("| photos | n | products found | coarse IoU / mBA | refined IoU / mBA | objects / products | "
           "backdrop source | ms per photo |")
     print("|---|---|---|---|---|---|---|---|")

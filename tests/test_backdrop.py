@@ -171,3 +171,28 @@ def test_histogram_median_is_the_median_to_a_bin():
     values = np.random.default_rng(1).gamma(2.0, 0.01, 5001)
     hist = np.bincount(np.minimum((values * 4096).astype(int), 4095), minlength=4096)
     assert abs(_hist_median(hist) - np.median(values)) < 1 / 4096
+
+
+def test_touching_products_get_one_id_each():
+    photo = _photo(3, layout="touching")  # trousers overlapping a dress
+    n = int(photo.truth.max())
+    found = backdrop_labels(photo.image)
+    assert found.plain and found.count == n == int(found.labels.max())
+    scores = [s for s, _ in match_instances(found.labels, photo.truth)]
+    assert min(scores) > 0.85
+    # Without the split they are one region.
+    assert backdrop_labels(photo.image, split=False).count == 1
+
+
+@pytest.mark.parametrize("kind", ["bottom", "dress", "top"])
+def test_one_garment_with_narrow_parts_is_not_split(kind):
+    # Trouser legs, a dress's waist, sleeves.
+    for seed in range(6):
+        photo = _photo(seed, layout="single")
+        if photo.kinds == (kind,):
+            break
+    else:
+        pytest.skip(f"no single {kind} among the first seeds")
+    for backdrop in ("white", "light_grey", "colour"):
+        photo = _photo(seed, layout="single", backdrop=backdrop)
+        assert backdrop_labels(photo.image).count == 1

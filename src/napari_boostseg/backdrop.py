@@ -28,7 +28,9 @@ as a smooth colour surface and takes what departs from it for product:
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
 :func:`napari_boostseg.refine` then snaps it to the photo's edges at full
-resolution. Touching products come out as one region.
+resolution. Touching products that differ in colour and meet between two
+notches of the outline are split into one region each
+(:mod:`napari_boostseg.split`); others come out as one region.
 
 When the photo has no plain backdrop (a street or lifestyle photo: the frame's
 border does not follow a smooth surface, or too little of the frame does),
@@ -57,6 +59,7 @@ from scipy import ndimage as ndi
 from .flood import flood
 from .inputs import check_image, intensity_scale
 from .resample import block_mean
+from .split import split_touching
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
@@ -312,6 +315,7 @@ def backdrop_labels(
     *,
     min_area: float = 0.0008,
     sensitivity: float = 1.0,
+    split: bool = True,
 ) -> BackdropResult:
     """Coarse labels of the products standing out from a plain studio backdrop.
 
@@ -328,6 +332,10 @@ def backdrop_labels(
         Scales how small a departure from the backdrop counts as product:
         above 1 finds fainter products (and more specks), below 1 fewer.
         Default 1.
+    split : bool, optional
+        Split a region of touching products into one per product where their
+        contact shows (:func:`napari_boostseg.split.split_touching`). Default
+        True.
 
     Returns
     -------
@@ -499,10 +507,12 @@ def backdrop_labels(
             _, (iy, ix) = ndi.distance_transform_edt(small_labels == 0, return_indices=True)
             small_labels[fill] = small_labels[iy[fill], ix[fill]]
     fraction = float((small_labels == 0).mean())
+    if split and fraction >= 0.2:
+        small_labels = split_touching(small_labels, small)
     if fraction < 0.2:
         return verdict(False, f"no plain backdrop: only {fraction:.0%} of the frame is backdrop")
     labels = _upsample_labels(small_labels, f, (H, W))
-    count = int(order.size)
+    count = int(small_labels.max())
     reason = f"{count} product(s) on a backdrop of {_describe(colour)}" if count else (
         "a plain backdrop with nothing on it")
     return verdict(True, reason, labels, fraction, count)

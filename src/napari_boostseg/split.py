@@ -1,0 +1,335 @@
+"""Split a region that holds several touching products into one region each.
+
+Products laid out side by side on a studio backdrop often touch or overlap a
+little, and a backdrop model then sees one region for two or three of them.
+Two touching products almost always differ somewhere along their contact, in
+colour or texture, and they meet along a line that is short beside their
+size. :func:`split_touching` looks for such a line in each region:
+
+1. **Superpixels.** The region is cut into small patches (about ``spacing``
+   pixels across) by a watershed on the photo's colour gradient, so patch
+   borders follow the photo's edges.
+2. **Graph.** Neighbouring patches are linked by the length of their common
+   border, weighted down by how much their colours (CIELAB means) differ.
+3. **Normalised cut.** The second eigenvector of the graph's normalised
+   Laplacian orders the patches; the threshold along it with the lowest
+   normalised cut (Shi and Malik, 2000) gives the best split in two.
+4. **Verdict.** The split is kept only when it is cheap (the two parts are
+   joined by little, and by patches of other colours), the parts differ in
+   mean colour, both are large, broad (not a sleeve or a strap) and each is
+   one piece, and the shape agrees:
+   the dividing line runs from a notch of the outline to another notch, and
+   the parts lie side by side (their convex hulls overlap little) rather
+   than one inside the other. Otherwise the region stays whole: splitting
+   one product is worse than leaving two together. A kept part is tried
+   again, for three or more products.
+
+Two touching products of the same colour, or whose contact is not notched,
+stay one region; a garment of two colours whose parts meet between notches
+(a pair of socks of two colours, a skirt over tights) may be split.
+
+Examples
+--------
+>>> import numpy as np
+>>> yy, xx = np.mgrid[:120, :200]
+>>> blue = (yy - 60) ** 2 + (xx - 55) ** 2 < 45**2      # a round product
+>>> red = (yy - 60) ** 2 + (xx - 142) ** 2 < 45**2      # another, touching it
+>>> image = np.full((120, 200, 3), 0.95, np.float32)
+>>> image[blue], image[red] = (0.1, 0.2, 0.6), (0.7, 0.1, 0.1)
+>>> labels = (blue | red).astype(np.int32)               # one region
+>>> int(split_touching(labels, image).max())
+2
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage as ndi
+from scipy import sparse
+from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+from scipy.spatial import ConvexHull, QhullError
+from skimage.color import rgb2lab
+from skimage.segmentation import watershed
+
+__all__ = ["SplitParams", "split_touching", "best_cut"]
+
+_EIGHT = np.ones((3, 3), bool)
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """How eagerly :func:`split_touching` splits a region.
+
+    Attributes
+    ----------
+    spacing : int
+        Smallest patch size in pixels (of the working copy); large regions get
+        larger patches, about 400 in all. Default 8.
+    colour_scale : float
+        CIELAB distance at which a link between two patches weighs 1/e of a
+        link between two patches of the same colour. Default 25.
+    max_ncut : float
+        Largest normalised cut that is kept. Default 0.02.
+    min_colour : float
+        Smallest CIELAB distance between the two parts' mean colours. Default 15.
+    min_notch : float
+        Both ends of the dividing line must lie in a notch of the region's
+        outline at least this deep (distance inside the region's convex hull),
+        as a share of the square root of the smaller part's area. Default 0.3.
+    max_hull_overlap : float
+        Largest overlap of the two parts' convex hulls, as a share of the
+        smaller part's area: side by side products overlap little, the parts
+        of one garment (a collar in a jacket) nest. Default 0.2.
+    min_breadth : float
+        Each part's widest inscribed disc, as a share of the square root of
+        its area: a sleeve or a strap of another colour is narrow, a product
+        is broad. Default 0.5.
+    min_share : float
+        Smallest part, as a share of the region. Default 0.12.
+    min_pixels : int
+        Smallest part, in pixels. Default 400.
+    max_parts : int
+        Most parts one region is split into. Default 4.
+    """
+
+    spacing: int = 8
+    colour_scale: float = 25.0
+    max_ncut: float = 0.02
+    min_colour: float = 15.0
+    min_notch: float = 0.3
+    max_hull_overlap: float = 0.2
+    min_breadth: float = 0.5
+    min_share: float = 0.12
+    min_pixels: int = 400
+    max_parts: int = 4
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The best split in two of one region (see :func:`best_cut`)."""
+
+    part: np.ndarray  # (h, w) bool, one side, inside the region's box
+    ncut: float
+    share: float  # the smaller side's share of the region
+    pieces: int  # connected pieces of the two sides together (2 when each is one piece)
+    colour: float  # CIELAB distance between the two sides' mean colours
+
+
+def _hull(mask: np.ndarray) -> np.ndarray:
+    """Convex hull of a mask's pixels, as a mask (the pixels' centres)."""
+    edge = mask & ~ndi.binary_erosion(mask)
+    points = np.argwhere(edge)
+    try:
+        corners = points[ConvexHull(points).vertices]
+    except (QhullError, ValueError):  # a line or a point: the mask is its own hull
+        return mask.copy()
+    canvas = Image.new("1", (mask.shape[1], mask.shape[0]))
+    ImageDraw.Draw(canvas).polygon([(float(x), float(y)) for y, x in corners], fill=1, outline=1)
+    return np.asarray(canvas, bool) | mask
+
+
+def _shape(region: np.ndarray, part: np.ndarray) -> tuple[float, float]:
+    """Notch depth at the ends of the line between ``part`` and the rest, and hull overlap.
+
+    Both are shares of the square root (notch) or the area (overlap) of the
+    smaller side; the notch is that of the shallower end, 0 when the line
+    does not meet the outline at two places.
+    """
+    rest = region & ~part
+    smaller = float(min(part.sum(), rest.sum()))
+    line = part & ndi.binary_dilation(rest, _EIGHT)
+    ends = line & ndi.binary_dilation(~region, _EIGHT)
+    hull = _hull(region)
+    depth = ndi.distance_transform_edt(np.pad(hull, 1))[1:-1, 1:-1]
+    groups, n = ndi.label(ndi.binary_dilation(ends, _EIGHT, iterations=2) & region)
+    notch = 0.0
+    if n >= 2:
+        deepest = np.sort(ndi.maximum(depth, groups, np.arange(1, n + 1)))[::-1]
+        notch = float(deepest[1]) / np.sqrt(smaller)
+    overlap = float((_hull(part) & _hull(rest)).sum()) / smaller
+    return notch, overlap
+
+
+def _lab(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2 or image.shape[2] == 1:
+        grey = image if image.ndim == 2 else image[..., 0]
+        return (np.clip(grey, 0, 1) * 100).astype(np.float32)[..., None]
+    return rgb2lab(np.clip(image[..., :3], 0, 1)).astype(np.float32)
+
+
+def _gradient(lab: np.ndarray) -> np.ndarray:
+    out = np.zeros(lab.shape[:2], np.float32)
+    for k in range(lab.shape[2]):
+        out += np.hypot(ndi.sobel(lab[..., k], 0), ndi.sobel(lab[..., k], 1))
+    return out
+
+
+def _patches(gradient: np.ndarray, region: np.ndarray, spacing: int) -> np.ndarray:
+    """Patches of ``region`` (labels 1..n, 0 outside) by a seeded watershed of ``gradient``."""
+    seeds = np.zeros(region.shape, np.int32)
+    s = spacing
+    ys, xs = np.mgrid[s // 2 : region.shape[0] : s, s // 2 : region.shape[1] : s]
+    inside = region[ys, xs]
+    seeds[ys[inside], xs[inside]] = np.arange(1, int(inside.sum()) + 1)
+    patches = watershed(gradient, seeds, mask=region)
+    # Bits of the region that no seed reached (thin strands) get their own patch.
+    stray = region & (patches == 0)
+    if stray.any():
+        extra, m = ndi.label(stray)
+        patches[stray] = extra[stray] + patches.max()
+    return patches
+
+
+def _links(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (i, j) of neighbouring patches (0-based) and the length of their border."""
+    a = np.concatenate([patches[:, :-1].ravel(), patches[:-1].ravel()])
+    b = np.concatenate([patches[:, 1:].ravel(), patches[1:].ravel()])
+    keep = (a != b) & (a > 0) & (b > 0)
+    lo = np.minimum(a[keep], b[keep]) - 1
+    hi = np.maximum(a[keep], b[keep]) - 1
+    n = int(patches.max())
+    key = lo.astype(np.int64) * n + hi
+    uniq, length = np.unique(key, return_counts=True)
+    return uniq // n, uniq % n, length.astype(np.float64)
+
+
+def best_cut(lab: np.ndarray, gradient: np.ndarray, region: np.ndarray, params: SplitParams) -> Cut | None:
+    """The split in two of ``region`` with the lowest normalised cut.
+
+    Parameters
+    ----------
+    lab : (h, w, C) ndarray of float32
+        The photo in CIELAB (or lightness only, C = 1).
+    gradient : (h, w) ndarray of float32
+        Its colour gradient (sum of the channels' Sobel magnitudes).
+    region : (h, w) ndarray of bool
+        One region of connected product pixels.
+    params : SplitParams
+
+    Returns
+    -------
+    Cut or None
+        None when the region is too small to hold two parts.
+    """
+    area = int(region.sum())
+    if area < 2 * params.min_pixels:
+        return None
+    # About 400 patches at most: the graph stays small for any region.
+    spacing = max(params.spacing, int(np.ceil(np.sqrt(area / 400))))
+    patches = _patches(gradient, region, spacing)
+    n = int(patches.max())
+    if n < 4:
+        return None
+    index = patches[region] - 1
+    size = np.bincount(index, minlength=n).astype(np.float64)
+    mean = np.stack([np.bincount(index, weights=lab[..., k][region], minlength=n) for k in range(lab.shape[2])], 1)
+    mean /= np.maximum(size, 1)[:, None]
+    i, j, length = _links(patches)
+    distance = np.sqrt(((mean[i] - mean[j]) ** 2).sum(axis=1))
+    weight = length * np.exp(-((distance / params.colour_scale) ** 2))
+    degree = np.bincount(i, weights=weight, minlength=n) + np.bincount(j, weights=weight, minlength=n) + 1e-9
+    # Generalised eigenproblem (D - W) y = lambda D y, through the normalised
+    # affinity D^-1/2 W D^-1/2: its second largest eigenvector, over sqrt(D).
+    root = 1 / np.sqrt(degree)
+    scaled = weight * root[i] * root[j]
+    normalised = sparse.coo_matrix((np.r_[scaled, scaled], (np.r_[i, j], np.r_[j, i])), shape=(n, n)).tocsr()
+    start = np.sqrt(degree) + np.random.default_rng(0).uniform(0, 1e-3, n)
+    try:
+        _, vectors = eigsh(normalised, k=2, which="LA", v0=start, tol=1e-6, maxiter=50 * n)
+        vectors = vectors[:, ::-1]
+    except ArpackNoConvergence:  # nearly repeated eigenvalues: solve it densely
+        _, vectors = np.linalg.eigh(normalised.toarray())
+        vectors = vectors[:, ::-1]
+    order = np.argsort(vectors[:, 1] * root, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    # The cut between the first t + 1 patches in that order and the rest, for every t.
+    first, last = np.minimum(rank[i], rank[j]), np.maximum(rank[i], rank[j])
+    cut = np.zeros(n + 1)
+    np.add.at(cut, first, weight)
+    np.add.at(cut, last, -weight)
+    cut = np.cumsum(cut)[: n - 1]
+    volume = np.cumsum(degree[order])[: n - 1]
+    total = degree.sum()
+    ncut = cut / volume + cut / (total - volume)
+    grown = np.cumsum(size[order])[: n - 1]
+    share = np.minimum(grown, area - grown) / area
+    ok = (share >= params.min_share) & (np.minimum(grown, area - grown) >= params.min_pixels)
+    if not ok.any():
+        return None
+    t = int(np.argmin(np.where(ok, ncut, np.inf)))
+    side = np.zeros(n + 1, bool)
+    side[order[: t + 1] + 1] = True
+    part = side[patches] & region
+    pieces = ndi.label(part)[1] + ndi.label(region & ~part)[1]
+    colour = float(np.linalg.norm(lab[part].mean(axis=0) - lab[region & ~part].mean(axis=0)))
+    return Cut(part, float(ncut[t]), float(share[t]), int(pieces), colour)
+
+
+def _breadth(part: np.ndarray) -> float:
+    """Widest inscribed disc's diameter over the square root of the area: low for a sleeve or a strap."""
+    return 2 * float(ndi.distance_transform_edt(np.pad(part, 1)).max()) / np.sqrt(max(part.sum(), 1))
+
+
+def _keep(cut: Cut | None, region: np.ndarray, params: SplitParams) -> bool:
+    """Whether a cut divides two products rather than one product's parts."""
+    if cut is None or cut.pieces != 2 or cut.ncut > params.max_ncut or cut.colour < params.min_colour:
+        return False
+    if min(_breadth(cut.part), _breadth(region & ~cut.part)) < params.min_breadth:
+        return False
+    notch, overlap = _shape(region, cut.part)
+    return notch >= params.min_notch and overlap <= params.max_hull_overlap
+
+
+def split_touching(labels: np.ndarray, image: np.ndarray, params: SplitParams | None = None) -> np.ndarray:
+    """Labels with each region of several touching products split into one per product.
+
+    Parameters
+    ----------
+    labels : (h, w) ndarray of int
+        0 backdrop, 1..N regions of product pixels.
+    image : (h, w) or (h, w, C) ndarray of float
+        The photo at the same size, in [0, 1].
+    params : SplitParams, optional
+        Default ``SplitParams()``.
+
+    Returns
+    -------
+    (h, w) ndarray of int32
+        0 backdrop, 1..M products (M >= N), numbered by size, largest first.
+    """
+    params = params or SplitParams()
+    labels = np.asarray(labels)
+    image = np.asarray(image, np.float32)
+    if image.shape[:2] != labels.shape:
+        raise ValueError(f"image {image.shape[:2]} and labels {labels.shape} differ in size")
+    out = np.zeros(labels.shape, np.int32)
+    if labels.max() <= 0:
+        return out
+    pieces: list[tuple[tuple[slice, slice], np.ndarray]] = []
+    for k, box in enumerate(ndi.find_objects(labels.astype(np.int32)), start=1):
+        if box is None:
+            continue
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
+        todo = [labels[box] == k]
+        lab = _lab(image[box])
+        gradient = _gradient(lab)
+        parts = []
+        while todo:
+            region = todo.pop()
+            found = None
+            if len(parts) + len(todo) + 1 < params.max_parts:
+                found = best_cut(lab, gradient, region, params)
+            if _keep(found, region, params):
+                todo += [found.part, region & ~found.part]
+            else:
+                parts.append(region)
+        pieces += [(box, p) for p in parts]
+    sizes = [int(p.sum()) for _, p in pieces]
+    for new, at in enumerate(np.argsort(sizes, kind="stable")[::-1], start=1):
+        box, part = pieces[at]
+        out[box][part] = new
+    return out

@@ -1,0 +1,109 @@
+"""Splitting a region of touching products into one region per product."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.draw import disk, polygon
+
+from napari_boostseg.split import SplitParams, split_touching
+
+BACKDROP = (0.95, 0.95, 0.94)
+
+
+def _photo(shape=(240, 360)):
+    rng = np.random.default_rng(0)
+    image = np.empty(shape + (3,), np.float32)
+    image[:] = BACKDROP
+    return image, rng
+
+
+def _paint(image, mask, colour, rng):
+    texture = rng.normal(0, 0.02, (int(mask.sum()), 1)).astype(np.float32)
+    image[mask] = np.clip(np.asarray(colour, np.float32) + texture, 0, 1)
+
+
+def _shirt(shape, top, left, size):
+    """A T-shirt outline: a body and two sleeves."""
+    mask = np.zeros(shape, bool)
+    s = size
+    ys = np.array([0, 0, 0.1, 0.35, 0.5, 0.32, 1, 1, 0.32, 0.5, 0.35, 0.1]) * s + top
+    xs = np.array([0.35, 0.65, 0.7, 1, 0.88, 0.78, 0.8, 0.2, 0.22, 0.12, 0, 0.3]) * s + left
+    rr, cc = polygon(ys, xs, shape)
+    mask[rr, cc] = True
+    return mask
+
+
+def test_two_touching_products_of_different_colours_become_two():
+    image, rng = _photo()
+    a = _shirt(image.shape[:2], 30, 20, 180)
+    b = _shirt(image.shape[:2], 40, 190, 170)
+    b &= ~a
+    assert (a & np.roll(b, -1, axis=1)).any()  # they touch (sleeve on sleeve)
+    _paint(image, a, (0.15, 0.25, 0.55), rng)
+    _paint(image, b, (0.75, 0.2, 0.15), rng)
+    labels = split_touching((a | b).astype(np.int32), image)
+    assert labels.max() == 2
+    for truth in (a, b):
+        ids, counts = np.unique(labels[truth], return_counts=True)
+        assert counts.max() > 0.95 * truth.sum()
+    # Numbered by size, largest first, and nothing added outside the region.
+    sizes = np.bincount(labels.ravel())[1:]
+    assert sizes[0] >= sizes[1] and ((labels > 0) == (a | b)).all()
+
+
+def test_one_colour_garment_with_a_narrow_part_stays_one():
+    # Sleeves, a strap joined by a narrow bridge, trousers: narrow parts, one colour.
+    image, rng = _photo()
+    shape = image.shape[:2]
+    shirt = _shirt(shape, 30, 20, 180)
+    bridge = np.zeros(shape, bool)
+    bridge[100:106, 190:230] = True
+    bag = np.zeros(shape, bool)
+    bag[disk((110, 280), 60, shape=shape)] = True
+    garment = shirt | bridge | bag
+    _paint(image, garment, (0.3, 0.5, 0.3), rng)
+    labels = split_touching(garment.astype(np.int32), image)
+    assert labels.max() == 1 and ((labels > 0) == garment).all()
+
+
+def test_two_colour_garment_with_no_notch_stays_one():
+    # A skirt whose yoke is another colour: the colours meet along a straight
+    # band across the garment, not between two notches of its outline.
+    image, rng = _photo()
+    skirt = np.zeros(image.shape[:2], bool)
+    rr, cc = polygon([20, 20, 220, 220], [140, 220, 300, 60], skirt.shape)
+    skirt[rr, cc] = True
+    yoke = skirt.copy()
+    yoke[90:] = False
+    _paint(image, skirt & ~yoke, (0.2, 0.3, 0.6), rng)
+    _paint(image, yoke, (0.8, 0.7, 0.2), rng)
+    labels = split_touching(skirt.astype(np.int32), image)
+    assert labels.max() == 1
+
+
+def test_separate_regions_keep_one_id_each_and_empty_stays_empty():
+    image, rng = _photo()
+    labels = np.zeros(image.shape[:2], np.int32)
+    labels[20:60, 20:60] = 1
+    labels[100:200, 200:300] = 2
+    _paint(image, labels > 0, (0.2, 0.2, 0.2), rng)
+    out = split_touching(labels, image)
+    assert out.max() == 2 and out[150, 250] == 1 and out[40, 40] == 2
+    assert split_touching(np.zeros_like(labels), image).max() == 0
+
+
+def test_sizes_must_match():
+    image, _ = _photo()
+    with pytest.raises(ValueError, match="differ in size"):
+        split_touching(np.zeros((10, 10), np.int32), image)
+
+
+def test_max_parts_limits_the_split():
+    image, rng = _photo()
+    a = _shirt(image.shape[:2], 30, 20, 180)
+    b = _shirt(image.shape[:2], 40, 190, 170) & ~a
+    _paint(image, a, (0.15, 0.25, 0.55), rng)
+    _paint(image, b, (0.75, 0.2, 0.15), rng)
+    labels = split_touching((a | b).astype(np.int32), image, SplitParams(max_parts=1))
+    assert labels.max() == 1
