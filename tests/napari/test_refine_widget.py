@@ -225,7 +225,7 @@ def test_status_names_objects_whose_refinement_fell_back(make_napari_viewer, qtb
 
 def test_objects_whose_refinement_fell_back_are_marked_on_the_canvas(make_napari_viewer, qtbot, tmp_path):
     from napari_boostseg.coarse import jittered28, oracle28
-    from napari_boostseg.thin_objects import thin_object_photo
+    from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
     image, truth = thin_object_photo(9)
     viewer = make_napari_viewer()
