@@ -18,7 +18,7 @@ does. Per layout and per hard case it reports:
     python benchmarks/bench_studio.py --source model     # the bundled Mask R-CNN only
     python benchmarks/bench_studio.py --split train      # training seeds (for choosing parameters)
     python benchmarks/bench_studio.py --only touching    # one layout (or hard case), same seeds
-    python benchmarks/bench_studio.py --no-split         # touching products left as one region
+    python benchmarks/bench_studio.py --split-touching   # touching products split (split=True)
 
 Development photos use products of CCP photos 0701-0800 and seeds from
 2_000_000; training photos products of 0001-0700 and seeds from 1_000_000.
@@ -74,15 +74,15 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="Mask R-CNN weights (default: the bundled model)")
     parser.add_argument("--only", action="append", choices=studio.LAYOUTS + studio.HARD_CASES,
                         help="measure only this layout or hard case (repeat for more; default all)")
-    parser.add_argument("--no-split", action="store_true",
-                        help="leave touching products as one backdrop region (to compare)")
+    parser.add_argument("--split-touching", action="store_true",
+                        help="split touching products found on the backdrop (backdrop_labels split=True)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a RefineParams field, e.g. --set align=0")
     args = parser.parse_args()
     params = RefineParams(**{k: float(v) for k, v in (s.split("=", 1) for s in args.set)})
     model = (lambda: load_detector(args.weights)) if args.source != "backdrop" else None
-    if args.no_split:
-        coarse_masks_module.backdrop_labels = partial(coarse_masks_module.backdrop_labels, split=False)
+    if args.split_touching:
+        coarse_masks_module.backdrop_labels = partial(coarse_masks_module.backdrop_labels, split=True)
 
     stats = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp:
@@ -113,7 +113,7 @@ def main() -> None:
                   f"IoU {np.mean([m[0] for m in coarse_match] or [1]):.3f} -> "
                   f"{np.mean([m for m in s['iou'][-photo.truth.max():]] or [1]):.3f} {ms:.0f} ms", flush=True)
 
-    print(f"\nsplit {args.split}, source {args.source}{' (touching products not split)' if args.no_split else ''}, "
+    print(f"\nsplit {args.split}, source {args.source}{' (touching products split)' if args.split_touching else ''}, "
           f"{args.size} px long side\n")
     print("| photos | n | products found | coarse IoU / mBA | refined IoU / mBA | objects / products | "
           "backdrop source | ms per photo |")

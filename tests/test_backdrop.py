@@ -176,12 +176,12 @@ def test_histogram_median_is_the_median_to_a_bin():
 def test_touching_products_get_one_id_each():
     photo = _photo(3, layout="touching")  # trousers overlapping a dress
     n = int(photo.truth.max())
-    found = backdrop_labels(photo.image)
+    found = backdrop_labels(photo.image, split=True)
     assert found.plain and found.count == n == int(found.labels.max())
     scores = [s for s, _ in match_instances(found.labels, photo.truth)]
     assert min(scores) > 0.85
-    # Without the split they are one region.
-    assert backdrop_labels(photo.image, split=False).count == 1
+    # Without the split (the default) they are one region.
+    assert backdrop_labels(photo.image).count == 1
 
 
 @pytest.mark.parametrize("kind", ["bottom", "dress", "top"])
@@ -195,4 +195,4 @@ def test_one_garment_with_narrow_parts_is_not_split(kind):
         pytest.skip(f"no single {kind} among the first seeds")
     for backdrop in ("white", "light_grey", "colour"):
         photo = _photo(seed, layout="single", backdrop=backdrop)
-        assert backdrop_labels(photo.image).count == 1
+        assert backdrop_labels(photo.image, split=True).count == 1

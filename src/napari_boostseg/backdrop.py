@@ -28,9 +28,11 @@ as a smooth colour surface and takes what departs from it for product:
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
 :func:`napari_boostseg.refine` then snaps it to the photo's edges at full
-resolution. Touching products that differ in colour and meet between two
-notches of the outline are split into one region each
-(:mod:`napari_boostseg.split`); others come out as one region.
+resolution. Touching products come out as one region; with ``split=True``
+those that differ in colour and meet between two notches of the outline are
+split into one region each (:mod:`napari_boostseg.split`). The split is off by
+default: on development photos it also cut a bag with a handle in two and added
+pieces to a product cut by the frame, and most studio photos show one product.
 
 When the photo has no plain backdrop (a street or lifestyle photo: the frame's
 border does not follow a smooth surface, or too little of the frame does),
@@ -315,7 +317,7 @@ def backdrop_labels(
     *,
     min_area: float = 0.0008,
     sensitivity: float = 1.0,
-    split: bool = True,
+    split: bool = False,
 ) -> BackdropResult:
     """Coarse labels of the products standing out from a plain studio backdrop.
 
@@ -334,8 +336,8 @@ def backdrop_labels(
         Default 1.
     split : bool, optional
         Split a region of touching products into one per product where their
-        contact shows (:func:`napari_boostseg.split.split_touching`). Default
-        True.
+        contact shows (:func:`napari_boostseg.split.split_touching`); it may
+        also cut a single product of two colours in two. Default False.
 
     Returns
     -------

@@ -6,8 +6,8 @@ sources and the same choice between them:
 
 * ``"backdrop"`` -- :func:`napari_boostseg.backdrop.backdrop_labels`: the
   products that stand out from a plain studio backdrop; no model, about a
-  tenth of a second; each separate product is one object, and touching
-  products are split where their contact shows (often they stay one).
+  tenth of a second; each separate product is one object (touching
+  products are one object unless ``split=True`` is passed on).
 * ``"model"`` -- a Mask R-CNN (the bundled garment model unless weights are
   given): works on any photo, street or studio, and names each object's class.
 * ``"auto"`` (the default) -- the backdrop where the photo has a plain backdrop
