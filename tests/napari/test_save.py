@@ -87,6 +87,8 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     widget.image.value = viewer.add_image(photo, name="shoot 1")
     widget.segmentation.value = viewer.add_labels(labels, name="segmentation")
     widget.folder.value = tmp_path
+    assert widget.crop.value  # cropped by default, as segment writes them
+    widget.crop.value = False  # the whole frame
 
     written = widget.export()
     assert [p.name for p in written] == ["shoot_1-1.png", "shoot_1-2.png", "shoot_1-3.png"]

@@ -784,7 +784,8 @@ class ExportWidget(Container):
         self.prefix = LineEdit(
             label="name", value="", tooltip="File names: <name>-<id>.png; empty: the photo's name."
         )
-        self.crop = CheckBox(text="crop to each product", value=False)
+        # Cropped by default, as `boostseg segment` writes them.
+        self.crop = CheckBox(text="crop to each product", value=True)
         self.export_button = PushButton(text="Export cut-outs")
         self.status = _status_label()
         self.extend([
