@@ -61,7 +61,6 @@ from scipy import ndimage as ndi
 from .flood import flood
 from .inputs import check_image, intensity_scale
 from .resample import block_mean
-from .split import split_touching
 
 __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 
@@ -510,6 +509,8 @@ def backdrop_labels(
             small_labels[fill] = small_labels[iy[fill], ix[fill]]
     fraction = float((small_labels == 0).mean())
     if split and fraction >= 0.2:
+        from .split import split_touching  # off by default: its imports only when asked
+
         small_labels = split_touching(small_labels, small)
     if fraction < 0.2:
         return verdict(False, f"no plain backdrop: only {fraction:.0%} of the frame is backdrop")
