@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _photos import ICC, random_photo
 from PIL import Image
 
 from napari_boostseg import cutouts, files
 
 
-def _photo(h=7, w=5, dtype=np.uint8, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    top = np.iinfo(dtype).max
-    shape = (h, w) if channels == 1 else (h, w, channels)
-    return rng.integers(0, top, size=shape, endpoint=True, dtype=dtype)
-
-
-ICC = b"\x00\x00\x02\x0cfake-icc-profile-for-tests" + bytes(range(64))
-
-
 def test_cutout_uint8():
-    img = _photo(4, 4)
+    img = random_photo(4, 4)
     labels = np.zeros((4, 4), np.int32)
     labels[:2, :2] = 1
     labels[2:, 2:] = 2
@@ -36,12 +27,12 @@ def test_cutout_uint8():
 
 
 def test_cutout_16bit_soft_and_grey():
-    img = _photo(3, 3, np.uint16)
+    img = random_photo(3, 3, np.uint16)
     soft = np.array([[0, 0.5, 1]] * 3, dtype=np.float32)
     rgba = cutouts.cutout(img, soft)
     assert rgba.dtype == np.uint16
     np.testing.assert_array_equal(rgba[0, :, 3], [0, 32768, 65535])
-    grey = cutouts.cutout(_photo(3, 3, channels=1), soft > 0)
+    grey = cutouts.cutout(random_photo(3, 3, channels=1), soft > 0)
     np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
 
 
@@ -56,7 +47,7 @@ def test_flatten_on_white():
 
 
 def test_write_cutout_8bit_with_icc(tmp_path):
-    rgba = cutouts.cutout(_photo(5, 6), np.eye(5, 6, dtype=bool))
+    rgba = cutouts.cutout(random_photo(5, 6), np.eye(5, 6, dtype=bool))
     path = cutouts.write_cutout(tmp_path / "c.png", rgba, icc_profile=ICC)
     with Image.open(path) as im:
         assert im.mode == "RGBA"
@@ -69,7 +60,7 @@ def test_write_cutout_8bit_with_icc(tmp_path):
 
 
 def test_write_cutout_16bit_roundtrip(tmp_path):
-    rgba = cutouts.cutout(_photo(9, 7, np.uint16, seed=3), np.tri(9, 7, dtype=bool))
+    rgba = cutouts.cutout(random_photo(9, 7, np.uint16, seed=3), np.tri(9, 7, dtype=bool))
     path = cutouts.write_cutout(tmp_path / "c16.png", rgba, icc_profile=ICC)
     with Image.open(path) as im:
         # Pillow reads 16-bit colour PNGs with 8 bits, but it parses header and ICC.
@@ -85,7 +76,7 @@ def test_write_cutout_16bit_roundtrip(tmp_path):
     assert photo.icc_profile == ICC
 
 
-def test_product_window_adds_a_margin_of_the_longer_side_within_the_photo():
+def test_product_window_adds_a_margin_of_the_longer_side_within_therandom_photo():
     box = (slice(100, 300), slice(50, 150))  # 200 tall, 100 wide: margin 10
     assert cutouts.product_window(box, (400, 400)) == (slice(90, 310), slice(40, 160))
     assert cutouts.product_window(box, (305, 155)) == (slice(90, 305), slice(40, 155))
@@ -95,7 +86,7 @@ def test_product_window_adds_a_margin_of_the_longer_side_within_the_photo():
 
 
 def test_product_cutouts_one_per_object_cropped_or_whole_frame():
-    img = _photo(60, 80, np.uint16, seed=4)
+    img = random_photo(60, 80, np.uint16, seed=4)
     labels = np.zeros((60, 80), np.int32)
     labels[10:30, 5:25] = 1
     labels[35:55, 40:70] = 3  # ids need not be consecutive
@@ -115,7 +106,7 @@ def test_product_cutouts_one_per_object_cropped_or_whole_frame():
     assert list(cutouts.product_cutouts(img, np.zeros((60, 80), np.int32))) == []
 
 
-def test_cutout_names_and_the_files_of_one_photo(tmp_path):
+def test_cutout_names_and_the_files_of_onerandom_photo(tmp_path):
     assert cutouts.cutout_name("shirt", 2) == "shirt-2.png"
     assert cutouts.cutout_name("shirt", 2, ".jpg") == "shirt-2.jpg"
     for name in ("shirt-1.png", "shirt-12.png", "shirt-1-1.png", "shirt.png", "shirt-a.png", "shirt-1.jpg"):
@@ -127,7 +118,7 @@ def test_cutout_names_and_the_files_of_one_photo(tmp_path):
 
 
 def test_write_product_cutouts_refuses_before_writing_any(tmp_path):
-    img = _photo(30, 30)
+    img = random_photo(30, 30)
     labels = np.zeros((30, 30), np.uint8)
     labels[1:4, 1:4] = 1
     labels[8:28, 8:28] = 2  # margin 1 pixel

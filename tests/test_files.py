@@ -8,24 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from _photos import ICC, random_photo
 from PIL import Image, ImageOps
 
 from napari_boostseg import cutouts, files
 
 
-def _photo(h=7, w=5, dtype=np.uint8, channels=3, seed=0):
-    rng = np.random.default_rng(seed)
-    top = np.iinfo(dtype).max
-    shape = (h, w) if channels == 1 else (h, w, channels)
-    return rng.integers(0, top, size=shape, endpoint=True, dtype=dtype)
-
-
-# A minimal but valid ICC payload: the readers and writers carry bytes as they are.
-ICC = b"\x00\x00\x02\x0cfake-icc-profile-for-tests" + bytes(range(64))
-
-
 def test_read_png_rgb_and_icc(tmp_path):
-    a = _photo()
+    a = random_photo()
     Image.fromarray(a).save(tmp_path / "p.png", icc_profile=ICC)
     photo = files.read_image(tmp_path / "p.png")
     np.testing.assert_array_equal(photo.pixels, a)
@@ -36,7 +26,7 @@ def test_read_png_rgb_and_icc(tmp_path):
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow(tmp_path, orientation):
-    a = _photo(6, 4)
+    a = random_photo(6, 4)
     im = Image.fromarray(a)
     exif = im.getexif()
     exif[0x0112] = orientation
@@ -48,7 +38,7 @@ def test_exif_orientation_matches_pillow(tmp_path, orientation):
 
 
 def test_tiff_16bit_orientation_and_icc(tmp_path):
-    a = _photo(6, 4, np.uint16)
+    a = random_photo(6, 4, np.uint16)
     tifffile.imwrite(
         tmp_path / "p.tif",
         a,
@@ -63,7 +53,7 @@ def test_tiff_16bit_orientation_and_icc(tmp_path):
 
 
 def test_grey_16bit_png_kept(tmp_path):
-    a = _photo(5, 6, np.uint16, channels=1)
+    a = random_photo(5, 6, np.uint16, channels=1)
     Image.fromarray(a).save(tmp_path / "g.png")
     photo = files.read_image(tmp_path / "g.png")
     assert photo.pixels.dtype == np.uint16
@@ -76,7 +66,7 @@ def test_corrupt_and_missing(tmp_path):
     with pytest.raises(files.ImageReadError, match="bad.jpg"):
         files.read_image(bad)
     # A truncated JPEG must fail too, not decode to half a photo silently.
-    Image.fromarray(_photo(64, 64)).save(tmp_path / "ok.jpg")
+    Image.fromarray(random_photo(64, 64)).save(tmp_path / "ok.jpg")
     data = (tmp_path / "ok.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
     with pytest.raises(files.ImageReadError):
@@ -151,11 +141,11 @@ def test_colour_labels(tmp_path):
 
 
 def test_write_image_formats(tmp_path):
-    rgb = _photo(8, 8)
+    rgb = random_photo(8, 8)
     files.write_image(tmp_path / "a.jpg", rgb, icc_profile=ICC)
     photo = files.read_image(tmp_path / "a.jpg")
     assert photo.icc_profile == ICC and photo.pixels.shape == (8, 8, 3)
-    rgb16 = _photo(8, 8, np.uint16)
+    rgb16 = random_photo(8, 8, np.uint16)
     files.write_image(tmp_path / "a.tif", rgb16, icc_profile=ICC)
     photo = files.read_image(tmp_path / "a.tif")
     np.testing.assert_array_equal(photo.pixels, rgb16)
@@ -173,7 +163,7 @@ def test_write_image_formats(tmp_path):
 
 
 def test_16bit_colour_png_without_opencv_warns(tmp_path, monkeypatch):
-    rgba = cutouts.cutout(_photo(4, 5, np.uint16, seed=5), np.ones((4, 5), bool))
+    rgba = cutouts.cutout(random_photo(4, 5, np.uint16, seed=5), np.ones((4, 5), bool))
     cutouts.write_cutout(tmp_path / "c.png", rgba)
     monkeypatch.setattr(files.photos, "_read_png16_cv2", lambda path: None)
     with pytest.warns(UserWarning, match="16-bit colour PNG"):
