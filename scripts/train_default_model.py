@@ -1,7 +1,7 @@
 """Train the default garment model that ships with the package.
 
     python scripts/train_default_model.py --ccp ../shared/data/ccp --out runs
-    python scripts/train_default_model.py --studio --init bundled --epochs 10 --lr 3e-4
+    python scripts/train_default_model.py --studio --init bundled --layers heads --epochs 4 --lr 1e-4
 
 The first trains from scratch on CCP photos 0001-0800 (never on the
 development split 0801-0900). The second fine-tunes the bundled model on CCP
@@ -120,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--studio", action="store_true", help="mix in generated studio photos one to one")
     parser.add_argument("--init", help="start from these weights ('bundled': the shipped model)")
     parser.add_argument("--lr", type=float, help="base learning rate (default: the config's)")
+    parser.add_argument(
+        "--layers", default="all", choices=("heads", "4+", "3+", "all"),
+        help="layers to train: 'heads' keeps the backbone as it is (fine-tuning), default 'all'",
+    )
     args = parser.parse_args(argv)
 
     if args.ship is not None:
@@ -143,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         data,
         args.out,
         epochs=args.epochs,
-        layers="all",
+        layers=args.layers,
         init_weights=init,
         learning_rate=args.lr,
         resume=args.resume,
