@@ -100,6 +100,38 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     assert int(labels.max()) == int(studio_photo.truth.max())
 
 
+def test_segment_splits_touching_products_when_asked(tmp_path, capsys):
+    from napari_boostseg.cli import main
+
+    photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
+    n = int(photo.truth.max())
+    assert n == 2
+    assert coarse_masks(photo.image, "auto", model=_never).count == 1  # off by default
+    assert coarse_masks(photo.image, "auto", model=_never, split_touching=True).count == n
+    assert coarse_masks(photo.image, "backdrop", split_touching=True).count == n
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    files.write_image(shoot / "pair.jpg", photo.image, quality=95)
+    out = tmp_path / "out"
+    assert main(["segment", str(shoot), "--out", str(out), "--coarse", "backdrop", "--no-progress"]) == 0
+    assert int(files.read_labels(out / "labels" / "pair.png").max()) == 1
+    capsys.readouterr()
+    # The same folder split: the run sees that its outputs were made without the split.
+    args = ["segment", str(shoot), "--out", str(out), "--coarse", "backdrop", "--split-touching", "--no-progress"]
+    assert main(args) == 2
+    assert "--split-touching" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    assert f"pair.jpg: {n} object(s); backdrop: " in capsys.readouterr().err
+    assert int(files.read_labels(out / "labels" / "pair.png").max()) == n
+    # It works on the backdrop only.
+    assert main(["segment", str(shoot), "--out", str(tmp_path / "m"), "--coarse", "model", "--split-touching"]) == 2
+    assert "needs the auto or backdrop source" in capsys.readouterr().err
+    for alone in ({"weights": tmp_path / "w.h5"}, {"masks_dir": tmp_path}):
+        with pytest.raises(ValueError, match="needs the auto or backdrop source"):
+            batch.SegmentOptions(out_dir=out, split_touching=True, **alone)
+
+
 def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     from napari_boostseg.cli import main
     from napari_boostseg.coarse import jittered28

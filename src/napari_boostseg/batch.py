@@ -120,6 +120,9 @@ class SegmentOptions:
         Mask R-CNN classes to cut out. Default: see
         :func:`napari_boostseg.models.default_classes` (the garments for
         the shipped model, every class for others).
+    split_touching : bool
+        Split products that touch on the backdrop into one object each (see
+        :func:`napari_boostseg.coarse_masks.coarse_masks`). Default False.
     """
 
     out_dir: Path
@@ -135,6 +138,7 @@ class SegmentOptions:
     jpeg_quality: int = 95
     classes: tuple[str, ...] | None = None
     full_frame: bool = False
+    split_touching: bool = False
 
     def __post_init__(self) -> None:
         from .coarse_masks import SOURCES
@@ -148,6 +152,10 @@ class SegmentOptions:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.weights is not None and self.source == "backdrop":
             raise ValueError("Mask R-CNN weights were given, but the source is 'backdrop'")
+        model_only = self.source == "model" or (self.source is None and self.weights is not None)
+        if self.split_touching and (self.masks_dir is not None or model_only):
+            raise ValueError("splitting touching products works on the backdrop; it needs the auto "
+                             "or backdrop source, not mask files or the model alone")
         if self.label_format not in ("png", "tif"):
             raise ValueError(f"label_format must be 'png' or 'tif', got {self.label_format!r}")
         if not 1 <= int(self.jpeg_quality) <= 95:
@@ -399,7 +407,9 @@ def _coarse(photo: Photo, options: SegmentOptions):
 
     source = _source(options)
     # detect() converts 16-bit, grey and RGBA photos to the 8-bit RGB it was trained on.
-    return coarse_masks(photo.pixels, source, model=model, classes=options.classes)
+    return coarse_masks(
+        photo.pixels, source, model=model, classes=options.classes, split_touching=options.split_touching
+    )
 
 
 def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str, ...]:
@@ -434,6 +444,8 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
             "config_sha256": manifest.file_digest(config) if config.is_file() else None,
             "classes": list(_classes(weights, config, options)) if config.is_file() else options.classes,
         }
+    if options.split_touching:  # only when asked: records written without it stay valid
+        coarse["split_touching"] = True
     return {
         "photo": str(photo.resolve()),
         "version": manifest.package_version(),

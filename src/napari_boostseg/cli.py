@@ -74,6 +74,12 @@ def _add_segment(sub) -> None:
         "(default with --weights): the Mask R-CNN only",
     )
     src.add_argument(
+        "--split-touching",
+        action="store_true",
+        help="split products that touch on the backdrop into one object each where their contact "
+        "shows (auto and backdrop sources; it may also cut a product of two colours in two)",
+    )
+    src.add_argument(
         "--masks",
         type=Path,
         metavar="DIR",
@@ -366,6 +372,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             jpeg_quality=args.jpeg_quality,
             full_frame=args.full_frame,
             classes=classes,
+            split_touching=args.split_touching,
         )
         # The output sub-folders are left out, not the whole output folder:
         # --out may hold the photos themselves.

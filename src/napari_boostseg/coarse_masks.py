@@ -7,7 +7,7 @@ sources and the same choice between them:
 * ``"backdrop"`` -- :func:`napari_boostseg.backdrop.backdrop_labels`: the
   products that stand out from a plain studio backdrop; no model, about a
   tenth of a second; each separate product is one object (touching
-  products are one object unless ``split=True`` is passed on).
+  products are one object unless ``split_touching=True`` is passed on).
 * ``"model"`` -- a Mask R-CNN (the bundled garment model unless weights are
   given): works on any photo, street or studio, and names each object's class.
 * ``"auto"`` (the default) -- the backdrop where the photo has a plain backdrop
@@ -346,6 +346,7 @@ def coarse_masks(
     *,
     model: object | Callable[[], object] | None = None,
     classes: Sequence[str] | None = None,
+    split_touching: bool = False,
 ) -> CoarseMasks:
     """Coarse masks of one photo from the chosen source.
 
@@ -361,6 +362,10 @@ def coarse_masks(
         is needed). Default :func:`load_detector` (the bundled model).
     classes : sequence of str, optional
         Model classes to keep (see :func:`from_model`).
+    split_touching : bool, optional
+        On the backdrop, split touching products into one object each where
+        their contact shows (``backdrop_labels(split=True)``); it may also cut
+        a product of two colours in two. Default False.
 
     Returns
     -------
@@ -376,7 +381,7 @@ def coarse_masks(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     if source == "backdrop":
-        return try_backdrop(image, "backdrop")[0]
+        return try_backdrop(image, "backdrop", split=split_touching)[0]
 
     def detector():
         if model is None:
@@ -385,7 +390,7 @@ def coarse_masks(
 
     if source == "model":
         return from_model(image, detector(), classes)
-    chosen, why = try_backdrop(image, "auto")
+    chosen, why = try_backdrop(image, "auto", split=split_touching)
     if chosen is not None:
         return chosen
     chosen = from_model(image, detector(), classes)

@@ -65,6 +65,7 @@ _OPTION_NAMES = {
     "coarse.config": "--config",
     "coarse.config_sha256": "the config file's content",
     "coarse.classes": "--classes",
+    "coarse.split_touching": "--split-touching",
     "outputs.label_format": "--labels-format",
     "outputs.jpeg": "--jpeg/--jpeg-quality",
     "outputs.cutouts": "--full-frame",

@@ -214,3 +214,29 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     widget.run_button.clicked.emit()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
     assert "no plain backdrop" in widget.status.value and "street coarse" not in viewer.layers
+
+
+def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monkeypatch):
+    from napari_boostseg._napari import _detector
+    from napari_boostseg.synthetic.studio import render
+
+    from _studio import drawn_cutouts
+
+    monkeypatch.setattr(_detector, "shared_detector", lambda: pytest.fail("no model is needed here"))
+    photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
+    viewer = make_napari_viewer()
+    viewer.add_image(photo.image, name="pair")
+    widget = DetectWidget(viewer)
+    assert not widget.split_touching.value  # off by default: most photos show one product
+    found = {}
+    for split in (False, True):
+        widget.split_touching.value = split
+        widget.run_button.clicked.emit()
+        qtbot.waitUntil(lambda: "pair coarse" in viewer.layers and widget.worker is None, timeout=WAIT_MS)
+        found[split] = int(viewer.layers["pair coarse"].data.max())
+    assert found == {False: 1, True: int(photo.truth.max())}
+    # A choice of the backdrop: the model alone does not offer it.
+    widget.source.value = "model"
+    assert not widget.split_touching.enabled
+    widget.source.value = "auto"
+    assert widget.split_touching.enabled

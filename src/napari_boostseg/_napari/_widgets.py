@@ -251,6 +251,12 @@ class DetectWidget(Container):
             "no model needed), else by the Mask R-CNN. backdrop: the backdrop only. "
             "model: the Mask R-CNN only.",
         )
+        self.split_touching = CheckBox(
+            text="split touching products", value=False,
+            tooltip="On the backdrop, give products that touch one object each where their "
+            "contact shows. It may also cut a product of two colours in two; leave it off for "
+            "photos of one product.",
+        )
         self.weights = FileEdit(
             label="weights",
             mode="r",
@@ -277,7 +283,8 @@ class DetectWidget(Container):
         self.progress = ProgressBar(label="", min=0, max=len(STEPS), value=0, visible=False)
         self.status = _status_label()
         self.extend([
-            self.image, self.source, self.weights, self.min_score, self.nms, self.classes,
+            self.image, self.source, self.split_touching, self.weights, self.min_score, self.nms,
+            self.classes,
             Container(
                 widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
             ),
@@ -286,7 +293,12 @@ class DetectWidget(Container):
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.weights.changed.connect(self._weights_chosen)
+        self.source.changed.connect(self._source_chosen)
         self._weights_chosen()
+
+    def _source_chosen(self) -> None:
+        """Splitting touching products is a choice of the backdrop source."""
+        self.split_touching.enabled = self.source.value != "model"
 
     def _weights_chosen(self) -> None:
         """Start from the thresholds the model was configured with."""
@@ -351,6 +363,7 @@ class DetectWidget(Container):
         run_id = self._run_id
 
         source = self.source.value
+        split = bool(self.split_touching.value) and source != "model"
 
         def work():
             from ._detector import shared_detector
@@ -359,7 +372,7 @@ class DetectWidget(Container):
             if source != "model":
                 from napari_boostseg.coarse_masks import try_backdrop
 
-                found, why = try_backdrop(photo, source)  # raises without a plain backdrop
+                found, why = try_backdrop(photo, source, split=split)  # raises without a plain backdrop
                 if found is not None:
                     n = found.count
                     note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
