@@ -66,7 +66,9 @@ def test_review_correct_accept_train_and_detect_again(make_napari_viewer, qtbot,
     review.open_button.clicked.emit()
     qtbot.waitUntil(lambda: "1-sweater segmentation" in viewer.layers, timeout=WAIT_MS)
     assert "1-sweater: 1 product(s) found on a backdrop of white" in review.status.value, review.status.value
-    assert review.count.value == "4 photos: 3 new, 1 automatic, 0 corrected, 0 skipped"
+    qtbot.waitUntil(
+        lambda: review.count.value == "4 photos: 3 new, 1 automatic, 0 corrected, 0 skipped", timeout=WAIT_MS
+    )
 
     # Step through with the keys: to the second photo and back.
     viewer.window._qt_viewer.canvas.native.setFocus()

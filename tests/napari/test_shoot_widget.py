@@ -74,16 +74,30 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     qtbot.waitUntil(lambda: not np.array_equal(segmentation.data, before), timeout=WAIT_MS)
     corrected = segmentation.data.copy()
 
-    # PageDown: the next photo at once; this one's strokes are on disk. The dress had no
-    # coarse masks: its products were found on its backdrop (in the worker) and refined.
+    # PageDown: the next photo at once; this one's strokes are written to disk in a worker,
+    # not on napari's thread. The dress had no coarse masks: its products were found on its
+    # backdrop (in the worker) and refined.
+    import threading
+
+    writers = []
+    save_edits = widget.shoot.save_edits
+
+    def recorded(*args, **kwargs):
+        writers.append(threading.current_thread() is threading.main_thread())
+        return save_edits(*args, **kwargs)
+
+    widget.shoot.save_edits = recorded
     press(viewer, "PageDown")
     assert widget.current == 1, (widget.status.value, shown)
     qtbot.waitUntil(lambda: "dress segmentation" in viewer.layers, timeout=WAIT_MS)
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
-    assert (review / "edits" / "bag_and_scarf-strokes.png").is_file()
+    qtbot.waitUntil(lambda: (review / "edits" / "bag_and_scarf-strokes.png").is_file(), timeout=WAIT_MS)
+    assert writers and not any(writers)
     assert "dress: 1 product(s) found on a backdrop of light grey" in widget.status.value, widget.status.value
-    assert (review / "edits" / "dress-coarse.png").is_file()
-    assert widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped"
+    qtbot.waitUntil(lambda: (review / "edits" / "dress-coarse.png").is_file(), timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped", timeout=WAIT_MS
+    )
     assert not widget.progress.visible
 
     # PageUp: back, with the stroke and the corrected segmentation.

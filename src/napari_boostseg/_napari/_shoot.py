@@ -14,6 +14,7 @@ Keys: PageDown next photo, PageUp previous photo.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,9 @@ class ShootWidget(Container):
         self._wanted: int | None = None
         self._shown_coarse: np.ndarray | None = None
         self._accepting: dict[str, Any] = {}  # photo -> its Accept worker
+        # Edits are written in workers, one write at a time per photo: photo ->
+        # (set when its write is done, the newest edits waiting for it).
+        self._writing: dict[str, tuple[threading.Event, dict | None]] = {}
         self.last_written: list[Path] = []
         self.found_with: Path | None = None  # weights that found the shown photo's products
         self.photos = FileEdit(label="photos", mode="d", value="", tooltip="The shoot's folder of photos.")
@@ -292,11 +296,14 @@ class ShootWidget(Container):
         shoot, name = self.shoot, self.shoot.names[index]
         params = self.refine.refine_params()
         source, weights = self.find.value, self._weights()
+        written = self._writing[name][0] if name in self._writing else None
 
         def work():
             from napari_boostseg import refine
 
             yield 0
+            if written is not None:  # its strokes are being saved: read them once on disk
+                written.wait(60)
             pixels = shoot.read_photo(name).pixels
             coarse, classes, note, used = shoot.coarse(name), shoot.coarse_classes(name), "", None
             if coarse is None and source != "none":
@@ -443,15 +450,40 @@ class ShootWidget(Container):
         return {"coarse": new_coarse, "strokes": strokes, "classes": classes}
 
     def save(self) -> None:
-        """Save the current photo's strokes and coarse masks (if changed) to the review folder."""
+        """Save the current photo's strokes and coarse masks (if changed) to the review folder, in a worker."""
         edits = self._edits()
-        if edits is None:
+        if edits is not None:
+            self._write_edits(self.shoot, self.shoot.names[self.current], edits)
+
+    def _write_edits(self, shoot: Shoot, name: str, edits: dict, done: threading.Event | None = None) -> None:
+        """Write ``edits`` of photo ``name`` in a worker; newer edits wait for a write still running."""
+        if name in self._writing and done is None:
+            self._writing[name] = (self._writing[name][0], edits)  # only the newest are worth writing
             return
-        name = self.shoot.names[self.current]
-        try:
-            self.shoot.save_edits(name, **edits)
-        except (OSError, ValueError) as exc:
-            _report_error(self.status, f"Could not save the strokes of {name}: {exc}")
+        done = done or threading.Event()
+        self._writing[name] = (done, None)
+
+        def work():
+            yield name
+            shoot.save_edits(name, **edits)
+
+        def finished():
+            _done, newer = self._writing.pop(name)
+            if newer is not None:
+                self._write_edits(shoot, name, newer, done)  # readers go on waiting for it
+                return
+            done.set()
+            if shoot is self.shoot and not self._closed:
+                self._fill_list()  # a photo with saved coarse masks counts as automatic
+
+        _start(
+            work,
+            yielded=lambda _name: None,
+            returned=lambda _result: None,
+            errored=lambda exc: self._report_if_open(shoot, f"Could not save the strokes of {name}: {exc}"),
+            finished=finished,
+            synchronous=self.synchronous,
+        )
 
     def accept(self):
         """Save the segmentation as training data and cut-outs (in a worker); go to the next photo.
@@ -480,11 +512,11 @@ class ShootWidget(Container):
                 if int(k) in classes and cls:
                     classes[int(k)] = str(cls)
         edits = self._edits()
+        if edits is not None:
+            self._write_edits(shoot, name, edits)
 
         def work():
             yield name
-            if edits is not None:
-                shoot.save_edits(name, **edits)
             return shoot.accept(name, labels, classes)  # reads the photo again, for its ICC profile
 
         self._accepting[name] = True
