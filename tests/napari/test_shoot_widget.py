@@ -192,3 +192,27 @@ def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):
     widget.open_button.clicked.emit()
     assert "Photo folder not found" in shown["error"][-1]
     assert widget.status.value == shown["error"][-1] and widget.shoot is None
+
+
+def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer, qtbot, tmp_path, shown):
+    from napari_boostseg.synthetic.studio import render
+
+    from _studio import drawn_cutouts
+
+    photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
+    photos = tmp_path / "pair"
+    photos.mkdir()
+    Image.fromarray(photo.image).save(photos / "pair.png")
+    found = {}
+    for split in (False, True):
+        viewer = make_napari_viewer()
+        widget = ShootWidget(viewer)
+        viewer.window.add_dock_widget(widget)
+        assert not widget.split_touching.value  # off by default: most photos show one product
+        widget.photos.value, widget.review.value = photos, tmp_path / f"review-{split}"
+        widget.split_touching.value = split
+        widget.open_button.clicked.emit()
+        qtbot.waitUntil(lambda w=widget: "pair segmentation" in w.viewer.layers, timeout=WAIT_MS)
+        found[split] = int(viewer.layers["pair coarse"].data.max())
+        assert f"pair: {found[split]} product(s) found on a backdrop" in widget.status.value, widget.status.value
+    assert found == {False: 1, True: int(photo.truth.max())}

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
+from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
 from ._widgets import (
     SOURCE_CHOICES,
@@ -72,7 +72,7 @@ def _model_classes() -> list[str]:
     return sorted(names, key=lambda n: n not in GARMENT_CLASSES)
 
 
-def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
+def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split: bool = False):
     """Coarse masks of a new photo: ``(labels or None, classes, note, weights used or None)``.
 
     Never raises for a photo: the note says what went wrong.
@@ -93,7 +93,7 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None):
         return ChildModel(weights)
 
     try:
-        found = coarse_masks(pixels, source, model=model)
+        found = coarse_masks(pixels, source, model=model, split_touching=split and source != "model")
     except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
         return None, {}, f"none found: {exc}", used[0] if used else None
     if not found.count:
@@ -154,6 +154,12 @@ class ShootWidget(Container):
             "one, else by the Mask R-CNN (the weights chosen in Detect, else the bundled "
             "model); or backdrop, model, or none.",
         )
+        self.split_touching = CheckBox(
+            text="split touching products", value=False,
+            tooltip="On the backdrop, give products that touch one object each where their contact "
+            "shows. It may also cut a product of two colours in two; leave it off for photos of "
+            "one product.",
+        )
         classes = _model_classes()
         self.class_name = ComboBox(
             label="class", choices=classes, value=classes[0],
@@ -171,7 +177,8 @@ class ShootWidget(Container):
         self.list = QListWidget()
         self.list.setMinimumHeight(160)
         self.extend([
-            self.photos, self.segmented, self.review, self.find, self.class_name, self.open_button,
+            self.photos, self.segmented, self.review, self.find, self.split_touching, self.class_name,
+            self.open_button,
             self.count,
             Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False),
             Container(widgets=[self.accept_button, self.skip_button], layout="horizontal", labels=False),
@@ -295,7 +302,7 @@ class ShootWidget(Container):
             return
         shoot, name = self.shoot, self.shoot.names[index]
         params = self.refine.refine_params()
-        source, weights = self.find.value, self._weights()
+        source, weights, split = self.find.value, self._weights(), bool(self.split_touching.value)
         written = self._writing[name][0] if name in self._writing else None
 
         def work():
@@ -308,7 +315,7 @@ class ShootWidget(Container):
             coarse, classes, note, used = shoot.coarse(name), shoot.coarse_classes(name), "", None
             if coarse is None and source != "none":
                 yield 1
-                coarse, classes, note, used = _find_products(pixels, source, weights)
+                coarse, classes, note, used = _find_products(pixels, source, weights, split)
             if coarse is not None and coarse.shape != pixels.shape[:2]:
                 raise ValueError(
                     f"The coarse masks of {name} are {coarse.shape[1]}x{coarse.shape[0]} but the "
