@@ -152,8 +152,7 @@ class SegmentOptions:
             raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {self.source!r}")
         if self.weights is not None and self.source == "backdrop":
             raise ValueError("Mask R-CNN weights were given, but the source is 'backdrop'")
-        model_only = self.source == "model" or (self.source is None and self.weights is not None)
-        if self.split_touching and (self.masks_dir is not None or model_only):
+        if self.split_touching and _source(self) in ("masks", "model"):
             raise ValueError("splitting touching products works on the backdrop; it needs the auto "
                              "or backdrop source, not mask files or the model alone")
         if self.label_format not in ("png", "tif"):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
+from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
 from ._widgets import (
     SOURCE_CHOICES,
@@ -30,6 +30,7 @@ from ._widgets import (
     _start,
     _status_label,
     same_viewer,
+    split_touching_box,
 )
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split:
         return ChildModel(weights)
 
     try:
-        found = coarse_masks(pixels, source, model=model, split_touching=split and source != "model")
+        found = coarse_masks(pixels, source, model=model, split_touching=split)
     except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
         return None, {}, f"none found: {exc}", used[0] if used else None
     if not found.count:
@@ -154,12 +155,7 @@ class ShootWidget(Container):
             "one, else by the Mask R-CNN (the weights chosen in Detect, else the bundled "
             "model); or backdrop, model, or none.",
         )
-        self.split_touching = CheckBox(
-            text="split touching products", value=False,
-            tooltip="On the backdrop, give products that touch one object each where their contact "
-            "shows. It may also cut a product of two colours in two; leave it off for photos of "
-            "one product.",
-        )
+        self.split_touching = split_touching_box()
         classes = _model_classes()
         self.class_name = ComboBox(
             label="class", choices=classes, value=classes[0],

@@ -230,6 +230,16 @@ SOURCE_CHOICES = (
 )
 
 
+def split_touching_box() -> CheckBox:
+    """The "split touching products" choice of Detect and Shoot review (off by default)."""
+    return CheckBox(
+        text="split touching products", value=False,
+        tooltip="On the backdrop, give products that touch one object each where their "
+        "contact shows. It may also cut a product of two colours in two; leave it off for "
+        "photos of one product.",
+    )
+
+
 class DetectWidget(Container):
     """Products found in a photo, on its backdrop or by a Mask R-CNN, as a coarse Labels layer."""
 
@@ -251,12 +261,7 @@ class DetectWidget(Container):
             "no model needed), else by the Mask R-CNN. backdrop: the backdrop only. "
             "model: the Mask R-CNN only.",
         )
-        self.split_touching = CheckBox(
-            text="split touching products", value=False,
-            tooltip="On the backdrop, give products that touch one object each where their "
-            "contact shows. It may also cut a product of two colours in two; leave it off for "
-            "photos of one product.",
-        )
+        self.split_touching = split_touching_box()
         self.weights = FileEdit(
             label="weights",
             mode="r",
@@ -363,7 +368,7 @@ class DetectWidget(Container):
         run_id = self._run_id
 
         source = self.source.value
-        split = bool(self.split_touching.value) and source != "model"
+        split = bool(self.split_touching.value)
 
         def work():
             from ._detector import shared_detector
