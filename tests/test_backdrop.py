@@ -107,6 +107,18 @@ def test_a_hole_that_shows_the_paper_stays_open():
     assert (found[bag | ring] > 0).mean() > 0.98
 
 
+@pytest.mark.parametrize("seed, hard", [(5, "dark_on_dark"), (9, "dark_on_dark"), (10, "light_on_light")])
+def test_a_gap_in_the_outline_does_not_let_the_backdrop_in(seed, hard):
+    # Trousers as dark as the black paper (or as light as the grey one): inside,
+    # the fabric departs from the backdrop only at creases and seams, and where
+    # the outline shows no edge the paper used to flood the legs through the gap.
+    photo = _photo(seed, layout="single", hard=hard)
+    assert photo.kinds == ("bottom",)
+    found = backdrop_labels(photo.image)
+    ((score, _),) = match_instances(found.labels, photo.truth)
+    assert score > 0.8, found.reason
+
+
 def test_a_shadowed_handle_hole_stays_open():
     assert _hole_kept(_photo(2, layout="set")) < 0.1
 

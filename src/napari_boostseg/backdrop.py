@@ -19,9 +19,10 @@ as a smooth colour surface and takes what departs from it for product:
    undecided; sure product seeds are pixels that change colour, brighten,
    darken beyond any shadow, or lie deep inside a departing region, and
    regions outlined by a sharp edge. A watershed on the reduced photo's
-   gradient, seeded by sure product and sure backdrop, then gives the soft
-   shadows to the backdrop: a product's outline is a sharp edge, a shadow's
-   is not.
+   gradient, seeded by sure product and sure backdrop (the paper reached from
+   the frame's border through passages wider than a gap in a product's
+   outline), then gives the soft shadows to the backdrop: a product's outline
+   is a sharp edge, a shadow's is not.
 4. **Products.** Each separate region is one product; specks smaller than
    ``min_area`` of the frame (dust, crumbs) are dropped, pinholes are filled,
    real holes (a bag's handle) stay open.
@@ -68,6 +69,13 @@ __all__ = ["BackdropResult", "backdrop_labels", "WORKING_SIZE"]
 WORKING_SIZE = 600
 
 _DEGREE = 4
+#: Narrowest passage, in working pixels (about 4 photo pixels each at
+#: 2400 px), through which backdrop-coloured pixels still count as the
+#: backdrop around the products. A gap in the outline of a dark product on
+#: black lets the backdrop flood its inside; 9 was chosen on the studio
+#: benchmark's training photos (dark on dark 0.861 -> 0.931 refined IoU, 88 %
+#: -> 100 % found; 3, 5, 7 and 9 tried).
+_PASSAGE = 9
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -453,13 +461,16 @@ def backdrop_labels(
             outlined = seedless & (rim_sharp / rim_all > 0.6)
             seeds |= seedless[parts] & deep
             seeds |= outlined[parts] & inner
-    # Sure backdrop: the backdrop-coloured region that reaches the frame's border,
-    # and holes (a handle's): enclosed regions that look like the paper, at least
-    # half of them unshadowed, outlined by a sharp edge all round and small beside
-    # their product. A patch of fabric that happens to match the paper fades into
-    # the fabric around it (a soft rim), or is most of its product.
+    # Sure backdrop: the backdrop-coloured region that reaches the frame's border
+    # through passages at least _PASSAGE wide (a product that departs little
+    # inside, dark on black, must not let the backdrop in through a gap in its
+    # outline), and holes (a handle's): enclosed regions that look like the paper,
+    # at least half of them unshadowed, outlined by a sharp edge all round and
+    # small beside their product. A patch of fabric that happens to match the
+    # paper fades into the fabric around it (a soft rim), or is most of its product.
     calm, m = ndi.label(~departs)
-    sure_backdrop = _reaching(calm, m, border)[calm] & ~_dilate(departs, 5)
+    opened, n_opened = ndi.label(~_dilate(departs, _PASSAGE))
+    sure_backdrop = _reaching(opened, n_opened, border)[opened] & ~_dilate(departs, 5)
     quiet = ~departs | (shadow_like & ~sharp)
     holes, k = ndi.label(quiet)
     if k:
