@@ -119,6 +119,22 @@ def test_a_gap_in_the_outline_does_not_let_the_backdrop_in(seed, hard):
     assert score > 0.8, found.reason
 
 
+def test_a_grey_part_outlined_on_white_is_product_not_shadow():
+    # A blue top over a light grey skirt with folds, on white paper: the skirt
+    # only darkens the paper, as a shadow would, but its edge is sharp all round.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    photo = np.full((1200, 900, 3), 254.0)
+    top = (yy > 250) & (yy < 550) & (np.abs(xx - 450) < 200)
+    skirt = (yy >= 550) & (yy < 950) & (np.abs(xx - 450) < 150 + (yy - 550) * 0.25)
+    photo[top] = (40, 70, 150)
+    photo[skirt] = (205 + 8 * np.sin(xx / 23.0))[skirt][:, None]
+    photo = ndi.gaussian_filter(photo, (1, 1, 0)) + np.random.default_rng(0).normal(0, 1.0, photo.shape)
+    found = backdrop_labels(np.clip(photo, 0, 255).astype(np.uint8)).labels
+    assert int(found.max()) == 1
+    assert (found[skirt] > 0).mean() > 0.98 and (found[top] > 0).mean() > 0.98
+    assert not (found > 0)[~ndi.binary_dilation(top | skirt, iterations=6)].any()
+
+
 def test_a_shadowed_handle_hole_stays_open():
     assert _hole_kept(_photo(2, layout="set")) < 0.1
 
