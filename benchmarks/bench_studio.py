@@ -18,7 +18,7 @@ does. Per layout and per hard case it reports:
     python benchmarks/bench_studio.py --source model     # the bundled Mask R-CNN only
     python benchmarks/bench_studio.py --split train      # training seeds (for choosing parameters)
     python benchmarks/bench_studio.py --only touching    # one layout (or hard case), same seeds
-    python benchmarks/bench_studio.py --split-touching   # touching products split (split=True)
+    python benchmarks/bench_studio.py --split-touching   # touching products split (split_touching=True)
 
 Development photos use products of CCP photos 0701-0800 and seeds from
 2_000_000; training photos products of 0001-0700 and seeds from 1_000_000.
@@ -30,13 +30,11 @@ import argparse
 import tempfile
 import time
 from collections import defaultdict
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from napari_boostseg import RefineParams, cutouts, files, refine
-from napari_boostseg import coarse_masks as coarse_masks_module
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
 from napari_boostseg.metrics import boundary_accuracy
 from napari_boostseg.metrics import match_instances as match
@@ -75,14 +73,12 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=studio.LAYOUTS + studio.HARD_CASES,
                         help="measure only this layout or hard case (repeat for more; default all)")
     parser.add_argument("--split-touching", action="store_true",
-                        help="split touching products found on the backdrop (backdrop_labels split=True)")
+                        help="split touching products found on the backdrop (coarse_masks split_touching=True)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a RefineParams field, e.g. --set align=0")
     args = parser.parse_args()
     params = RefineParams(**{k: float(v) for k, v in (s.split("=", 1) for s in args.set)})
     model = (lambda: load_detector(args.weights)) if args.source != "backdrop" else None
-    if args.split_touching:
-        coarse_masks_module.backdrop_labels = partial(coarse_masks_module.backdrop_labels, split=True)
 
     stats = defaultdict(lambda: defaultdict(list))
     with tempfile.TemporaryDirectory() as tmp:
@@ -92,7 +88,7 @@ def main() -> None:
             files.write_image(src, photo.image, quality=95)
             start = time.perf_counter()
             read = files.read_image(src)
-            found = coarse_masks(read.pixels, args.source, model=model)
+            found = coarse_masks(read.pixels, args.source, model=model, split_touching=args.split_touching)
             labels = refine(read.pixels, found.labels, params)
             cutouts.write_cutout(folder / f"{photo.name}.png", cutouts.cutout(read.pixels, labels))
             ms = 1000 * (time.perf_counter() - start)
