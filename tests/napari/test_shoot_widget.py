@@ -216,3 +216,9 @@ def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer
         found[split] = int(viewer.layers["pair coarse"].data.max())
         assert f"pair: {found[split]} product(s) found on a backdrop" in widget.status.value, widget.status.value
     assert found == {False: 1, True: int(photo.truth.max())}
+    # The split is a choice of the backdrop source: off limits where the model alone finds.
+    enabled = {}
+    for find in ("model", "none", "backdrop", "auto"):
+        widget.find.value = find
+        enabled[find] = widget.split_touching.enabled
+    assert enabled == {"model": False, "none": False, "backdrop": True, "auto": True}
