@@ -476,7 +476,7 @@ def backdrop_labels(
         facing = (owner > 0) & (greys == 0) & _dilate(~departs)
         facing_sharp = np.bincount(owner[facing], weights=sharp[facing], minlength=n_greys + 1)
         facing_all = np.bincount(owner[facing], minlength=n_greys + 1)
-        edged = (facing_sharp > _OUTLINED * np.maximum(facing_all, 1)) & (facing_all >= 8)
+        edged = (facing_sharp > _OUTLINED * facing_all) & (facing_all >= 8)
         edged[0] = False
         seeds |= edged[greys] & _erode(greyish)
     # Sure backdrop: the backdrop-coloured region that reaches the frame's border

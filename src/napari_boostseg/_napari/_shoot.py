@@ -155,7 +155,7 @@ class ShootWidget(Container):
             "one, else by the Mask R-CNN (the weights chosen in Detect, else the bundled "
             "model); or backdrop, model, or none.",
         )
-        self.split_touching = split_touching_box()
+        self.split_touching = split_touching_box(self.find)
         classes = _model_classes()
         self.class_name = ComboBox(
             label="class", choices=classes, value=classes[0],
@@ -188,15 +188,10 @@ class ShootWidget(Container):
         self.accept_button.changed.connect(self.accept)
         self.skip_button.changed.connect(self.skip)
         self.list.currentRowChanged.connect(self._row_chosen)
-        self.find.changed.connect(self._find_chosen)
         self._save_timer = QTimer(singleShot=True, interval=self.SAVE_DELAY_MS)
         self._save_timer.timeout.connect(self.save)
         self._closed = False  # the widget is gone: workers still running report to no one
         self.native.destroyed.connect(self._close)
-
-    def _find_chosen(self) -> None:
-        """Splitting touching products is a choice of the backdrop source."""
-        self.split_touching.enabled = self.find.value in ("auto", "backdrop")
 
     def _close(self, *_args) -> None:
         self._closed = True

@@ -230,14 +230,25 @@ SOURCE_CHOICES = (
 )
 
 
-def split_touching_box() -> CheckBox:
-    """The "split touching products" choice of Detect and Shoot review (off by default)."""
-    return CheckBox(
+def split_touching_box(source: ComboBox) -> CheckBox:
+    """The "split touching products" choice of Detect and Shoot review (off by default).
+
+    It works on the backdrop, so it is enabled only while ``source`` (where
+    the products are found) is "auto" or "backdrop".
+    """
+    box = CheckBox(
         text="split touching products", value=False,
         tooltip="On the backdrop, give products that touch one object each where their "
         "contact shows. It may also cut a product of two colours in two; leave it off for "
         "photos of one product.",
     )
+
+    def follow() -> None:
+        box.enabled = source.value in ("auto", "backdrop")
+
+    source.changed.connect(follow)
+    follow()
+    return box
 
 
 class DetectWidget(Container):
@@ -261,7 +272,7 @@ class DetectWidget(Container):
             "no model needed), else by the Mask R-CNN. backdrop: the backdrop only. "
             "model: the Mask R-CNN only.",
         )
-        self.split_touching = split_touching_box()
+        self.split_touching = split_touching_box(self.source)
         self.weights = FileEdit(
             label="weights",
             mode="r",
@@ -298,12 +309,7 @@ class DetectWidget(Container):
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.weights.changed.connect(self._weights_chosen)
-        self.source.changed.connect(self._source_chosen)
         self._weights_chosen()
-
-    def _source_chosen(self) -> None:
-        """Splitting touching products is a choice of the backdrop source."""
-        self.split_touching.enabled = self.source.value != "model"
 
     def _weights_chosen(self) -> None:
         """Start from the thresholds the model was configured with."""
