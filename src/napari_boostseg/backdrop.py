@@ -23,9 +23,11 @@ as a smooth colour surface and takes what departs from it for product:
    the frame's border through passages wider than a gap in a product's
    outline), then gives the soft shadows to the backdrop: a product's outline
    is a sharp edge, a shadow's is not.
-4. **Products.** Each separate region is one product; specks smaller than
-   ``min_area`` of the frame (dust, crumbs) are dropped, pinholes are filled,
-   real holes (a bag's handle) stay open.
+4. **Products.** Bands of light fabric a few working pixels wide (white
+   stripes) are bridged, so a striped garment stays whole. Each
+   separate region is one product; specks smaller than ``min_area`` of the
+   frame (dust, crumbs) are dropped, pinholes are filled, real holes (a bag's
+   handle) stay open.
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
 :func:`napari_boostseg.refine` then snaps it to the photo's edges at full
@@ -79,6 +81,11 @@ _PASSAGE = 9
 #: Share of a region's rim on a sharp edge above which it is outlined like a
 #: product, not faded like a shadow.
 _OUTLINED = 0.6
+#: Widest band, in working pixels, given to the backdrop inside a product
+#: that is bridged (a closing by a square of this side). 5 was chosen
+#: on the studio benchmark's training photos (3, 5 and 7 tried; single
+#: products 0.966 -> 0.973 refined IoU, 15 -> 13 objects for 12 products).
+_BRIDGE = 5
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -286,6 +293,12 @@ def _erode(mask: np.ndarray, size: int = 3) -> np.ndarray:
 def _dilate(mask: np.ndarray, size: int = 3) -> np.ndarray:
     """Binary dilation by a size x size square."""
     return ndi.maximum_filter(mask.view(np.uint8), size, mode="constant", cval=0).view(bool)
+
+
+def _close(mask: np.ndarray, size: int) -> np.ndarray:
+    """Binary closing by a size x size square; the frame's edge is no border."""
+    grown = ndi.maximum_filter(mask.view(np.uint8), size, mode="nearest")
+    return ndi.minimum_filter(grown, size, mode="nearest").view(bool)
 
 
 def _reaching(calm: np.ndarray, n: int, where: np.ndarray | None = None) -> np.ndarray:
@@ -516,6 +529,10 @@ def backdrop_labels(
     markers[sure_backdrop] = 1
     markers[seeds] = 2
     product = flood(gradient.astype(np.float32), markers) > 0
+    # Thin bands of light fabric (a Breton shirt's white stripes on light grey
+    # paper) are too narrow to keep a seed, and the flood gives them to the
+    # backdrop, cutting the product into strips: a closing bridges them.
+    product = _close(product, _BRIDGE)
 
     # 4. One id per separate product; specks out, pinholes in.
     parts, n = ndi.label(product, _EIGHT)
