@@ -157,6 +157,24 @@ def test_a_striped_shirt_stays_one_product(stripe):
     assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=6)].any()
 
 
+def test_a_white_shirt_on_white_paper_is_found_whole_through_its_open_neck():
+    # A white shirt on white paper departs only along its shaded rim; its
+    # inside looks like the paper, and the paper reached it through the
+    # neckline, a gap in the rim: only the rim was found.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    photo = np.full((1200, 900, 3), 253.0)
+    shirt = ((yy > 300) & (yy < 900) & (np.abs(xx - 450) < 170)) | (
+        (yy > 300) & (yy < 520) & (np.abs(xx - 450) < 320))
+    rim = shirt & ~ndi.binary_erosion(shirt, iterations=14)
+    neck = (yy < 330) & (np.abs(xx - 450) < 25)
+    photo[rim & ~neck] = 212
+    photo[shirt & ~rim] = (251 + 2 * np.sin(yy / 17.0))[shirt & ~rim][:, None]
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[shirt] > 0).mean() > 0.95, (found[shirt] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=6)].any()
+
+
 def test_a_shadowed_handle_hole_stays_open():
     assert _hole_kept(_photo(2, layout="set")) < 0.1
 

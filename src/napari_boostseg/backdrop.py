@@ -22,7 +22,9 @@ as a smooth colour surface and takes what departs from it for product:
    gradient, seeded by sure product and sure backdrop (the paper reached from
    the frame's border through passages wider than a gap in a product's
    outline), then gives the soft shadows to the backdrop: a product's outline
-   is a sharp edge, a shadow's is not.
+   is a sharp edge, a shadow's is not. A light product on paper of its colour
+   departs only along its rim; the inside that rim encloses once its openings
+   (a neckline) are sealed is seeded as product, not taken for paper.
 4. **Products.** Bands of light fabric a few working pixels wide (white
    stripes) are bridged, so a striped garment stays whole. Each
    separate region is one product; specks smaller than ``min_area`` of the
@@ -86,6 +88,14 @@ _OUTLINED = 0.6
 #: on the studio benchmark's training photos (3, 5 and 7 tried; single
 #: products 0.966 -> 0.973 refined IoU, 15 -> 13 objects for 12 products).
 _BRIDGE = 5
+#: Widest opening, in working pixels, of a light product's rim that is
+#: sealed to find its inside (a closing by a square of this side). 31 was
+#: chosen on the studio benchmark's training photos (light on light 75 % ->
+#: 100 % found, 0.698 -> 0.923 refined IoU; no other photo changed).
+_SEAL = 31
+#: Share of the area a sealed rim and its enclosure fill that an enclosed
+#: region must reach to be the product's inside (below it, a hole).
+_INSIDE = 0.35
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -314,6 +324,24 @@ def _reaching(calm: np.ndarray, n: int, where: np.ndarray | None = None) -> np.n
     return touch
 
 
+def _sealed_inside(departs: np.ndarray) -> np.ndarray:
+    """Regions that ``departs``, closed by ``_SEAL``, encloses and that are at
+    least ``_INSIDE`` of the area they and their enclosure fill together."""
+    h, w = departs.shape
+    regions, n = ndi.label(~_close(departs, _SEAL))
+    if not n:
+        return np.zeros_like(departs)
+    enclosed = ~_reaching(regions, n)
+    enclosed[0] = False
+    filled, _ = ndi.label(enclosed[regions] | (regions == 0), _EIGHT)
+    filled_area = np.bincount(filled.ravel())
+    area = np.bincount(regions.ravel(), minlength=n + 1)
+    host = np.zeros(n + 1, np.int64)
+    host[regions.ravel()] = filled_area[filled.ravel()]
+    inside = enclosed & (area >= _INSIDE * host) & (area >= 0.002 * h * w)
+    return inside[regions]
+
+
 def _reduce(image: np.ndarray) -> tuple[np.ndarray, int]:
     """The photo as float32 [0, 1] colour channels at about WORKING_SIZE px."""
     h, w = image.shape[:2]
@@ -525,6 +553,16 @@ def backdrop_labels(
         hole[0] = False
         if hole.any():
             sure_backdrop |= _erode(hole[holes], 5)
+    # A light product on paper of its own colour departs only along its rim
+    # (its shading, the shadow line): its inside looks like the paper, and
+    # the paper reaches it through an opening of the rim (a neckline). A
+    # closing by _SEAL seals such openings; a region it encloses that is
+    # most of what the sealed rim encloses (unlike a handle's hole, small
+    # beside its product) is the product's inside, not backdrop.
+    inside = _sealed_inside(departs)
+    if inside.any():
+        sure_backdrop &= ~inside
+        seeds |= _erode(inside, 5)
     markers = np.zeros((h, w), np.int32)
     markers[sure_backdrop] = 1
     markers[seeds] = 2
