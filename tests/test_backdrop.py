@@ -140,6 +140,22 @@ def test_a_grey_part_outlined_on_white_is_product_not_shadow():
     assert not (found > 0)[~ndi.binary_dilation(top | skirt, iterations=6)].any()
 
 
+def test_a_grey_top_with_a_dark_print_is_found_whole_not_only_its_print():
+    # A mid-grey tank top on white paper with a soft drop shadow: its grey
+    # only darkens the paper, as a shadow does, and only the dark print in its
+    # middle was seeded; the flood then gave the rest of the top to the paper.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    top = ((yy > 250) & (yy < 950) & (np.abs(xx - 450) < 200)) & ~((yy < 400) & (np.abs(xx - 450) < 90))
+    shade = ndi.gaussian_filter(ndi.shift(top.astype(float), (25, 25), order=0), 15)
+    photo = np.repeat((250 * (1 - 0.25 * shade))[..., None], 3, axis=2)
+    photo[top] = 170
+    photo[((yy - 650) / 150.0) ** 2 + ((xx - 450) / 90.0) ** 2 < 1] = (50, 50, 55)
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[top] > 0).mean() > 0.98, (found[top] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(top, iterations=6)].any()
+
+
 @pytest.mark.parametrize("stripe", [4, 6, 8])
 def test_a_striped_shirt_stays_one_product(stripe):
     # A navy shirt with white stripes (4-8 px, 2-4 working pixels) on light grey
