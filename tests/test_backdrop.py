@@ -191,6 +191,23 @@ def test_a_white_shirt_on_white_paper_is_found_whole_through_its_open_neck():
     assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=6)].any()
 
 
+def test_a_white_knit_as_bright_as_the_paper_is_found_by_its_texture():
+    # A white sweater on white paper, shaded only along its left side: its
+    # brightness matches the paper's everywhere else, and the paper took it
+    # all but a sliver. The knit's fine texture is what the paper lacks.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    photo = np.full((1200, 900, 3), 250.0)
+    sweater = ((yy > 300) & (yy < 900) & (np.abs(xx - 450) < 170)) | (
+        (yy > 300) & (yy < 520) & (np.abs(xx - 450) < 320))
+    knit = ndi.gaussian_filter(np.random.default_rng(1).normal(0, 1, (1200, 900)), 1.0)
+    photo[sweater] = (250 + knit * 6 / knit.std())[sweater][:, None]
+    photo[sweater & (xx < 300) & ~ndi.binary_erosion(sweater, iterations=10)] = 225
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[sweater] > 0).mean() > 0.88, (found[sweater] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(sweater, iterations=6)].any()
+
+
 def test_a_shadowed_handle_hole_stays_open():
     assert _hole_kept(_photo(2, layout="set")) < 0.1
 
