@@ -297,3 +297,19 @@ def test_one_garment_with_narrow_parts_is_not_split(kind):
     for backdrop in ("white", "light_grey", "colour"):
         photo = _photo(seed, layout="single", backdrop=backdrop)
         assert backdrop_labels(photo.image, split=True).count == 1
+
+
+def test_compiled_texture_and_depth_match_scipy():
+    from napari_boostseg.backdrop import _depth, _off_median
+
+    rng = np.random.default_rng(0)
+    for shape in [(40, 60), (5, 7), (1, 9)]:
+        lum = rng.random(shape).astype(np.float32)
+        off = np.empty_like(lum)
+        _off_median(lum, off)
+        assert np.array_equal(off, np.abs(lum - ndi.median_filter(lum, 3)))
+    for touch in (False, True):
+        mask = ndi.gaussian_filter(rng.random((60, 80)), 4) > 0.52
+        mask[:, :5] |= touch  # a region at the frame's edge
+        assert np.array_equal(_depth(mask), ndi.distance_transform_edt(mask))
+    assert not _depth(np.zeros((4, 4), bool)).any()

@@ -363,13 +363,57 @@ def _sealed_inside(departs: np.ndarray) -> np.ndarray:
     return inside[regions]
 
 
+@numba.njit(cache=True, nogil=True)
+def _off_median(lum, out):  # pragma: no cover - compiled
+    """out = |lum - its 3x3 median| (the frame's edge repeated outwards)."""
+    h, w = lum.shape
+    low = np.empty(w, np.float32)
+    mid = np.empty(w, np.float32)
+    high = np.empty(w, np.float32)
+    for i in range(h):
+        u, d = max(i - 1, 0), min(i + 1, h - 1)
+        for j in range(w):  # each column of three, sorted
+            a, b, c = lum[u, j], lum[i, j], lum[d, j]
+            if a > b:
+                a, b = b, a
+            if b > c:
+                b, c = c, b
+            if a > b:
+                a, b = b, a
+            low[j], mid[j], high[j] = a, b, c
+        for j in range(w):
+            p, q = max(j - 1, 0), min(j + 1, w - 1)
+            # The median of nine is the median of the largest of the lows,
+            # the median of the middles and the least of the highs.
+            x = max(low[p], low[j], low[q])
+            z = min(high[p], high[j], high[q])
+            m0, m1, m2 = mid[p], mid[j], mid[q]
+            y = max(min(m0, m1), min(max(m0, m1), m2))
+            out[i, j] = abs(lum[i, j] - max(min(x, y), min(max(x, y), z)))
+
+
+def _depth(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside
+    it (as ``scipy.ndimage.distance_transform_edt``), computed over the mask's
+    bounding box and a margin of one pixel only."""
+    depth = np.zeros(mask.shape, np.float64)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if rows.size:
+        ys = slice(max(rows[0] - 1, 0), rows[-1] + 2)
+        xs = slice(max(cols[0] - 1, 0), cols[-1] + 2)
+        depth[ys, xs] = ndi.distance_transform_edt(mask[ys, xs])
+    return depth
+
+
 def _textured(lum: np.ndarray, paper: np.ndarray, sensitivity: float = 1.0) -> np.ndarray:
     """Broad regions of fine texture: where the mean absolute difference of
     the brightness ``lum`` from its 3x3 median, over 5x5 working pixels,
     exceeds ``_TEXTURE`` times its 99th percentile on ``paper`` (and
     ``_TEXTURE_FLOOR``), over ``sensitivity``, opened by a ``_TEXTURE_SIZE`` square so that the thin
     band along any sharp edge (a product's outline) is not taken."""
-    fine = ndi.uniform_filter(np.abs(lum - ndi.median_filter(lum, 3)), 5)
+    off = np.empty_like(lum)
+    _off_median(lum, off)
+    fine = ndi.uniform_filter(off, 5)
     usual = float(np.percentile(fine[paper], 99)) if paper.any() else 0.0
     busy = fine > max(_TEXTURE * usual, _TEXTURE_FLOOR) / sensitivity
     return _dilate(_erode(busy, _TEXTURE_SIZE), _TEXTURE_SIZE)
@@ -540,8 +584,8 @@ def backdrop_labels(
         rim_all = np.maximum(np.bincount(parts[rim], minlength=n + 1), 1)
         seedless = ~has_seed
         seedless[0] = False
-        deep = ndi.distance_transform_edt(departs) > _DEEP * short
-        broad = ndi.distance_transform_edt(departs & shadow_like) > _BROAD * short
+        deep = _depth(departs) > _DEEP * short
+        broad = _depth(departs & shadow_like) > _BROAD * short
         seeds |= deep & (seedless[parts] | broad)
         if seedless.any():
             outlined = seedless & (rim_sharp / rim_all > _OUTLINED)
