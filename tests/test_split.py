@@ -52,6 +52,27 @@ def test_two_touching_products_of_different_colours_become_two():
     assert sizes[0] >= sizes[1] and ((labels > 0) == (a | b)).all()
 
 
+@pytest.mark.parametrize(
+    "width, offset",
+    [(60, 60), (80, 40)],  # long products (breadth 0.45); a shallow step at the contact (notch 0.25)
+)
+def test_two_long_products_side_by_side_become_two(width, offset):
+    # Two pairs of trousers laid side by side, touching along their length,
+    # one a little lower: a long, straight contact with shallow steps at its
+    # ends. Both were once judged too narrow (breadth under 0.5) or too
+    # shallowly notched (under 0.3) to be products, and stayed one object.
+    image, rng = _photo((400, 260))
+    yy, xx = np.mgrid[:400, :260]
+    a = (xx >= 30) & (xx < 30 + width) & (yy >= 20) & (yy < 320)
+    b = (xx >= 30 + width) & (xx < 30 + 2 * width) & (yy >= 20 + offset) & (yy < 320 + offset)
+    _paint(image, a, (0.2, 0.3, 0.2), rng)
+    _paint(image, b, (0.8, 0.75, 0.6), rng)
+    labels = split_touching((a | b).astype(np.int32), image)
+    assert labels.max() == 2
+    for truth in (a, b):
+        assert np.unique(labels[truth], return_counts=True)[1].max() > 0.95 * truth.sum()
+
+
 def test_one_colour_garment_with_a_narrow_part_stays_one():
     # Sleeves, a strap joined by a narrow bridge, trousers: narrow parts, one colour.
     image, rng = _photo()
