@@ -38,8 +38,9 @@ The result is a coarse mask at the reduced scale, upsampled to the photo:
 resolution. Touching products come out as one region; with ``split=True``
 those that differ in colour and meet between two notches of the outline are
 split into one region each (:mod:`napari_boostseg.split`). The split is off by
-default: on development photos it also cut a bag with a handle in two and added
-pieces to a product cut by the frame, and most studio photos show one product.
+default: on the studio benchmark's photos it also cut a bag with a handle, a
+person and a product cut by the frame in two, and most studio photos show one
+product.
 
 When the photo has no plain backdrop (a street or lifestyle photo: the frame's
 border does not follow a smooth surface, or too little of the frame does),
