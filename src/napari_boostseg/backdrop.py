@@ -407,11 +407,14 @@ def _depth(mask: np.ndarray) -> np.ndarray:
 
 
 def _textured(lum: np.ndarray, paper: np.ndarray, sensitivity: float = 1.0) -> np.ndarray:
-    """Broad regions of fine texture: where the mean absolute difference of
-    the brightness ``lum`` from its 3x3 median, over 5x5 working pixels,
-    exceeds ``_TEXTURE`` times its 99th percentile on ``paper`` (and
-    ``_TEXTURE_FLOOR``), over ``sensitivity``, opened by a ``_TEXTURE_SIZE`` square so that the thin
-    band along any sharp edge (a product's outline) is not taken."""
+    """Broad regions of fine texture.
+
+    Where the mean absolute difference of the brightness ``lum`` from its 3x3
+    median, over 5x5 working pixels, exceeds ``_TEXTURE`` times its 99th
+    percentile on ``paper`` (and ``_TEXTURE_FLOOR``), divided by
+    ``sensitivity``; opened by a ``_TEXTURE_SIZE`` square, so that the thin
+    band along any sharp edge (a product's outline) is not taken.
+    """
     off = np.empty_like(lum)
     _off_median(lum, off)
     fine = ndi.uniform_filter(off, 5)
