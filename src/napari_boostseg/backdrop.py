@@ -588,9 +588,10 @@ def backdrop_labels(
         rim_all = np.maximum(np.bincount(parts[rim], minlength=n + 1), 1)
         seedless = ~has_seed
         seedless[0] = False
-        deep = _depth(departs) > _DEEP * short
-        broad = _depth(departs & shadow_like) > _BROAD * short
-        seeds |= deep & (seedless[parts] | broad)
+        # Seeded where deep: the parts of seedless regions, and broad grey parts.
+        wanted = seedless[parts] | (_depth(departs & shadow_like) > _BROAD * short)
+        if wanted.any():
+            seeds |= wanted & (_depth(departs) > _DEEP * short)
         if seedless.any():
             outlined = seedless & (rim_sharp / rim_all > _OUTLINED)
             seeds |= outlined[parts] & inner
