@@ -12,6 +12,9 @@ finds whole products on a backdrop. Either holds 5 % of the images out for the
 validation loss and writes a checkpoint and its JSON config after every epoch
 to ``runs/garments<YYYYMMDDTHHMMSS>/``. The run is resumable: ``--resume``
 continues from the newest checkpoint with the same learning-rate schedule.
+``--studio-every N`` mixes one generated photo in every N instead, and
+``--freeze-bn`` keeps the BatchNorm layers as they are (both for fine-tuning
+the shipped model, so that it keeps what it learnt from street photos).
 ``--ship CHECKPOINT`` copies a checkpoint into the package as the default
 model (float16 storage, see :func:`napari_boostseg.mrcnn.weights.save_weights`).
 
@@ -24,6 +27,7 @@ BatchNorm, Adam with a cosine schedule.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 from napari_boostseg.mrcnn import MaskRCNNConfig
@@ -97,17 +101,24 @@ class StudioInstances:
 
 
 class Mixed:
-    """Two datasets interleaved one to one (the shorter one repeats)."""
+    """Two datasets interleaved: one of ``second`` after every ``every - 1`` of ``first``.
 
-    def __init__(self, first, second):
-        self.first, self.second = first, second
+    ``every=2`` mixes them one to one; the shorter one repeats.
+    """
+
+    def __init__(self, first, second, every: int = 2):
+        if every < 2:
+            raise ValueError(f"every must be 2 or more, got {every}.")
+        self.first, self.second, self.every = first, second, every
 
     def __len__(self) -> int:
-        return 2 * max(len(self.first), len(self.second))
+        return self.every * max(len(self.first) // (self.every - 1) + 1, len(self.second))
 
     def load(self, index: int):
-        source = self.first if index % 2 == 0 else self.second
-        return source.load((index // 2) % len(source))
+        turn, slot = divmod(index, self.every)
+        if slot == self.every - 1:
+            return self.second.load(turn % len(self.second))
+        return self.first.load((turn * (self.every - 1) + slot) % len(self.first))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +129,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.add_argument("--ship", type=Path, help="copy this checkpoint into the package and stop")
     parser.add_argument("--studio", action="store_true", help="mix in generated studio photos one to one")
+    parser.add_argument(
+        "--studio-every", type=int, default=2, metavar="N",
+        help="with --studio: one generated photo in every N (default 2: one to one)",
+    )
+    parser.add_argument(
+        "--freeze-bn", action="store_true",
+        help="keep BatchNorm statistics and scales as they are (for fine-tuning a trained model)",
+    )
     parser.add_argument("--init", help="start from these weights ('bundled': the shipped model)")
     parser.add_argument("--lr", type=float, help="base learning rate (default: the config's)")
     parser.add_argument(
@@ -134,9 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     from napari_boostseg.mrcnn.training import train
 
     config = default_config()
+    if args.freeze_bn:
+        config = dataclasses.replace(config, train_bn=False)
     data = ccp_instances.CCPInstances(args.ccp, ccp_instances.TRAIN_IDS)
     if args.studio:
-        data = Mixed(data, StudioInstances(args.ccp))
+        data = Mixed(data, StudioInstances(args.ccp), every=args.studio_every)
     init = args.init
     if init == "bundled":
         from napari_boostseg.models import DEFAULT_WEIGHTS
@@ -169,7 +190,8 @@ def ship(checkpoint: Path) -> Path:
     from napari_boostseg.mrcnn.model import config_path_for
 
     config = MaskRCNNConfig.from_json(config_path_for(checkpoint))
-    if config != default_config():
+    # Frozen or trained BatchNorm is a choice of the training, not of the network.
+    if dataclasses.replace(config, train_bn=True) != default_config():
         raise SystemExit(f"{checkpoint} was not trained with this script's configuration")
     model = MaskRCNN(config)
     model.load_weights(checkpoint)
