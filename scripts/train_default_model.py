@@ -128,7 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="train up to this epoch")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.add_argument("--ship", type=Path, help="copy this checkpoint into the package and stop")
-    parser.add_argument("--studio", action="store_true", help="mix in generated studio photos one to one")
+    parser.add_argument(
+        "--studio", action="store_true", help="mix in generated studio photos (one to one unless --studio-every)"
+    )
     parser.add_argument(
         "--studio-every", type=int, default=2, metavar="N",
         help="with --studio: one generated photo in every N (default 2: one to one)",
@@ -144,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
         help="layers to train: 'heads' keeps the backbone as it is (fine-tuning), default 'all'",
     )
     args = parser.parse_args(argv)
+    if args.studio_every < 2:
+        parser.error(f"--studio-every must be 2 or more (one generated photo in every N), got {args.studio_every}")
+    if args.studio_every != 2 and not args.studio:
+        parser.error("--studio-every needs --studio")
 
     if args.ship is not None:
         out = ship(args.ship)
