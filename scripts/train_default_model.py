@@ -27,7 +27,6 @@ BatchNorm, Adam with a cosine schedule.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 from napari_boostseg.mrcnn import MaskRCNNConfig
@@ -112,7 +111,7 @@ class Mixed:
         self.first, self.second, self.every = first, second, every
 
     def __len__(self) -> int:
-        return self.every * max(len(self.first) // (self.every - 1) + 1, len(self.second))
+        return self.every * max(-(-len(self.first) // (self.every - 1)), len(self.second))
 
     def load(self, index: int):
         turn, slot = divmod(index, self.every)
@@ -160,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     config = default_config()
     if args.freeze_bn:
-        config = dataclasses.replace(config, train_bn=False)
+        config = config.replace(train_bn=False)
     data = ccp_instances.CCPInstances(args.ccp, ccp_instances.TRAIN_IDS)
     if args.studio:
         data = Mixed(data, StudioInstances(args.ccp), every=args.studio_every)
@@ -197,7 +196,7 @@ def ship(checkpoint: Path) -> Path:
 
     config = MaskRCNNConfig.from_json(config_path_for(checkpoint))
     # Frozen or trained BatchNorm is a choice of the training, not of the network.
-    if dataclasses.replace(config, train_bn=True) != default_config():
+    if config.replace(train_bn=True) != default_config():
         raise SystemExit(f"{checkpoint} was not trained with this script's configuration")
     model = MaskRCNN(config)
     model.load_weights(checkpoint)
