@@ -140,6 +140,24 @@ def test_a_grey_part_outlined_on_white_is_product_not_shadow():
     assert not (found > 0)[~ndi.binary_dilation(top | skirt, iterations=6)].any()
 
 
+@pytest.mark.parametrize("paper", [(200, 90, 90), (80, 70, 170), (120, 190, 180), (235, 235, 235)])
+def test_a_drop_shadow_on_coloured_paper_stays_backdrop(paper):
+    # A shadow scales the paper's colour: on red paper it takes more from the
+    # red channel than from the others, yet it is no product.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    photo = np.empty((1200, 900, 3))
+    photo[:] = paper
+    product = (yy > 300) & (yy < 800) & (np.abs(xx - 450) < 180)
+    cast = ndi.gaussian_filter(ndi.shift(product.astype(float), (25, 20), order=0), 12)
+    photo *= (1 - 0.25 * cast)[..., None]
+    photo[product] = (230, 200, 60)
+    found = backdrop_labels(_shot(photo)).labels > 0
+    shadow = (cast > 0.1) & ~ndi.binary_dilation(product, iterations=6)
+    assert shadow.sum() > 20000
+    assert found[shadow].mean() < 0.01
+    assert (found & product).sum() / (found | product).sum() > 0.98
+
+
 def test_a_grey_top_with_a_dark_print_is_found_whole_not_only_its_print():
     # A mid-grey tank top on white paper with a soft drop shadow: its grey
     # only darkens the paper, as a shadow does, and only the dark print in its

@@ -278,10 +278,14 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, bright, chroma, depar
             mean_d *= inv
             mean_s *= inv
             mean_p *= inv
+            # Colour change, after scaling the surface to the pixel's brightness:
+            # a shadow scales the paper's colour, so on coloured paper it
+            # changes each channel by a different amount but keeps the hue.
             spread = np.float32(0)
             if c > 1:
+                ratio = mean_p / max(mean_s, np.float32(1e-3))
                 for k in range(c):
-                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) - mean_d
+                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) * ratio
                     spread += d * d
                 spread = np.sqrt(spread)
             bright[i, j] = mean_d
