@@ -278,14 +278,17 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, bright, chroma, depar
             mean_d *= inv
             mean_s *= inv
             mean_p *= inv
-            # Colour change, after scaling the surface to the pixel's brightness:
-            # a shadow scales the paper's colour, so on coloured paper it
-            # changes each channel by a different amount but keeps the hue.
+            # Colour change. Where the pixel is darker than the surface, after
+            # scaling the surface down to the pixel's brightness: a shadow
+            # scales the paper's colour, so on coloured paper it changes each
+            # channel by a different amount but keeps the hue. Where it is
+            # brighter, after shifting the surface up by the mean difference.
             spread = np.float32(0)
             if c > 1:
-                ratio = mean_p / max(mean_s, np.float32(1e-3))
+                ratio = min(mean_p / max(mean_s, np.float32(1e-3)), np.float32(1))
+                shift = max(mean_d, np.float32(0))
                 for k in range(c):
-                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) * ratio
+                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) * ratio - shift
                     spread += d * d
                 spread = np.sqrt(spread)
             bright[i, j] = mean_d
