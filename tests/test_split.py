@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.draw import disk, polygon
 
-from napari_boostseg.split import SplitParams, split_touching
+from napari_boostseg.split import SplitParams, split_by_detections, split_touching
 
 BACKDROP = (0.95, 0.95, 0.94)
 
@@ -128,3 +128,85 @@ def test_max_parts_limits_the_split():
     _paint(image, b, (0.75, 0.2, 0.15), rng)
     labels = split_touching((a | b).astype(np.int32), image, SplitParams(max_parts=1))
     assert labels.max() == 1
+
+
+# Splitting by a detector's masks (split_by_detections): the masks are drawn here,
+# as a model trained on studio photos would give them.
+
+
+def _pair(colour_b=(0.7, 0.1, 0.1)):
+    """A blue and a second product touching along a straight line, on light paper, as one region."""
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    truth = np.zeros((300, 500), np.int32)
+    truth[60:240, 60:250] = 1
+    truth[80:260, 250:440] = 2
+    image[truth == 1] = (0.1, 0.2, 0.6)
+    image[truth == 2] = colour_b
+    return image, truth
+
+
+def _detections(truth, shrink=6):
+    """Each product's mask, a little off its true outline (a 28x28 head's masks are coarse)."""
+    from scipy import ndimage as ndi
+
+    masks = np.stack([ndi.binary_erosion(truth == k, iterations=shrink) for k in (1, 2)])
+    return masks, np.array([0.8, 0.6], np.float32)
+
+
+def test_detections_split_a_region_of_two_touching_products_at_their_edge():
+    from napari_boostseg.metrics import match_instances
+
+    image, truth = _pair()
+    masks, scores = _detections(truth)
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["top", "bag"])
+    assert int(out.max()) == 2
+    assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
+def test_detections_on_one_product_of_one_colour_do_not_split_it():
+    image, truth = _pair(colour_b=(0.1, 0.2, 0.6))  # the same blue: one garment, its two halves detected
+    masks, scores = _detections(truth)
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["bottom", "bottom"])
+    assert int(out.max()) == 1
+
+
+def test_a_person_detection_keeps_the_region_whole():
+    image, truth = _pair()
+    masks, scores = _detections(truth)
+    person = truth > 0
+    out = split_by_detections(
+        (truth > 0).astype(np.int32), image, np.concatenate([masks, person[None]]),
+        np.r_[scores, np.float32(0.35)], ["top", "bottom", "person"],
+    )
+    assert int(out.max()) == 1
+
+
+@pytest.mark.parametrize("case", ["weak", "outside", "small", "overlapping"])
+def test_detections_that_do_not_each_hold_a_product_do_not_split(case):
+    image, truth = _pair()
+    masks, scores = _detections(truth)
+    if case == "weak":
+        scores = np.array([0.8, 0.35], np.float32)
+    elif case == "outside":  # the second detection lies mostly beside the region
+        masks[1] = np.roll(masks[1], 120, axis=0)
+    elif case == "small":  # a pocket: under 15 % of the region
+        masks[1] = False
+        masks[1, 100:140, 300:360] = True
+    else:  # the same product seen twice
+        masks[1] = masks[0]
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["top", "bag"])
+    assert int(out.max()) == 1
+
+
+def test_split_by_detections_keeps_other_regions_and_checks_shapes():
+    image, truth = _pair()
+    masks, scores = _detections(truth)
+    labels = (truth > 0).astype(np.int32)
+    labels[5:30, 5:30] = 2  # a separate product that no detection covers
+    out = split_by_detections(labels, image, masks, scores, ["top", "bag"])
+    assert int(out.max()) == 3 and (out[5:30, 5:30] == 2).all()
+    assert np.array_equal(split_by_detections(labels, image, masks[:0], scores[:0], []), labels)
+    with pytest.raises(ValueError, match="one score and class per mask"):
+        split_by_detections(labels, image, masks, scores[:1], ["top"])
+    with pytest.raises(ValueError, match="differ in size"):
+        split_by_detections(labels, image[:100], masks, scores, ["top", "bag"])
