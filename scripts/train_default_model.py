@@ -18,6 +18,12 @@ the shipped model, so that it keeps what it learnt from street photos).
 ``--ship CHECKPOINT`` copies a checkpoint into the package as the default
 model (float16 storage, see :func:`napari_boostseg.mrcnn.weights.save_weights`).
 
+``--studio-only`` trains on generated studio photos alone, most of them of
+touching products, and ``--with-people`` adds people standing on a backdrop
+(one "person" object each): that is how the product model, which splits
+touching products on a backdrop, is fine-tuned from the default model (see
+README); ``--ship-products CHECKPOINT`` copies it into the package.
+
 The network is built to train from scratch on a 2-core CPU in about two hours
 (no pre-trained weights can be downloaded here): a ResNet-50 at half width,
 128-channel FPN and mask head, 384 px input, 64 sampled ROIs per image, trained
@@ -39,6 +45,10 @@ STUDIO_TRAIN_SEED = 1_000_000
 #: Layouts of the generated training photos: a person's garments are not
 #: labelled in a generated photo, so people come from CCP only.
 STUDIO_LAYOUTS = ("single", "set", "touching", "cut")
+#: Layouts of ``--studio-only``: two photos in five of touching products.
+PRODUCT_LAYOUTS = ("touching", "touching", "set", "single", "cut")
+#: Layouts of ``--studio-only --with-people``: a person in every six photos.
+PRODUCT_LAYOUTS_WITH_PEOPLE = ("touching", "person", "touching", "set", "single", "cut")
 
 
 def default_config() -> MaskRCNNConfig:
@@ -76,12 +86,16 @@ class StudioInstances:
     four is a hard case. Each product is one instance of its garment group.
     """
 
-    def __init__(self, ccp_dir, count: int = 4000, seed: int = STUDIO_TRAIN_SEED, size: int = 576):
+    def __init__(
+        self, ccp_dir, count: int = 4000, seed: int = STUDIO_TRAIN_SEED, size: int = 576,
+        layouts: tuple[str, ...] = STUDIO_LAYOUTS,
+    ):
         from napari_boostseg.synthetic import studio
 
         self.studio = studio
-        self.cutouts = [c for c in studio.ccp_cutouts(ccp_dir, studio.TRAIN_CUTOUT_IDS) if c.kind != "person"]
-        self.count, self.seed, self.size = count, seed, size
+        people = "person" in layouts
+        self.cutouts = [c for c in studio.ccp_cutouts(ccp_dir, studio.TRAIN_CUTOUT_IDS) if people or c.kind != "person"]
+        self.count, self.seed, self.size, self.layouts = count, seed, size, layouts
 
     def __len__(self) -> int:
         return self.count
@@ -90,7 +104,7 @@ class StudioInstances:
         import numpy as np
 
         rng = np.random.default_rng(self.seed + index)
-        layout = STUDIO_LAYOUTS[index % len(STUDIO_LAYOUTS)]
+        layout = self.layouts[index % len(self.layouts)]
         hard = None if rng.random() < 0.75 else str(rng.choice(self.studio.HARD_CASES))
         photo = self.studio.render(self.cutouts, self.seed + index, layout=layout, hard=hard, size=self.size)
         n = int(photo.truth.max())
@@ -128,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint")
     parser.add_argument("--ship", type=Path, help="copy this checkpoint into the package and stop")
     parser.add_argument(
+        "--ship-products", type=Path, metavar="CHECKPOINT",
+        help="copy this checkpoint into the package as the product model and stop",
+    )
+    parser.add_argument(
+        "--studio-only", action="store_true",
+        help="train on generated studio photos only, mostly touching products (the product model)",
+    )
+    parser.add_argument("--with-people", action="store_true", help="with --studio-only: add people on a backdrop")
+    parser.add_argument(
         "--studio", action="store_true", help="mix in generated studio photos (one to one unless --studio-every)"
     )
     parser.add_argument(
@@ -149,6 +172,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--studio-every must be 2 or more (one generated photo in every N), got {args.studio_every}")
     if args.studio_every != 2 and not args.studio:
         parser.error("--studio-every needs --studio")
+    if args.with_people and not args.studio_only:
+        parser.error("--with-people needs --studio-only")
+    if args.studio_only and args.studio:
+        parser.error("--studio mixes studio photos into CCP; --studio-only trains on studio photos alone")
+
+    if args.ship_products is not None:
+        from napari_boostseg.models import PRODUCT_WEIGHTS
+
+        out = ship(args.ship_products, PRODUCT_WEIGHTS)
+        print(f"product model written to {out} ({out.stat().st_size / 1e6:.1f} MB) and {out.with_suffix('.json')}")
+        return 0
 
     if args.ship is not None:
         out = ship(args.ship)
@@ -160,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
     config = default_config()
     if args.freeze_bn:
         config = config.replace(train_bn=False)
-    data = ccp_instances.CCPInstances(args.ccp, ccp_instances.TRAIN_IDS)
-    if args.studio:
-        data = Mixed(data, StudioInstances(args.ccp), every=args.studio_every)
+    if args.studio_only:
+        layouts = PRODUCT_LAYOUTS_WITH_PEOPLE if args.with_people else PRODUCT_LAYOUTS
+        data = StudioInstances(args.ccp, layouts=layouts)
+    else:
+        data = ccp_instances.CCPInstances(args.ccp, ccp_instances.TRAIN_IDS)
+        if args.studio:
+            data = Mixed(data, StudioInstances(args.ccp), every=args.studio_every)
     init = args.init
     if init == "bundled":
         from napari_boostseg.models import DEFAULT_WEIGHTS
@@ -188,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def ship(checkpoint: Path) -> Path:
-    """Copy a checkpoint into the package as the default model, stored as float16."""
+def ship(checkpoint: Path, target: Path | None = None) -> Path:
+    """Copy a checkpoint into the package (default: as the default model), stored as float16."""
     from napari_boostseg.models import DEFAULT_WEIGHTS
     from napari_boostseg.mrcnn import MaskRCNN, MaskRCNNConfig
     from napari_boostseg.mrcnn.model import config_path_for
@@ -200,7 +238,7 @@ def ship(checkpoint: Path) -> Path:
         raise SystemExit(f"{checkpoint} was not trained with this script's configuration")
     model = MaskRCNN(config)
     model.load_weights(checkpoint)
-    return model.save_weights(DEFAULT_WEIGHTS, dtype="float16")
+    return model.save_weights(target or DEFAULT_WEIGHTS, dtype="float16")
 
 
 def _print_epoch(p) -> None:

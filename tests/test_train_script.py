@@ -42,3 +42,17 @@ def test_a_mix_without_ccp_photos_is_refused(script):
     with pytest.raises(ValueError, match="every must be 2 or more"):
         script.Mixed(_Named("ccp", 10), _Named("studio", 3), every=1)
 
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--with-people"], "--with-people needs --studio-only"),
+        (["--studio", "--studio-only"], "--studio-only trains on studio photos alone"),
+    ],
+)
+def test_product_model_options_are_checked_before_any_work(script, capsys, args, message):
+    with pytest.raises(SystemExit):
+        script.main(args)
+    assert message in capsys.readouterr().err
+
