@@ -170,3 +170,17 @@ def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):
     assert cm.load_detector(weights, min_score=0.8) is cm.load_detector(weights, min_score=0.8)
     assert cm.load_detector(weights, min_score=0.5) is not first  # built again
     assert built[0] == {"min_score": 0.5} and len(built) == 5
+
+
+def test_touching_products_are_split_by_the_product_model_or_by_colour_without_it(monkeypatch):
+    from napari_boostseg import models
+
+    photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
+    if models.product_weights() is not None:
+        found = coarse_masks(photo.image, "backdrop", split_touching=True)
+        assert found.count == 2, found.note
+        assert "the product model split touching products: 2 object(s)" in found.note
+    monkeypatch.setattr(models, "product_weights", lambda: None)
+    found = coarse_masks(photo.image, "backdrop", split_touching=True)
+    assert found.count == 2
+    assert "touching products split by colour (this installation has no product model)" in found.note

@@ -76,8 +76,9 @@ def _add_segment(sub) -> None:
     src.add_argument(
         "--split-touching",
         action="store_true",
-        help="split products that touch on the backdrop into one object each where their contact "
-        "shows (auto and backdrop sources; it may also cut a product of two colours in two)",
+        help="split products that touch on the backdrop into one object each, where the bundled "
+        "product model finds each of them and they differ in colour (auto and backdrop sources; "
+        "it may also cut a product of two colours in two; leave it off for photos of one product)",
     )
     src.add_argument(
         "--masks",

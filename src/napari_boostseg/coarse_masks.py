@@ -7,7 +7,8 @@ sources and the same choice between them:
 * ``"backdrop"`` -- :func:`napari_boostseg.backdrop.backdrop_labels`: the
   products that stand out from a plain studio backdrop; no model, about a
   tenth of a second; each separate product is one object (touching
-  products are one object unless ``split_touching=True`` is passed on).
+  products are one object unless ``split_touching=True``: then the product
+  model, fine-tuned on studio photos, splits them).
 * ``"model"`` -- a Mask R-CNN (the bundled garment model unless weights are
   given): works on any photo, street or studio, and names each object's class.
 * ``"auto"`` (the default) -- the backdrop where the photo has a plain backdrop
@@ -230,7 +231,9 @@ def _build_detector(weights: Path, config: Path | None, min_score: float | None 
     return load_model(weights, cfg)
 
 
-def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[CoarseMasks | None, str]:
+def try_backdrop(
+    image: ArrayLike, source: str = "auto", *, split: bool = False, splitter: object | None = None, **options
+) -> tuple[CoarseMasks | None, str]:
     """The backdrop's coarse masks, where ``source`` takes them.
 
     Parameters
@@ -240,6 +243,14 @@ def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[Coa
     source : {"auto", "backdrop"}, optional
         "auto" takes the backdrop's masks when the photo has a plain backdrop
         with something on it; "backdrop" whenever it has a plain backdrop.
+    split : bool, optional
+        Split regions of touching products into one object each: by the
+        product model's detections (:func:`split_by_detections`) where the
+        installation has the model and TensorFlow, else by colour
+        (``backdrop_labels(split=True)``). The note says which. Default False.
+    splitter : MaskRCNN, optional
+        The detector that splits; default the shipped product model
+        (:func:`load_detector` of :data:`napari_boostseg.models.PRODUCT_WEIGHTS`).
     **options
         Passed to :func:`~napari_boostseg.backdrop.backdrop_labels`.
 
@@ -256,12 +267,52 @@ def try_backdrop(image: ArrayLike, source: str = "auto", **options) -> tuple[Coa
     NoBackdropError
         With ``source="backdrop"`` on a photo without a plain backdrop.
     """
-    found = backdrop_labels(image, **options)
+    why_not = ""
+    if split and splitter is None:
+        splitter, why_not = _product_splitter()
+    found = backdrop_labels(image, split=split and splitter is None, **options)
     if found.plain and (found.count or source == "backdrop"):
-        return CoarseMasks(found.labels, "backdrop", f"backdrop: {found.reason}"), found.backdrop
+        note = f"backdrop: {found.reason}"
+        labels = found.labels
+        if split and splitter is not None and found.count:
+            labels, note = _split_by_model(image, labels, splitter, note)
+        elif split:
+            note += f"; touching products split by colour ({why_not})"
+        return CoarseMasks(labels, "backdrop", note), found.backdrop
     if source == "backdrop":
         raise NoBackdropError(f"{found.reason}; use the model for this photo")
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
+
+
+def _product_splitter() -> tuple[object | None, str]:
+    """The shipped product model, or None and why not."""
+    from .models import product_weights
+
+    weights = product_weights()
+    if weights is None:
+        return None, "this installation has no product model"
+    try:
+        return load_detector(weights, min_score=_SPLIT_MIN_SCORE), ""
+    except RuntimeError as exc:
+        return None, str(exc)
+
+
+#: Detections down to this score are asked of the product model: a person
+#: detection of 0.3 already keeps a region whole (see DetectionSplitParams).
+_SPLIT_MIN_SCORE = 0.3
+
+
+def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter, note: str) -> tuple[np.ndarray, str]:
+    from .split import split_by_detections
+
+    found = splitter.detect([np.asarray(image)])[0]
+    split = split_by_detections(labels, image, found.masks, found.scores, found.class_names)
+    before, after = int(labels.max()), int(split.max())
+    if after > before:
+        note += f"; the product model split touching products: {after} object(s)"
+    else:
+        note += "; the product model saw no touching products"
+    return split, note
 
 
 def chosen_classes(
@@ -363,9 +414,9 @@ def coarse_masks(
     classes : sequence of str, optional
         Model classes to keep (see :func:`from_model`).
     split_touching : bool, optional
-        On the backdrop, split touching products into one object each where
-        their contact shows (``backdrop_labels(split=True)``); it may also cut
-        a product of two colours in two. Default False.
+        On the backdrop, split touching products into one object each, by the
+        shipped product model's detections (see :func:`try_backdrop`); it may
+        also cut a product of two colours in two. Default False.
 
     Returns
     -------

@@ -217,12 +217,16 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
 
 
 def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monkeypatch):
+    from napari_boostseg import models
     from napari_boostseg._napari import _detector
     from napari_boostseg.synthetic.studio import render
 
     from _studio import drawn_cutouts
 
     monkeypatch.setattr(_detector, "shared_detector", lambda: pytest.fail("no model is needed here"))
+    # TensorFlow stays out of this process (it and Mesa's OpenGL do not mix):
+    # the split falls back to colour, as on an installation without the product model.
+    monkeypatch.setattr(models, "product_weights", lambda: None)
     photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
     viewer = make_napari_viewer()
     viewer.add_image(photo.image, name="pair")

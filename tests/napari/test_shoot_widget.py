@@ -194,8 +194,13 @@ def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):
     assert widget.status.value == shown["error"][-1] and widget.shoot is None
 
 
-def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer, qtbot, tmp_path, shown):
+def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer, qtbot, tmp_path, shown, monkeypatch):
+    from napari_boostseg import models
     from napari_boostseg.synthetic.studio import render
+
+    # TensorFlow stays out of this process (it and Mesa's OpenGL do not mix):
+    # the split falls back to colour, as on an installation without the product model.
+    monkeypatch.setattr(models, "product_weights", lambda: None)
 
     from _studio import drawn_cutouts
 

@@ -238,9 +238,9 @@ def split_touching_box(source: ComboBox) -> CheckBox:
     """
     box = CheckBox(
         text="split touching products", value=False,
-        tooltip="On the backdrop, give products that touch one object each where their "
-        "contact shows. It may also cut a product of two colours in two; leave it off for "
-        "photos of one product.",
+        tooltip="On the backdrop, give products that touch one object each where the "
+        "product model finds each of them and they differ in colour. It may also cut a "
+        "product of two colours in two; leave it off for photos of one product.",
     )
 
     def follow() -> None:
