@@ -179,7 +179,7 @@ def test_touching_products_are_split_by_the_product_model_or_by_colour_without_i
     if models.product_weights() is not None:
         found = coarse_masks(photo.image, "backdrop", split_touching=True)
         assert found.count == 2, found.note
-        assert "the product model split touching products: 2 object(s)" in found.note
+        assert "the product model split 1 region(s) of touching products: 2 object(s) in all" in found.note
     monkeypatch.setattr(models, "product_weights", lambda: None)
     found = coarse_masks(photo.image, "backdrop", split_touching=True)
     assert found.count == 2

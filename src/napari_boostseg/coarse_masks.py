@@ -309,7 +309,8 @@ def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter, note: str) -
     split = split_by_detections(labels, image, found.masks, found.scores, found.class_names)
     before, after = int(labels.max()), int(split.max())
     if after > before:
-        note += f"; the product model split touching products: {after} object(s)"
+        regions = np.unique(labels[split > before]).size
+        note += f"; the product model split {regions} region(s) of touching products: {after} object(s) in all"
     else:
         note += "; the product model saw no touching products"
     return split, note
