@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import OrderedDict
 
 import numpy as np
@@ -124,6 +125,12 @@ def test_segment_splits_touching_products_when_asked(tmp_path, capsys):
     assert main([*args, "--overwrite"]) == 0
     assert f"pair.jpg: {n} object(s); backdrop: " in capsys.readouterr().err
     assert int(files.read_labels(out / "labels" / "pair.png").max()) == n
+    # The record names the model that split them.
+    from napari_boostseg import models
+
+    coarse = json.loads((out / "manifests" / "pair.json").read_text())["recipe"]["coarse"]
+    assert coarse["split_touching"] is True
+    assert coarse["split_model"] == str(models.PRODUCT_WEIGHTS) and len(coarse["split_model_sha256"]) == 64
     # It works on the backdrop only.
     assert main(["segment", str(shoot), "--out", str(tmp_path / "m"), "--coarse", "model", "--split-touching"]) == 2
     assert "needs the auto or backdrop source" in capsys.readouterr().err

@@ -422,6 +422,16 @@ def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str,
 # What made a photo's outputs
 
 
+def _product_model() -> Path | None:
+    """The product model that ``--split-touching`` runs, or None where it falls back to colour."""
+    from importlib.util import find_spec
+
+    from .models import product_weights
+
+    weights = product_weights()
+    return weights if weights is not None and find_spec("tensorflow") is not None else None
+
+
 def _recipe(photo: Path, options: SegmentOptions) -> dict:
     """Everything that decides ``photo``'s outputs, for its record."""
     source = _source(options)
@@ -445,6 +455,9 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
         }
     if options.split_touching:  # only when asked: records written without it stay valid
         coarse["split_touching"] = True
+        splitter = _product_model()
+        coarse["split_model"] = str(splitter) if splitter is not None else None
+        coarse["split_model_sha256"] = manifest.weights_digest(splitter) if splitter is not None else None
     return {
         "photo": str(photo.resolve()),
         "version": manifest.package_version(),

@@ -66,6 +66,8 @@ _OPTION_NAMES = {
     "coarse.config_sha256": "the config file's content",
     "coarse.classes": "--classes",
     "coarse.split_touching": "--split-touching",
+    "coarse.split_model": "the product model that splits touching products",
+    "coarse.split_model_sha256": "the product model's content",
     "outputs.label_format": "--labels-format",
     "outputs.jpeg": "--jpeg/--jpeg-quality",
     "outputs.cutouts": "--full-frame",
