@@ -137,6 +137,9 @@ def test_segment_splits_touching_products_when_asked(tmp_path, capsys):
     for alone in ({"weights": tmp_path / "w.h5"}, {"masks_dir": tmp_path}):
         with pytest.raises(ValueError, match="needs the auto or backdrop source"):
             batch.SegmentOptions(out_dir=out, split_touching=True, **alone)
+    with pytest.raises(ValueError, match="weights given without a source make the model the only source; add --coarse"):
+        batch.SegmentOptions(out_dir=out, split_touching=True, weights=tmp_path / "w.h5")
+    batch.SegmentOptions(out_dir=out, split_touching=True, weights=tmp_path / "w.h5", source="auto")
 
 
 def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):

@@ -153,8 +153,10 @@ class SegmentOptions:
         if self.weights is not None and self.source == "backdrop":
             raise ValueError("Mask R-CNN weights were given, but the source is 'backdrop'")
         if self.split_touching and _source(self) in ("masks", "model"):
+            alone = "weights given without a source make the model the only source; add --coarse auto" if (
+                self.weights is not None and self.source is None) else "not mask files or the model alone"
             raise ValueError("splitting touching products works on the backdrop; it needs the auto "
-                             "or backdrop source, not mask files or the model alone")
+                             f"or backdrop source ({alone})")
         if self.label_format not in ("png", "tif"):
             raise ValueError(f"label_format must be 'png' or 'tif', got {self.label_format!r}")
         if not 1 <= int(self.jpeg_quality) <= 95:
