@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import manifest
-from .coarse_masks import coarse_from_mask, find_mask
+from .coarse_masks import coarse_from_mask, find_mask, product_splitter_weights
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
 from .files import (
     IMAGE_SUFFIXES,
@@ -424,16 +424,6 @@ def _classes(weights: Path, config: Path, options: SegmentOptions) -> tuple[str,
 # What made a photo's outputs
 
 
-def _product_model() -> Path | None:
-    """The product model that ``--split-touching`` runs, or None where it falls back to colour."""
-    from importlib.util import find_spec
-
-    from .models import product_weights
-
-    weights = product_weights()
-    return weights if weights is not None and find_spec("tensorflow") is not None else None
-
-
 def _recipe(photo: Path, options: SegmentOptions) -> dict:
     """Everything that decides ``photo``'s outputs, for its record."""
     source = _source(options)
@@ -457,7 +447,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
         }
     if options.split_touching:  # only when asked: records written without it stay valid
         coarse["split_touching"] = True
-        splitter = _product_model()
+        splitter = product_splitter_weights()[0]
         coarse["split_model"] = str(splitter) if splitter is not None else None
         coarse["split_model_sha256"] = manifest.weights_digest(splitter) if splitter is not None else None
     return {

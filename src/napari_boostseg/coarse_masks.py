@@ -50,6 +50,7 @@ __all__ = [
     "CoarseMasks",
     "NoBackdropError",
     "try_backdrop",
+    "product_splitter_weights",
     "from_model",
     "coarse_masks",
     "load_detector",
@@ -267,16 +268,21 @@ def try_backdrop(
     NoBackdropError
         With ``source="backdrop"`` on a photo without a plain backdrop.
     """
-    why_not = ""
-    if split and splitter is None:
-        splitter, why_not = _product_splitter()
-    found = backdrop_labels(image, split=split and splitter is None, **options)
+    weights, why_not = (None, "") if not split or splitter is not None else product_splitter_weights()
+    by_model = split and (splitter is not None or weights is not None)
+    found = backdrop_labels(image, split=split and not by_model, **options)
     if found.plain and (found.count or source == "backdrop"):
         note = f"backdrop: {found.reason}"
         labels = found.labels
-        if split and splitter is not None and found.count:
-            labels, note = _split_by_model(image, labels, splitter, note)
-        elif split:
+        if by_model and found.count:
+            try:  # the model is loaded only for a photo with products on its backdrop
+                splitter = splitter or load_detector(weights, min_score=_SPLIT_MIN_SCORE)
+            except RuntimeError as exc:
+                by_model, why_not = False, str(exc)
+                labels = backdrop_labels(image, split=True, **options).labels
+            if by_model:
+                labels, note = _split_by_model(image, labels, splitter, note)
+        if split and not by_model:
             note += f"; touching products split by colour ({why_not})"
         return CoarseMasks(labels, "backdrop", note), found.backdrop
     if source == "backdrop":
@@ -284,17 +290,21 @@ def try_backdrop(
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
 
 
-def _product_splitter() -> tuple[object | None, str]:
-    """The shipped product model, or None and why not."""
+def product_splitter_weights() -> tuple[Path | None, str]:
+    """The product model that splitting touching products runs, or None and why not.
+
+    Cheap: it looks for the weights file and for TensorFlow without loading either.
+    """
+    from importlib.util import find_spec
+
     from .models import product_weights
 
     weights = product_weights()
     if weights is None:
         return None, "this installation has no product model"
-    try:
-        return load_detector(weights, min_score=_SPLIT_MIN_SCORE), ""
-    except RuntimeError as exc:
-        return None, str(exc)
+    if find_spec("tensorflow") is None:
+        return None, "TensorFlow is not installed"
+    return weights, ""
 
 
 #: Detections down to this score are asked of the product model: a person

@@ -390,25 +390,25 @@ class DetectionSplitParams:
 def _products_in(region: np.ndarray, masks: np.ndarray, scores: np.ndarray, names, params) -> list[np.ndarray]:
     """The detections that each hold one product of ``region`` (cropped masks), best first."""
     area = int(region.sum())
-    kept: list[np.ndarray] = []
+    kept: list[tuple[np.ndarray, int]] = []  # (pixels inside the region, their count)
     for k in np.argsort(-scores, kind="stable"):
-        mask = masks[k]
-        size = int(mask.sum())
+        size = int(masks[k].sum())
         if size == 0:
             continue
-        inside = mask & region
-        share = int(inside.sum()) / area
+        inside = masks[k] & region
+        held = int(inside.sum())
         if names[k] == "person":
-            if scores[k] >= params.person_score and share >= params.person_cover:
+            if scores[k] >= params.person_score and held >= params.person_cover * area:
                 return []
             continue
-        if scores[k] < params.min_score or inside.sum() < params.min_inside * size or share < params.min_share:
+        if scores[k] < params.min_score or held < params.min_inside * size or held < params.min_share * area:
             continue
-        if all((inside & other).sum() < params.max_overlap * min(inside.sum(), other.sum()) for other in kept):
-            kept.append(inside)
-    if len(kept) < 2 or np.logical_or.reduce(kept).sum() < params.min_cover * area:
+        if all((inside & other).sum() < params.max_overlap * min(held, n) for other, n in kept):
+            kept.append((inside, held))
+    parts = [inside for inside, _ in kept]
+    if len(parts) < 2 or np.logical_or.reduce(parts).sum() < params.min_cover * area:
         return []
-    return kept
+    return parts
 
 
 def split_by_detections(
