@@ -14,11 +14,11 @@ does. Per layout and per hard case it reports:
   shows here);
 * median milliseconds per photo, from reading the file to writing the cut-out.
 
-    python benchmarks/bench_studio.py                    # development photos, auto source
+    python benchmarks/bench_studio.py                    # development photos, auto source (the default)
     python benchmarks/bench_studio.py --source model     # the bundled Mask R-CNN only
     python benchmarks/bench_studio.py --split train      # training seeds (for choosing parameters)
     python benchmarks/bench_studio.py --only touching    # one layout (or hard case), same seeds
-    python benchmarks/bench_studio.py --split-touching   # touching products split (split_touching=True)
+    python benchmarks/bench_studio.py --no-split-touching  # touching products kept whole (split_touching=False)
 
 Development photos use products of CCP photos 0701-0800 and seeds from
 2_000_000; training photos products of 0001-0700 and seeds from 1_000_000.
@@ -72,8 +72,9 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, help="Mask R-CNN weights (default: the bundled model)")
     parser.add_argument("--only", action="append", choices=studio.LAYOUTS + studio.HARD_CASES,
                         help="measure only this layout or hard case (repeat for more; default all)")
-    parser.add_argument("--split-touching", action="store_true",
-                        help="split touching products found on the backdrop (coarse_masks split_touching=True)")
+    parser.add_argument("--no-split-touching", dest="split_touching", action="store_false",
+                        help="keep touching products found on the backdrop as one object "
+                        "(coarse_masks split_touching=False; default: split them)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a RefineParams field, e.g. --set align=0")
     args = parser.parse_args()
@@ -109,8 +110,8 @@ def main() -> None:
                   f"IoU {np.mean([m[0] for m in coarse_match] or [1]):.3f} -> "
                   f"{np.mean([m for m in s['iou'][-photo.truth.max():]] or [1]):.3f} {ms:.0f} ms", flush=True)
 
-    print(f"\nsplit {args.split}, source {args.source}{' (touching products split)' if args.split_touching else ''}, "
-          f"{args.size} px long side\n")
+    whole = "" if args.split_touching else " (touching products not split)"
+    print(f"\nsplit {args.split}, source {args.source}{whole}, {args.size} px long side\n")
     print("| photos | n | products found | coarse IoU / mBA | refined IoU / mBA | objects / products | "
           "backdrop source | ms per photo |")
     print("|---|---|---|---|---|---|---|---|")

@@ -91,7 +91,8 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     (tmp_path / "w.h5").write_bytes(b"")
     monkeypatch.setattr(batch, "bundled_weights", lambda: tmp_path / "w.h5")
     out = tmp_path / "out"
-    assert main(["segment", str(photos), "--out", str(out), "--no-progress"]) == 0
+    # (The product model that splits touching products is tested on its own.)
+    assert main(["segment", str(photos), "--out", str(out), "--no-split-touching", "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert f"studio.jpg: {studio_photo.truth.max()} object(s); backdrop: " in err
     assert "street.png: 1 object(s); model: person 0.97 (no plain backdrop" in err
@@ -101,29 +102,30 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     assert int(labels.max()) == int(studio_photo.truth.max())
 
 
-def test_segment_splits_touching_products_when_asked(tmp_path, capsys):
+def test_segment_splits_touching_products_by_default(tmp_path, capsys):
     from napari_boostseg.cli import main
 
     photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
     n = int(photo.truth.max())
     assert n == 2
-    assert coarse_masks(photo.image, "auto", model=_never).count == 1  # off by default
-    assert coarse_masks(photo.image, "auto", model=_never, split_touching=True).count == n
-    assert coarse_masks(photo.image, "backdrop", split_touching=True).count == n
+    assert coarse_masks(photo.image, "auto", model=_never).count == n  # split by default
+    assert coarse_masks(photo.image, "backdrop").count == n
+    assert coarse_masks(photo.image, "auto", model=_never, split_touching=False).count == 1
 
     shoot = tmp_path / "shoot"
     shoot.mkdir()
     files.write_image(shoot / "pair.jpg", photo.image, quality=95)
     out = tmp_path / "out"
-    assert main(["segment", str(shoot), "--out", str(out), "--coarse", "backdrop", "--no-progress"]) == 0
+    whole = ["segment", str(shoot), "--out", str(out), "--coarse", "backdrop", "--no-split-touching", "--no-progress"]
+    assert main(whole) == 0
     assert int(files.read_labels(out / "labels" / "pair.png").max()) == 1
     capsys.readouterr()
-    # The same folder split: the run sees that its outputs were made without the split.
-    args = ["segment", str(shoot), "--out", str(out), "--coarse", "backdrop", "--split-touching", "--no-progress"]
+    # The same folder by default: the run sees that its outputs were made without the split.
+    args = ["segment", str(shoot), "--out", str(out), "--no-progress"]
     assert main(args) == 2
-    assert "--split-touching" in capsys.readouterr().err
+    assert "--split-touching (was off, now on)" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
-    assert f"pair.jpg: {n} object(s); backdrop: " in capsys.readouterr().err
+    assert f"pair.jpg: {n} object(s); backdrop: {n} product(s) on a backdrop of " in capsys.readouterr().err
     assert int(files.read_labels(out / "labels" / "pair.png").max()) == n
     # The record names the model that split them.
     from napari_boostseg import models
@@ -131,7 +133,12 @@ def test_segment_splits_touching_products_when_asked(tmp_path, capsys):
     coarse = json.loads((out / "manifests" / "pair.json").read_text())["recipe"]["coarse"]
     assert coarse["split_touching"] is True
     assert coarse["split_model"] == str(models.PRODUCT_WEIGHTS) and len(coarse["split_model_sha256"]) == 64
-    # It works on the backdrop only.
+    # The default is off where there is no backdrop: mask files, the model alone.
+    for alone in ({"weights": tmp_path / "w.h5"}, {"masks_dir": tmp_path}):
+        assert not batch._split_touching(batch.SegmentOptions(out_dir=out, **alone))
+        assert "split_touching" not in batch._recipe(shoot / "pair.jpg", batch.SegmentOptions(
+            out_dir=out, source="backdrop", split_touching=False))["coarse"]
+    # Asked for there, it is an error.
     assert main(["segment", str(shoot), "--out", str(tmp_path / "m"), "--coarse", "model", "--split-touching"]) == 2
     assert "needs the auto or backdrop source" in capsys.readouterr().err
     for alone in ({"weights": tmp_path / "w.h5"}, {"masks_dir": tmp_path}):
@@ -189,7 +196,8 @@ def test_touching_products_are_split_by_the_product_model_or_by_colour_without_i
     if models.product_weights() is not None:
         found = coarse_masks(photo.image, "backdrop", split_touching=True)
         assert found.count == 2, found.note
-        assert "the product model split 1 region(s) of touching products: 2 object(s) in all" in found.note
+        assert found.note.startswith("backdrop: 2 product(s) on a backdrop of ")
+        assert found.note.endswith("; the product model split 1 region(s) of touching products")
     monkeypatch.setattr(models, "product_weights", lambda: None)
     found = coarse_masks(photo.image, "backdrop", split_touching=True)
     assert found.count == 2

@@ -120,9 +120,10 @@ class SegmentOptions:
         Mask R-CNN classes to cut out. Default: see
         :func:`napari_boostseg.models.default_classes` (the garments for
         the shipped model, every class for others).
-    split_touching : bool
+    split_touching : bool or None
         Split products that touch on the backdrop into one object each (see
-        :func:`napari_boostseg.coarse_masks.coarse_masks`). Default False.
+        :func:`napari_boostseg.coarse_masks.coarse_masks`). Default None: on
+        for the auto and backdrop sources, off for mask files and the model.
     """
 
     out_dir: Path
@@ -138,7 +139,7 @@ class SegmentOptions:
     jpeg_quality: int = 95
     classes: tuple[str, ...] | None = None
     full_frame: bool = False
-    split_touching: bool = False
+    split_touching: bool | None = None
 
     def __post_init__(self) -> None:
         from .coarse_masks import SOURCES
@@ -384,6 +385,13 @@ def bundled_weights() -> Path | None:
     return default_weights()
 
 
+def _split_touching(options: SegmentOptions) -> bool:
+    """Whether touching products on the backdrop are split (on by default where a backdrop is used)."""
+    if options.split_touching is not None:
+        return bool(options.split_touching)
+    return _source(options) in ("auto", "backdrop")
+
+
 def _source(options: SegmentOptions) -> str:
     """The coarse-mask source a batch uses: masks, auto, backdrop or model."""
     if options.masks_dir is not None:
@@ -409,7 +417,7 @@ def _coarse(photo: Photo, options: SegmentOptions):
     source = _source(options)
     # detect() converts 16-bit, grey and RGBA photos to the 8-bit RGB it was trained on.
     return coarse_masks(
-        photo.pixels, source, model=model, classes=options.classes, split_touching=options.split_touching
+        photo.pixels, source, model=model, classes=options.classes, split_touching=_split_touching(options)
     )
 
 
@@ -445,7 +453,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
             "config_sha256": manifest.file_digest(config) if config.is_file() else None,
             "classes": list(_classes(weights, config, options)) if config.is_file() else options.classes,
         }
-    if options.split_touching:  # only when asked: records written without it stay valid
+    if _split_touching(options):  # records written with the split off have no entry
         coarse["split_touching"] = True
         splitter = product_splitter_weights()[0]
         coarse["split_model"] = str(splitter) if splitter is not None else None

@@ -75,10 +75,11 @@ def _add_segment(sub) -> None:
     )
     src.add_argument(
         "--split-touching",
-        action="store_true",
-        help="split products that touch on the backdrop into one object each, where the bundled "
-        "product model finds each of them and they differ in colour (auto and backdrop sources; "
-        "it may also cut a product of two colours in two; leave it off for photos of one product)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="split products that touch on the backdrop into one object each where the bundled "
+        "product model finds each of them and they differ in colour (on by default with the "
+        "auto and backdrop sources; --no-split-touching keeps touching products as one object)",
     )
     src.add_argument(
         "--masks",
@@ -238,7 +239,8 @@ def _add_demo(sub) -> None:
     p.add_argument("--weights", type=Path, metavar="H5",
                    help="Mask R-CNN weights for photos without a plain backdrop (default: the bundled model)")
     p.add_argument("--no-model", action="store_true",
-                   help="use no Mask R-CNN: photos without a plain backdrop are skipped")
+                   help="use no Mask R-CNN: photos without a plain backdrop are skipped and "
+                   "touching products are not split")
     _add_verbose(p)
     p.set_defaults(func=_cmd_demo)
 
@@ -380,7 +382,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         photos = collect_photos(args.inputs, recursive=args.recursive, exclude=output_folders(args.out))
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    if args.masks is None and args.coarse != "backdrop":  # the model may be loaded
+    if args.masks is None and (args.coarse != "backdrop" or args.split_touching is not False):  # a model may load
         _quiet_tensorflow(args.verbose)
     try:
         check_batch(photos, options)

@@ -6,9 +6,10 @@ sources and the same choice between them:
 
 * ``"backdrop"`` -- :func:`napari_boostseg.backdrop.backdrop_labels`: the
   products that stand out from a plain studio backdrop; no model, about a
-  tenth of a second; each separate product is one object (touching
-  products are one object unless ``split_touching=True``: then the product
-  model, fine-tuned on studio photos, splits them).
+  tenth of a second; each separate product is one object. Products that
+  touch are one region on the backdrop; :func:`coarse_masks` splits them by
+  default with the product model, a Mask R-CNN fine-tuned on studio photos
+  (``split_touching=False`` keeps them whole).
 * ``"model"`` -- a Mask R-CNN (the bundled garment model unless weights are
   given): works on any photo, street or studio, and names each object's class.
 * ``"auto"`` (the default) -- the backdrop where the photo has a plain backdrop
@@ -281,7 +282,10 @@ def try_backdrop(
                 by_model, why_not = False, str(exc)
                 labels = backdrop_labels(image, split=True, **options).labels
             if by_model:
-                labels, note = _split_by_model(image, labels, splitter, note)
+                labels, regions = _split_by_model(image, labels, splitter)
+                note = (f"backdrop: {int(labels.max())} product(s) on a backdrop of {found.backdrop}; the product "
+                        f"model split {regions} region(s) of touching products") if regions else (
+                        f"{note}; the product model saw no touching products")
         if split and not by_model:
             note += f"; touching products split by colour ({why_not})"
         return CoarseMasks(labels, "backdrop", note), found.backdrop
@@ -312,18 +316,15 @@ def product_splitter_weights() -> tuple[Path | None, str]:
 _SPLIT_MIN_SCORE = 0.3
 
 
-def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter, note: str) -> tuple[np.ndarray, str]:
+def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter) -> tuple[np.ndarray, int]:
+    """Labels with touching products split by the product model's detections, and how many regions it split."""
     from .split import split_by_detections
 
     found = splitter.detect([np.asarray(image)])[0]
     split = split_by_detections(labels, image, found.masks, found.scores, found.class_names)
-    before, after = int(labels.max()), int(split.max())
-    if after > before:
-        regions = np.unique(labels[split > before]).size
-        note += f"; the product model split {regions} region(s) of touching products: {after} object(s) in all"
-    else:
-        note += "; the product model saw no touching products"
-    return split, note
+    before = int(labels.max())
+    regions = np.unique(labels[split > before]).size if split.max() > before else 0
+    return split, int(regions)
 
 
 def chosen_classes(
@@ -408,7 +409,8 @@ def coarse_masks(
     *,
     model: object | Callable[[], object] | None = None,
     classes: Sequence[str] | None = None,
-    split_touching: bool = False,
+    split_touching: bool = True,
+    splitter: object | None = None,
 ) -> CoarseMasks:
     """Coarse masks of one photo from the chosen source.
 
@@ -426,8 +428,12 @@ def coarse_masks(
         Model classes to keep (see :func:`from_model`).
     split_touching : bool, optional
         On the backdrop, split touching products into one object each, by the
-        shipped product model's detections (see :func:`try_backdrop`); it may
-        also cut a product of two colours in two. Default False.
+        shipped product model's detections (see :func:`try_backdrop`). The
+        model is loaded only for photos with products on a plain backdrop.
+        Default True; False keeps each region of touching products whole.
+    splitter : MaskRCNN, optional
+        The detector that splits (see :func:`try_backdrop`); default the
+        shipped product model.
 
     Returns
     -------
@@ -443,7 +449,7 @@ def coarse_masks(
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
     if source == "backdrop":
-        return try_backdrop(image, "backdrop", split=split_touching)[0]
+        return try_backdrop(image, "backdrop", split=split_touching, splitter=splitter)[0]
 
     def detector():
         if model is None:
@@ -452,7 +458,7 @@ def coarse_masks(
 
     if source == "model":
         return from_model(image, detector(), classes)
-    chosen, why = try_backdrop(image, "auto", split=split_touching)
+    chosen, why = try_backdrop(image, "auto", split=split_touching, splitter=splitter)
     if chosen is not None:
         return chosen
     chosen = from_model(image, detector(), classes)

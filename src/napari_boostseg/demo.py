@@ -79,8 +79,8 @@ def _coarse(photo: DemoPhoto, loader) -> tuple[np.ndarray | None, str]:
     from .coarse_masks import NoBackdropError, coarse_masks
 
     try:
-        if loader is None:
-            found = coarse_masks(photo.image, "backdrop")
+        if loader is None:  # no model of any kind: touching products stay one object
+            found = coarse_masks(photo.image, "backdrop", split_touching=False)
         else:
             found = coarse_masks(photo.image, "auto", model=loader, classes=photo.classes)
     except NoBackdropError as exc:

@@ -44,6 +44,19 @@ def no_tensorflow_beside_opengl(request):
         pytest.skip("TensorFlow is loaded in this test process; run tests/napari on its own")
 
 
+@pytest.fixture(autouse=True)
+def no_product_model(request, monkeypatch):
+    """Touching products split by colour, as on an installation without the product model.
+
+    The split runs the product model in the detection process (seconds to
+    start); the tests marked ``product_model`` use it, the others are spared.
+    """
+    if "product_model" not in request.keywords:
+        from napari_boostseg import models
+
+        monkeypatch.setattr(models, "product_weights", lambda: None)
+
+
 @pytest.fixture
 def shown(monkeypatch):
     """Messages the widgets show as napari notifications, by kind."""

@@ -13,7 +13,7 @@ import pytest
 
 from napari_boostseg._napari._widgets import DetectWidget, RefineWidget
 
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
 
@@ -216,29 +216,33 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     assert "no plain backdrop" in widget.status.value and "street coarse" not in viewer.layers
 
 
+@pytest.mark.product_model
 def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monkeypatch):
     from napari_boostseg import models
-    from napari_boostseg._napari import _detector
     from napari_boostseg.synthetic.studio import render
 
     from _studio import drawn_cutouts
 
-    monkeypatch.setattr(_detector, "shared_detector", lambda: pytest.fail("no model is needed here"))
-    # TensorFlow stays out of this process (it and Mesa's OpenGL do not mix):
-    # the split falls back to colour, as on an installation without the product model.
-    monkeypatch.setattr(models, "product_weights", lambda: None)
     photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
     viewer = make_napari_viewer()
     viewer.add_image(photo.image, name="pair")
     widget = DetectWidget(viewer)
-    assert not widget.split_touching.value  # off by default: most photos show one product
-    found = {}
-    for split in (False, True):
+    assert widget.split_touching.value  # on by default
+    found, status = {}, {}
+    for split, product_model in ((False, True), (True, True), (True, False)):
+        if not product_model:  # an installation without it: split by colour
+            monkeypatch.setattr(models, "product_weights", lambda: None)
         widget.split_touching.value = split
         widget.run_button.clicked.emit()
         qtbot.waitUntil(lambda: "pair coarse" in viewer.layers and widget.worker is None, timeout=WAIT_MS)
-        found[split] = int(viewer.layers["pair coarse"].data.max())
-    assert found == {False: 1, True: int(photo.truth.max())}
+        found[split, product_model] = int(viewer.layers["pair coarse"].data.max())
+        status[split, product_model] = widget.status.value
+    n = int(photo.truth.max())
+    assert found == {(False, True): 1, (True, True): n, (True, False): n}
+    assert "the product model split 1 region(s) of touching products" in status[True, True]
+    assert "touching products split by colour" in status[True, False]
+    # The product model ran in the detection process: TensorFlow stays out of napari's.
+    assert "tensorflow" not in sys.modules
     # A choice of the backdrop: the model alone does not offer it.
     widget.source.value = "model"
     assert not widget.split_touching.enabled

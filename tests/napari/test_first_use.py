@@ -11,7 +11,7 @@ from napari_boostseg import BACKGROUND, UNDECIDED
 from napari_boostseg._napari._widgets import DetectWidget, ExportWidget, RefineWidget
 
 from _scenes import shirt_with_sleeve
-from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import add_drawn_sample, needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 
 def test_manifest_is_valid_and_every_contribution_imports():

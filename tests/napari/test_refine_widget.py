@@ -19,6 +19,7 @@ from _viewer_fixtures import (  # noqa: F401
     add_drawn_sample,
     leaky_dress,
     needs_display,
+    no_product_model,
     no_tensorflow_beside_opengl,
     shown,
 )

@@ -12,7 +12,7 @@ from napari_boostseg import files
 from napari_boostseg._napari import _widgets
 from napari_boostseg._napari._widgets import ExportWidget
 
-from _viewer_fixtures import add_drawn_sample, needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import add_drawn_sample, needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 

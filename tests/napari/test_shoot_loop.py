@@ -16,7 +16,7 @@ from PIL import Image
 
 from napari_boostseg import BACKGROUND
 
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow, needs_display]
 

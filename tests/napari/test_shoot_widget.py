@@ -13,7 +13,7 @@ from napari_boostseg import BACKGROUND, files
 from napari_boostseg._napari._shoot import ShootWidget
 from napari_boostseg.shoot import Shoot
 
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 
@@ -194,14 +194,10 @@ def test_opening_a_missing_folder_says_so(make_napari_viewer, tmp_path, shown):
     assert widget.status.value == shown["error"][-1] and widget.shoot is None
 
 
-def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer, qtbot, tmp_path, shown, monkeypatch):
-    from napari_boostseg import models
+def test_a_new_photo_of_touching_products_is_split(make_napari_viewer, qtbot, tmp_path, shown):
     from napari_boostseg.synthetic.studio import render
 
-    # TensorFlow stays out of this process (it and Mesa's OpenGL do not mix):
-    # the split falls back to colour, as on an installation without the product model.
-    monkeypatch.setattr(models, "product_weights", lambda: None)
-
+    # (Split by colour here: see no_product_model; Detect's test runs the product model.)
     from _studio import drawn_cutouts
 
     photo = render(drawn_cutouts(), 3, layout="touching", size=900)  # trousers overlapping a dress
@@ -213,7 +209,7 @@ def test_a_new_photo_of_touching_products_is_split_when_asked(make_napari_viewer
         viewer = make_napari_viewer()
         widget = ShootWidget(viewer)
         viewer.window.add_dock_widget(widget)
-        assert not widget.split_touching.value  # off by default: most photos show one product
+        assert widget.split_touching.value  # on by default
         widget.photos.value, widget.review.value = photos, tmp_path / f"review-{split}"
         widget.split_touching.value = split
         widget.open_button.clicked.emit()

@@ -15,7 +15,7 @@ from napari_boostseg._napari._train import TrainWidget
 from napari_boostseg._napari._widgets import DetectWidget
 from napari_boostseg.shoot import Shoot
 
-from _viewer_fixtures import needs_display, no_tensorflow_beside_opengl, shown  # noqa: F401
+from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
 pytestmark = [pytest.mark.gui, needs_display]
 

@@ -8,8 +8,9 @@ bundled LLVM and the LLVM of Mesa's OpenGL drivers, which crashes a process
 that has an OpenGL canvas open when TensorFlow loads.
 
 The two processes exchange pickled messages over the child's stdin and stdout.
-Requests are ``(photo, weights_path, min_score, nms_threshold, classes)``
-(``classes`` None for all); the model comes from
+Requests are ``(photo, weights_path, min_score, nms_threshold, classes, masks)``
+(``classes`` None for all; ``masks`` True for each detection's own mask
+instead of one label image); the model comes from
 :func:`napari_boostseg.coarse_masks.load_detector`, which keeps it for later
 requests. Replies are
 ``("step", i)`` as work progresses, then ``("result", dict)`` or
@@ -83,12 +84,15 @@ class Detector:
             return self._proc
 
     def detect(
-        self, photo, weights: str, min_score: float, nms: float, classes: tuple[str, ...] | None = None
+        self, photo, weights: str, min_score: float, nms: float, classes: tuple[str, ...] | None = None,
+        *, masks: bool = False,
     ) -> Iterator[int]:
         """Yield step numbers (see ``STEPS``); return the result dict.
 
         The result holds ``labels`` ((H, W) int32, ids 1..N by descending
-        score), ``class_names`` and ``scores`` (length N, in id order).
+        score), ``class_names`` and ``scores`` (length N, in id order); with
+        ``masks=True`` it holds ``masks`` ((H, W, N) bool, one per detection,
+        overlaps kept) instead of ``labels``.
 
         Raises
         ------
@@ -100,7 +104,7 @@ class Detector:
         turn = self._take_turn()
         try:
             proc = self._start()
-            request = (photo, str(weights), float(min_score), float(nms), classes)
+            request = (photo, str(weights), float(min_score), float(nms), classes, bool(masks))
             pickle.dump(request, proc.stdin, protocol=5)
             proc.stdin.flush()
             return (yield from replies(proc.stdout, "step"))
@@ -150,6 +154,48 @@ class ChildModel:
         return [_Asked(self, image) for image in images]
 
 
+class ChildSplitter:
+    """The product model, detecting in the shared child process, for splitting touching products.
+
+    Stands in for a loaded model where :func:`napari_boostseg.coarse_masks.try_backdrop`
+    takes one (``splitter=``): ``detect([photo])[0]`` has each detection's
+    ``masks``, ``scores`` and ``class_names``. TensorFlow stays out of this process.
+
+    Parameters
+    ----------
+    weights : path-like
+        The product model's ``.h5`` weights, config beside them.
+    min_score : float
+        Detections kept down to this score.
+    """
+
+    def __init__(self, weights, min_score: float) -> None:
+        from napari_boostseg.mrcnn import MaskRCNNConfig
+        from napari_boostseg.mrcnn.model import config_path_for
+
+        self.weights_path, self.min_score = str(weights), float(min_score)
+        self.nms = MaskRCNNConfig.from_json(config_path_for(weights)).detection_nms_threshold
+
+    def detect(self, images) -> list[_Detections]:
+        found = []
+        for image in images:
+            steps = shared_detector().detect(image, self.weights_path, self.min_score, self.nms, masks=True)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    found.append(_Detections(**done.value))
+                    break
+        return found
+
+
+class _Detections:
+    """One photo's detections from the child process, each with its own mask."""
+
+    def __init__(self, masks, class_names, scores) -> None:
+        self.masks, self.class_names, self.scores = masks, list(class_names), scores
+
+
 class _Asked:
     """One photo for a :class:`ChildModel`; detected when its classes are chosen."""
 
@@ -182,6 +228,14 @@ class _Found:
         return self.labels
 
 
+def child_product_splitter() -> ChildSplitter | None:
+    """The shipped product model in the child process, or None where the installation lacks it."""
+    from napari_boostseg.coarse_masks import _SPLIT_MIN_SCORE, product_splitter_weights
+
+    weights = product_splitter_weights()[0]
+    return None if weights is None else ChildSplitter(weights, _SPLIT_MIN_SCORE)
+
+
 _shared: Detector | None = None
 
 
@@ -203,7 +257,7 @@ def shared_detector() -> Detector:
 def _answer(request: tuple, send) -> dict[str, Any]:
     import numpy as np
 
-    photo, weights, min_score, nms, classes = request
+    photo, weights, min_score, nms, classes, masks = request
     send(("step", 0))
     from napari_boostseg._tensorflow import import_tensorflow
     from napari_boostseg.coarse_masks import load_detector
@@ -216,6 +270,12 @@ def _answer(request: tuple, send) -> dict[str, Any]:
     if classes is not None:
         detections = detections.select(classes)  # the others would cover or be covered by them
     send(("step", 3))
+    if masks:
+        return {
+            "masks": np.asarray(detections.masks, bool),
+            "class_names": list(detections.class_names),
+            "scores": np.asarray(detections.scores, np.float32),
+        }
     # Detections are sorted by score, so object k of the labels is row k - 1.
     return {
         "labels": detections.to_labels(),

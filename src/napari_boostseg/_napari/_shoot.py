@@ -83,7 +83,7 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split:
     """
     from napari_boostseg.coarse_masks import coarse_masks
 
-    from ._detector import ChildModel
+    from ._detector import ChildModel, child_product_splitter
 
     used = []
 
@@ -94,7 +94,8 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split:
         return ChildModel(weights)
 
     try:
-        found = coarse_masks(pixels, source, model=model, split_touching=split)
+        splitter = child_product_splitter() if split else None  # also in the child process
+        found = coarse_masks(pixels, source, model=model, split_touching=split, splitter=splitter)
     except Exception as exc:  # no backdrop, no weights, the model failed: the photo opens anyway
         return None, {}, f"none found: {exc}", used[0] if used else None
     if not found.count:

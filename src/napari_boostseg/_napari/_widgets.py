@@ -231,16 +231,16 @@ SOURCE_CHOICES = (
 
 
 def split_touching_box(source: ComboBox) -> CheckBox:
-    """The "split touching products" choice of Detect and Shoot review (off by default).
+    """The "split touching products" choice of Detect and Shoot review (on by default).
 
     It works on the backdrop, so it is enabled only while ``source`` (where
     the products are found) is "auto" or "backdrop".
     """
     box = CheckBox(
-        text="split touching products", value=False,
+        text="split touching products", value=True,
         tooltip="On the backdrop, give products that touch one object each where the "
-        "product model finds each of them and they differ in colour. It may also cut a "
-        "product of two colours in two; leave it off for photos of one product.",
+        "product model finds each of them and they differ in colour. Untick to keep "
+        "products that touch as one object.",
     )
 
     def follow() -> None:
@@ -377,16 +377,20 @@ class DetectWidget(Container):
         split = bool(self.split_touching.value)
 
         def work():
-            from ._detector import shared_detector
+            from ._detector import child_product_splitter, shared_detector
 
             why = ""
             if source != "model":
                 from napari_boostseg.coarse_masks import try_backdrop
 
-                found, why = try_backdrop(photo, source, split=split)  # raises without a plain backdrop
+                # The product model that splits runs in the detection process, like the model.
+                splitter = child_product_splitter() if split else None
+                found, why = try_backdrop(photo, source, split=split, splitter=splitter)  # raises without a backdrop
                 if found is not None:
                     n = found.count
                     note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
+                    split_note = found.note.partition("; ")[2]  # how touching products were split
+                    note += f"; {split_note}" if n and split_note else ""
                     return {"labels": found.labels, "scores": np.full(n, np.nan), "class_names": [""] * n,
                             "note": note}
             result = yield from shared_detector().detect(photo, weights, min_score, nms, classes)
