@@ -78,8 +78,9 @@ def _add_segment(sub) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="split products that touch on the backdrop into one object each where the bundled "
-        "product model finds each of them and they differ in colour (on by default with the "
-        "auto and backdrop sources; --no-split-touching keeps touching products as one object)",
+        "product model finds each of them, unless the parts' mean colours are alike (on by "
+        "default with the auto and backdrop sources; --no-split-touching keeps touching "
+        "products as one object)",
     )
     src.add_argument(
         "--masks",

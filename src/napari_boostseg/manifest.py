@@ -75,6 +75,13 @@ _OPTION_NAMES = {
 }
 
 
+# Entries that only follow another: when that one changed too, it says it all.
+_FOLLOWS = {
+    "coarse.split_model": "coarse.split_touching",
+    "coarse.split_model_sha256": "coarse.split_touching",
+}
+
+
 def manifest_path(out_dir: str | os.PathLike, stem: str) -> Path:
     """Where the record of the photo named ``stem`` lies."""
     return Path(out_dir) / FOLDER / f"{stem}.json"
@@ -161,12 +168,17 @@ def differences(before: Mapping, now: Mapping) -> list[str]:
     --------
     >>> differences({"params": {"band": 1.0}}, {"params": {"band": 3.0}})
     ['--band (was 1.0, now 3.0)']
+    >>> differences({"coarse": {}}, {"coarse": {"split_touching": True, "split_model": "p.h5"}})
+    ['--split-touching (was off, now on)']
     """
     old, new = _flat(json.loads(json.dumps(before))), _flat(json.loads(json.dumps(now)))
     phrases = []
     for key in sorted(old.keys() | new.keys()):
         a, b = old.get(key), new.get(key)
         if a == b:
+            continue
+        leader = _FOLLOWS.get(key)
+        if leader is not None and old.get(leader) != new.get(leader):
             continue
         if key.startswith("params."):
             name = "--" + key.split(".", 1)[1].replace("_", "-")

@@ -228,6 +228,8 @@ def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monk
     viewer.add_image(photo.image, name="pair")
     widget = DetectWidget(viewer)
     assert widget.split_touching.value  # on by default
+    steps = []
+    widget.progress.changed.connect(steps.append)
     found, status = {}, {}
     for split, product_model in ((False, True), (True, True), (True, False)):
         if not product_model:  # an installation without it: split by colour
@@ -240,6 +242,7 @@ def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monk
     n = int(photo.truth.max())
     assert found == {(False, True): 1, (True, True): n, (True, False): n}
     assert "the product model split 1 region(s) of touching products" in status[True, True]
+    assert 2 in steps  # the split's steps were shown ("detecting"): the widget never looks stuck
     assert "touching products split by colour" in status[True, False]
     # The product model ran in the detection process: TensorFlow stays out of napari's.
     assert "tensorflow" not in sys.modules

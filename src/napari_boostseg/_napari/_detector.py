@@ -26,7 +26,7 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 #: Steps reported while a request runs.
@@ -167,13 +167,15 @@ class ChildSplitter:
         The product model's ``.h5`` weights, config beside them.
     min_score : float
         Detections kept down to this score.
+    on_step : callable, optional
+        Called with each step number (see ``STEPS``) as the child reports it.
     """
 
-    def __init__(self, weights, min_score: float) -> None:
+    def __init__(self, weights, min_score: float, on_step: Callable[[int], object] | None = None) -> None:
         from napari_boostseg.mrcnn import MaskRCNNConfig
         from napari_boostseg.mrcnn.model import config_path_for
 
-        self.weights_path, self.min_score = str(weights), float(min_score)
+        self.weights_path, self.min_score, self.on_step = str(weights), float(min_score), on_step
         self.nms = MaskRCNNConfig.from_json(config_path_for(weights)).detection_nms_threshold
 
     def detect(self, images) -> list[_Detections]:
@@ -182,10 +184,12 @@ class ChildSplitter:
             steps = shared_detector().detect(image, self.weights_path, self.min_score, self.nms, masks=True)
             while True:
                 try:
-                    next(steps)
+                    step = next(steps)
                 except StopIteration as done:
                     found.append(_Detections(**done.value))
                     break
+                if self.on_step is not None:
+                    self.on_step(step)
         return found
 
 
@@ -228,12 +232,12 @@ class _Found:
         return self.labels
 
 
-def child_product_splitter() -> ChildSplitter | None:
+def child_product_splitter(on_step: Callable[[int], object] | None = None) -> ChildSplitter | None:
     """The shipped product model in the child process, or None where the installation lacks it."""
     from napari_boostseg.coarse_masks import _SPLIT_MIN_SCORE, product_splitter_weights
 
     weights = product_splitter_weights()[0]
-    return None if weights is None else ChildSplitter(weights, _SPLIT_MIN_SCORE)
+    return None if weights is None else ChildSplitter(weights, _SPLIT_MIN_SCORE, on_step)
 
 
 _shared: Detector | None = None

@@ -18,10 +18,13 @@ faint tints, so the photo stays visible under them:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import queue
 import re
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -239,7 +242,7 @@ def split_touching_box(source: ComboBox) -> CheckBox:
     box = CheckBox(
         text="split touching products", value=True,
         tooltip="On the backdrop, give products that touch one object each where the "
-        "product model finds each of them and they differ in colour. Untick to keep "
+        "product model finds each of them, unless the parts' mean colours are alike. Untick to keep "
         "products that touch as one object.",
     )
 
@@ -383,9 +386,16 @@ class DetectWidget(Container):
             if source != "model":
                 from napari_boostseg.coarse_masks import try_backdrop
 
-                # The product model that splits runs in the detection process, like the model.
-                splitter = child_product_splitter() if split else None
-                found, why = try_backdrop(photo, source, split=split, splitter=splitter)  # raises without a backdrop
+                # The product model that splits runs in the detection process, like the
+                # model; its steps are shown while the backdrop's masks are made beside.
+                steps: queue.SimpleQueue[int] = queue.SimpleQueue()
+                splitter = child_product_splitter(steps.put) if split else None
+                with ThreadPoolExecutor(1) as pool:
+                    job = pool.submit(try_backdrop, photo, source, split=split, splitter=splitter)
+                    while not (job.done() and steps.empty()):
+                        with contextlib.suppress(queue.Empty):
+                            yield steps.get(timeout=0.1)
+                found, why = job.result()  # raises without a plain backdrop
                 if found is not None:
                     n = found.count
                     note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
