@@ -128,6 +128,17 @@ class Detector:
         end(proc)
 
 
+def _outcome(steps: Iterator[int], on_step: Callable[[int], object] | None = None) -> dict[str, Any]:
+    """Run a :meth:`Detector.detect` to its end, passing each step to ``on_step``; its result."""
+    while True:
+        try:
+            step = next(steps)
+        except StopIteration as done:
+            return done.value
+        if on_step is not None:
+            on_step(step)
+
+
 class ChildModel:
     """A Mask R-CNN that detects in the shared child process.
 
@@ -179,18 +190,9 @@ class ChildSplitter:
         self.nms = MaskRCNNConfig.from_json(config_path_for(weights)).detection_nms_threshold
 
     def detect(self, images) -> list[_Detections]:
-        found = []
-        for image in images:
-            steps = shared_detector().detect(image, self.weights_path, self.min_score, self.nms, masks=True)
-            while True:
-                try:
-                    step = next(steps)
-                except StopIteration as done:
-                    found.append(_Detections(**done.value))
-                    break
-                if self.on_step is not None:
-                    self.on_step(step)
-        return found
+        asked = (shared_detector().detect(image, self.weights_path, self.min_score, self.nms, masks=True)
+                 for image in images)
+        return [_Detections(**_outcome(steps, self.on_step)) for steps in asked]
 
 
 class _Detections:
@@ -212,11 +214,7 @@ class _Asked:
             self.image, self.model.weights_path, config.detection_min_confidence,
             config.detection_nms_threshold, tuple(classes),
         )
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return _Found(**done.value)
+        return _Found(**_outcome(steps))
 
 
 class _Found:
