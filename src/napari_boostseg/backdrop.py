@@ -118,6 +118,17 @@ _SEAL = 31
 #: Share of the area a sealed rim and its enclosure fill that an enclosed
 #: region must reach to be the product's inside (below it, a hole).
 _INSIDE = 0.35
+#: A pixel brighter than the fitted backdrop seeds a product only where it is
+#: brighter by this many times the departure level: near products the fitted
+#: surface dips a little below the paper (their shadows weigh on the fit), and
+#: the paper left between a product's parts (between trouser legs, inside an
+#: open jacket) rose above it in specks whose seeds took that paper into the
+#: product. It still departs (a white sleeve on white paper keeps its place
+#: in the flood). 1.5 was chosen on the studio benchmark's training photos
+#: (1.25, 1.5 and 2 tried; sets 0.967 -> 0.969 refined IoU, thin 0.973 ->
+#: 0.983, light on light 0.923 -> 0.934, 1 cut-by-frame photo of a white
+#: knit lower, 0.813 -> 0.773).
+_BRIGHTER = 1.5
 _EIGHT = np.ones((3, 3), bool)
 
 
@@ -261,8 +272,9 @@ def _inlier_grid(small, error, limit, g, inlier, sums, counts):  # pragma: no co
 
 
 @numba.njit(cache=True, nogil=True)
-def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, bright, chroma, departs, shadow, lum):  # pragma: no cover
-    """Brightness and colour change from the surface, what departs, what may be shadow."""
+def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: no cover - compiled
+               bright, chroma, departs, firm, shadow, lum):
+    """Brightness and colour change from the surface, what departs (and firmly enough to seed), what may be shadow."""
     h, w, c = small.shape
     inv = np.float32(1 / c)
     for i in range(h):
@@ -295,6 +307,7 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, bright, chroma, depar
             chroma[i, j] = spread
             lum[i, j] = mean_p
             departs[i, j] = max(abs(mean_d), np.float32(1.5) * spread) > level
+            firm[i, j] = max(-mean_d, mean_d / brighter, np.float32(1.5) * spread) > level
             shadow[i, j] = (
                 mean_d < 0
                 and spread < np.float32(0.3) * abs(mean_d) + 2 * level
@@ -563,9 +576,11 @@ def backdrop_labels(
     bright = np.empty((h, w), np.float32)
     chroma = np.empty((h, w), np.float32)
     departs = np.empty((h, w), bool)
+    firm = np.empty((h, w), bool)
     shadow_like = np.empty((h, w), bool)
     lum = np.empty((h, w), np.float32)
-    _departure(small, surface, *taps, np.float32(level), bright, chroma, departs, shadow_like, lum)
+    _departure(small, surface, *taps, np.float32(level), np.float32(_BRIGHTER), bright, chroma, departs, firm,
+               shadow_like, lum)
     departs = _dilate(_erode(departs))
     # Fabric has a fine texture (weave, knit, creases) that even a white
     # garment on white paper keeps; the paper has only the camera's noise.
@@ -576,7 +591,7 @@ def backdrop_labels(
     dark_backdrop = float(colour.mean()) < 0.15
     if dark_backdrop:
         shadow_like[:] = False
-    seeds = _erode(departs & ~shadow_like) | _erode(textured)
+    seeds = _erode(departs & firm & ~shadow_like) | _erode(textured)
     grey = ndi.gaussian_filter(lum, 0.7)
     gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1))
     sharp = gradient > 8 * max(level, 2 / 255)
