@@ -282,16 +282,25 @@ def try_backdrop(
                 by_model, why_not = False, str(exc)
                 labels = backdrop_labels(image, split=True, **options).labels
             if by_model:
-                labels, regions = _split_by_model(image, labels, splitter)
-                note = (f"backdrop: {int(labels.max())} product(s) on a backdrop of {found.backdrop}; the product "
-                        f"model split {regions} region(s) of touching products") if regions else (
-                        f"{note}; the product model saw no touching products")
+                labels, regions, completed = _split_by_model(image, labels, splitter)
+                note = _model_note(int(labels.max()), found.backdrop, regions, completed)
         if split and not by_model:
             note += f"; touching products split by colour ({why_not})"
         return CoarseMasks(labels, "backdrop", note), found.backdrop
     if source == "backdrop":
         raise NoBackdropError(f"{found.reason}; use the model for this photo")
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
+
+
+def _model_note(count: int, backdrop: str, regions: int, completed: int) -> str:
+    """The photo's line when the product model checked the backdrop's products."""
+    did = []
+    if regions:
+        did.append(f"split {regions} region(s) of touching products")
+    if completed:
+        did.append(f"completed {completed} product(s) the backdrop found only in part")
+    what = " and ".join(did) if did else "saw no touching or partly found products"
+    return f"backdrop: {count} product(s) on a backdrop of {backdrop}; the product model {what}"
 
 
 def product_splitter_weights() -> tuple[Path | None, str]:
@@ -316,15 +325,18 @@ def product_splitter_weights() -> tuple[Path | None, str]:
 _SPLIT_MIN_SCORE = 0.3
 
 
-def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter) -> tuple[np.ndarray, int]:
-    """Labels with touching products split by the product model's detections, and how many regions it split."""
+def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter) -> tuple[np.ndarray, int, int]:
+    """Labels with touching products split and partly found products completed by the product model's
+    detections, how many regions it split and how many products it completed."""
+    from .complete import complete_by_detections
     from .split import split_by_detections
 
     found = splitter.detect([np.asarray(image)])[0]
     split = split_by_detections(labels, image, found.masks, found.scores, found.class_names)
     before = int(labels.max())
     regions = np.unique(labels[split > before]).size if split.max() > before else 0
-    return split, int(regions)
+    whole, completed = complete_by_detections(split, found.masks, found.scores, found.class_names)
+    return whole, int(regions), completed
 
 
 def chosen_classes(

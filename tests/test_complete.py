@@ -1,0 +1,95 @@
+"""Products the backdrop found only in part, made whole by a detector's masks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_boostseg.complete import CompleteParams, complete_by_detections
+
+
+def _shirt_in_fragments():
+    # A white shirt on white paper: the backdrop found its collar and its hem
+    # (ids 2 and 3); a dark bag beside it was found whole (id 1).
+    labels = np.zeros((120, 200), np.int32)
+    labels[30:90, 140:190] = 1
+    labels[10:20, 30:90], labels[95:105, 20:100] = 2, 3
+    shirt = np.zeros((120, 200), bool)
+    shirt[8:108, 15:105] = True
+    return labels, shirt
+
+
+def test_fragments_inside_a_detection_become_one_whole_product():
+    labels, shirt = _shirt_in_fragments()
+    out, completed = complete_by_detections(labels, shirt[None], np.array([0.8]), ["top"])
+    assert completed == 1
+    assert int(out.max()) == 2
+    assert (out[30:90, 140:190] == 1).all()  # the bag keeps its id and pixels
+    assert (out[shirt] == 2).all()  # the shirt: fragments and the paper-coloured body between
+    assert (out[(labels == 0) & ~shirt] == 0).all()
+
+
+def test_a_detection_the_backdrop_found_whole_changes_nothing():
+    labels, _ = _shirt_in_fragments()
+    bag = np.zeros((1, 120, 200), bool)
+    bag[0, 28:92, 138:192] = True  # a little larger than the bag, as a 28x28 mask is
+    out, completed = complete_by_detections(labels, bag, np.array([0.95]), ["bag"])
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+
+
+@pytest.mark.parametrize("why", ["bare paper", "person", "low score"])
+def test_what_may_not_complete_a_product_adds_nothing(why):
+    labels, shirt = _shirt_in_fragments()
+    mask, score, name = shirt, 0.8, "top"
+    if why == "bare paper":
+        mask = np.zeros_like(shirt)
+        mask[30:100, 110:135] = True  # no region there: a detection of nothing
+    elif why == "person":
+        name = "person"
+    else:
+        score = CompleteParams().min_score - 0.1
+    out, completed = complete_by_detections(labels, mask[None], np.array([score]), [name])
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_a_detected_part_of_a_product_found_whole_completes_nothing():
+    # A sleeve detected on its own, reaching beyond the product onto the paper.
+    labels = np.zeros((120, 200), np.int32)
+    labels[20:100, 20:120] = 1
+    sleeve = np.zeros((1, 120, 200), bool)
+    sleeve[40:70, 100:170] = True
+    out, completed = complete_by_detections(labels, sleeve, np.array([0.9]), ["outerwear"])
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_a_detection_reaching_beyond_a_region_found_whole_does_not_take_the_paper():
+    # The region sticks out of the detection by a third: the detection is not
+    # that product seen whole, and the paper beside it stays paper.
+    labels = np.zeros((120, 200), np.int32)
+    labels[60:110, 20:120] = 1
+    loose = np.zeros((1, 120, 200), bool)
+    loose[10:95, 20:120] = True
+    out, completed = complete_by_detections(labels, loose, np.array([0.7]), ["bottom"])
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_a_product_seen_twice_is_completed_once():
+    labels, shirt = _shirt_in_fragments()
+    again = np.roll(shirt, 3, axis=1)
+    out, completed = complete_by_detections(labels, np.stack([shirt, again]), np.array([0.8, 0.7]),
+                                            ["top", "dress"])
+    assert completed == 1 and int(out.max()) == 2
+
+
+def test_bad_input_is_refused():
+    labels, shirt = _shirt_in_fragments()
+    with pytest.raises(ValueError, match="one score and class per mask"):
+        complete_by_detections(labels, shirt[None], np.array([0.8, 0.7]), ["top"])
+    with pytest.raises(ValueError, match="masks of the labels' size"):
+        complete_by_detections(labels, shirt[None, :60], np.array([0.8]), ["top"])
+    with pytest.raises(ValueError, match=">= 0"):
+        complete_by_detections(-labels, shirt[None], np.array([0.8]), ["top"])
