@@ -54,25 +54,20 @@ def test_what_may_not_complete_a_product_adds_nothing(why):
     np.testing.assert_array_equal(out, labels)
 
 
-def test_a_detected_part_of_a_product_found_whole_completes_nothing():
-    # A sleeve detected on its own, reaching beyond the product onto the paper.
+@pytest.mark.parametrize("case", ["a sleeve", "reaching beyond"])
+def test_a_detection_that_is_not_a_product_found_in_part_completes_nothing(case):
     labels = np.zeros((120, 200), np.int32)
-    labels[20:100, 20:120] = 1
-    sleeve = np.zeros((1, 120, 200), bool)
-    sleeve[40:70, 100:170] = True
-    out, completed = complete_by_detections(labels, sleeve, np.array([0.9]), ["outerwear"])
-    assert completed == 0
-    np.testing.assert_array_equal(out, labels)
-
-
-def test_a_detection_reaching_beyond_a_region_found_whole_does_not_take_the_paper():
-    # The region sticks out of the detection by a third: the detection is not
-    # that product seen whole, and the paper beside it stays paper.
-    labels = np.zeros((120, 200), np.int32)
-    labels[60:110, 20:120] = 1
-    loose = np.zeros((1, 120, 200), bool)
-    loose[10:95, 20:120] = True
-    out, completed = complete_by_detections(labels, loose, np.array([0.7]), ["bottom"])
+    detection = np.zeros((1, 120, 200), bool)
+    if case == "a sleeve":
+        # A sleeve detected on its own, reaching beyond the product onto the paper.
+        labels[20:100, 20:120] = 1
+        detection[0, 40:70, 100:170] = True
+    else:
+        # The region sticks out of the detection by a third: the detection is not
+        # that product seen whole, and the paper beside it stays paper.
+        labels[60:110, 20:120] = 1
+        detection[0, 10:95, 20:120] = True
+    out, completed = complete_by_detections(labels, detection, np.array([0.9]), ["outerwear"])
     assert completed == 0
     np.testing.assert_array_equal(out, labels)
 

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .inputs import check_detections
+
 __all__ = ["CompleteParams", "complete_by_detections"]
 
 
@@ -101,26 +103,19 @@ def complete_by_detections(
     -------
     labels : (H, W) ndarray of int32
         0 backdrop, 1..M products, in the order of the input ids; a completed
-        product takes the place of the first region it joined, or comes last.
+        product takes the place of the first region it joined.
     completed : int
         How many products were completed.
     """
     params = params or CompleteParams()
     labels = np.asarray(labels)
-    masks = np.asarray(masks, bool)
-    scores = np.asarray(scores, np.float32)
     if labels.ndim != 2:
         raise ValueError(f"labels must be 2-D, got shape {labels.shape}")
-    if masks.ndim != 3 or masks.shape[1:] != labels.shape or not len(masks) == len(scores) == len(class_names):
-        raise ValueError(
-            f"need one score and class per mask and masks of the labels' size {labels.shape}; got masks "
-            f"{masks.shape}, {len(scores)} scores, {len(class_names)} classes"
-        )
+    masks, scores = check_detections(labels.shape, masks, scores, class_names)
     out = labels.astype(np.int32, copy=True)
     if out.min(initial=0) < 0:
         raise ValueError("labels must be >= 0 (0 backdrop, 1..N regions)")
-    next_id = int(out.max(initial=0)) + 1
-    first = next_id
+    completed = 0
     seen: list[tuple[np.ndarray, int]] = []
     for k in np.argsort(-scores, kind="stable"):
         if class_names[k] == "person" or scores[k] < params.min_score:
@@ -134,25 +129,17 @@ def complete_by_detections(
         found = np.count_nonzero(inside) / size
         if not params.min_found <= found < params.max_found:
             continue
-        held = np.bincount(inside, minlength=next_id)
-        area = np.maximum(np.bincount(out.ravel(), minlength=next_id), 1)
+        held = np.bincount(inside, minlength=out.max() + 1)
+        area = np.maximum(np.bincount(out.ravel(), minlength=held.size), 1)
         joins = np.flatnonzero(held >= params.hold * area)
         joins = joins[joins > 0]
         if not joins.size or held[joins].sum() < params.min_joined * held[1:].sum():
             continue  # the pixels found there belong to products found whole (a detected sleeve)
-        out[(mask & (out == 0)) | np.isin(out, joins)] = next_id
-        next_id += 1
-    if next_id == first:
-        return out, 0
-    # A completed product takes the place of the first region it joined.
-    present = np.bincount(out.ravel(), minlength=next_id) > 0
-    rank = np.arange(next_id, dtype=np.float64)
-    for new in range(first, next_id):
-        members = np.unique(labels[out == new])
-        members = members[members > 0]
-        if members.size:
-            rank[new] = members.min() - 0.5
-    order = [i for i in np.argsort(rank, kind="stable") if i > 0 and present[i]]
-    relabel = np.zeros(next_id, np.int32)
-    relabel[order] = np.arange(1, len(order) + 1)
-    return relabel[out], next_id - first
+        # The completed product takes the id of the first region it joins.
+        out[(mask & (out == 0)) | np.isin(out, joins)] = joins[0]
+        completed += 1
+    if completed:
+        present = np.bincount(out.ravel()) > 0
+        present[0] = False
+        out = (np.cumsum(present) * present).astype(np.int32)[out]  # ids 1..M again, in order
+    return out, completed

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["check_image", "intensity_scale", "image_to_float", "as_label_image", "compact_ids"]
+__all__ = ["check_image", "intensity_scale", "image_to_float", "as_label_image", "compact_ids", "check_detections"]
 
 #: Largest label id used as it is; beyond it sparse ids are renumbered (see
 #: :func:`compact_ids`), as per-object tables are sized by the largest id.
@@ -198,3 +198,29 @@ def compact_ids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     if ids.size - 1 == top:
         return labels, None
     return inverse.reshape(labels.shape).astype(np.int32), ids.astype(np.int32)
+
+
+def check_detections(shape: tuple[int, ...], masks: ArrayLike, scores: ArrayLike, class_names) -> tuple[
+    np.ndarray, np.ndarray
+]:
+    """A detector's masks and scores, checked against a label image's ``shape``.
+
+    Returns
+    -------
+    masks : (K, H, W) ndarray of bool
+    scores : (K,) ndarray of float32
+
+    Raises
+    ------
+    ValueError
+        Unless there is one score and one class per mask and the masks have
+        the label image's size.
+    """
+    masks = np.asarray(masks, bool)
+    scores = np.asarray(scores, np.float32)
+    if masks.ndim != 3 or masks.shape[1:] != tuple(shape) or not len(masks) == len(scores) == len(class_names):
+        raise ValueError(
+            f"need one score and class per mask and masks of the labels' size {tuple(shape)}; got masks "
+            f"{masks.shape}, {len(scores)} scores, {len(class_names)} classes"
+        )
+    return masks, scores

@@ -462,19 +462,12 @@ def split_by_detections(
     >>> int(out.max()), bool((out[50, 30] == 1) and (out[50, 170] == 2))
     (2, True)
     """
-    from .inputs import image_to_float
+    from .inputs import check_detections, image_to_float
     from .resample import block_mean
 
     params = params or DetectionSplitParams()
     labels = np.asarray(labels)
-    masks = np.asarray(masks, bool)
-    scores = np.asarray(scores, np.float32)
-    counts = {len(masks), len(scores), len(class_names)}
-    if masks.ndim != 3 or masks.shape[1:] != labels.shape or len(counts) != 1:
-        raise ValueError(
-            f"need one score and class per mask and masks of the labels' size {labels.shape}; got masks "
-            f"{masks.shape}, {len(scores)} scores, {len(class_names)} classes"
-        )
+    masks, scores = check_detections(labels.shape, masks, scores, class_names)
     if np.asarray(image).shape[:2] != labels.shape:
         raise ValueError(f"image {np.asarray(image).shape[:2]} and labels {labels.shape} differ in size")
     out = labels.astype(np.int32, copy=True)
