@@ -207,6 +207,7 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     assert int(coarse.max()) == n
     assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
     assert widget.status.value.startswith(f"{n} product(s) found on the backdrop")
+    assert list(viewer.layers["outfit coarse"].features["class_name"]) == ["", *["product"] * n]  # shown on hover
     # A photo without a plain backdrop and the backdrop source: a clear message, no layer.
     street = np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8)
     widget.image.value = viewer.add_image(street, name="street")

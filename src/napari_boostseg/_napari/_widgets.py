@@ -402,7 +402,8 @@ class DetectWidget(Container):
                     note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
                     split_note = found.note.partition("; ")[2]  # how touching products were split
                     note += f"; {split_note}" if n and split_note else ""
-                    return {"labels": found.labels, "scores": np.full(n, np.nan), "class_names": [""] * n,
+                    # The backdrop says where products are, not what they are, nor how sure.
+                    return {"labels": found.labels, "scores": np.full(n, np.nan), "class_names": ["product"] * n,
                             "note": note}
             result = yield from shared_detector().detect(photo, weights, min_score, nms, classes)
             result["note"] = f"by the model ({why})" if why else "by the model"
