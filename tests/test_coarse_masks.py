@@ -221,3 +221,18 @@ def test_a_white_product_the_backdrop_found_in_part_is_completed_by_the_product_
     assert before < 0.1 and after > 0.8, (before, after)
     assert found.count == 1
     assert found.note.endswith("; the product model completed 1 product(s) the backdrop found only in part")
+
+
+def test_the_product_model_keeps_every_sample_product_whole():
+    """The split never cuts the bundled studio samples: one object per product (a sweater the
+    model sees as a top over most of it and as pieces stays one)."""
+    from napari_boostseg import models
+    from napari_boostseg.sample_photos import sample_photos
+
+    if models.product_weights() is None:
+        pytest.skip("this installation has no product model")
+    for sample in sample_photos():
+        name = sample.name
+        found = coarse_masks(sample.image, "backdrop", split_touching=True)
+        assert found.count == int(sample.truth.max()), (name, found.note)
+        assert min(score for score, _ in match_instances(found.labels, sample.truth)) > 0.9, name

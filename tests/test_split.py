@@ -163,33 +163,73 @@ def test_detections_split_a_region_of_two_touching_products_at_their_edge():
     assert min(score for score, _ in match_instances(out, truth)) > 0.97
 
 
-def test_detections_on_one_product_of_one_colour_do_not_split_it():
-    image, truth = _pair(colour_b=(0.1, 0.2, 0.6))  # the same blue: one garment, its two halves detected
-    masks, scores = _detections(truth)
-    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["bottom", "bottom"])
+def test_detections_on_the_halves_of_one_product_do_not_split_it():
+    """One blue jacket seen by its upper and its lower half: the halves share a long border, one colour."""
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    jacket = np.zeros((300, 500), bool)
+    jacket[60:240, 60:440] = True
+    image[jacket] = (0.1, 0.2, 0.6)
+    masks = np.zeros((2, 300, 500), bool)
+    masks[0, 66:145, 66:434], masks[1, 155:234, 66:434] = True, True
+    out = split_by_detections(jacket.astype(np.int32), image, masks, np.array([0.8, 0.6]), ["outerwear", "top"])
     assert int(out.max()) == 1
 
 
-def test_a_person_detection_keeps_the_region_whole():
+def test_two_products_of_one_colour_that_meet_briefly_stay_apart():
+    """Two blue products laid against each other along a short line: one colour, but two products."""
+    from napari_boostseg.metrics import match_instances
+
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    truth = np.zeros((300, 500), np.int32)
+    truth[40:200, 60:250] = 1
+    truth[150:290, 250:440] = 2  # they meet along 50 px
+    image[truth > 0] = (0.1, 0.2, 0.6)
+    masks, scores = _detections(truth)
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["top", "top"])
+    assert int(out.max()) == 2
+    assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
+@pytest.mark.parametrize(("name", "score", "parts"), [("person", 0.6, 1), ("person", 0.35, 2), ("top", 0.6, 1)])
+def test_a_sure_detection_of_the_whole_region_keeps_it_whole(name, score, parts):
+    """A sure person or product over the whole region is one object; an unsure person does not decide."""
     image, truth = _pair()
     masks, scores = _detections(truth)
-    person = truth > 0
+    whole = truth > 0
     out = split_by_detections(
-        (truth > 0).astype(np.int32), image, np.concatenate([masks, person[None]]),
-        np.r_[scores, np.float32(0.35)], ["top", "bottom", "person"],
+        whole.astype(np.int32), image, np.concatenate([masks, whole[None]]),
+        np.r_[scores, np.float32(score)], ["top", "bottom", name],
     )
-    assert int(out.max()) == 1
+    assert int(out.max()) == parts
 
 
-@pytest.mark.parametrize("case", ["weak", "outside", "small", "overlapping"])
+def test_parts_of_one_colour_are_joined_and_the_other_product_stays_apart():
+    """Two detections on one blue product (its two halves) beside a red one: two objects, not three or one."""
+    from napari_boostseg.metrics import match_instances
+
+    image, truth = _pair()
+    halves = np.zeros((3, *truth.shape), bool)
+    halves[0, 65:145, 65:245] = True  # upper half of the blue product
+    halves[1, 155:235, 65:245] = True  # lower half
+    halves[2] = _detections(truth)[0][1]  # the red product
+    out = split_by_detections(
+        (truth > 0).astype(np.int32), image, halves, np.array([0.9, 0.8, 0.7], np.float32), ["top", "top", "bag"]
+    )
+    assert int(out.max()) == 2
+    assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
+@pytest.mark.parametrize("case", ["weak", "unsure", "outside", "small", "overlapping"])
 def test_detections_that_do_not_each_hold_a_product_do_not_split(case):
     image, truth = _pair()
     masks, scores = _detections(truth)
     if case == "weak":
         scores = np.array([0.8, 0.35], np.float32)
+    elif case == "unsure":  # neither detection is sure of its product
+        scores = np.array([0.45, 0.45], np.float32)
     elif case == "outside":  # the second detection lies mostly beside the region
         masks[1] = np.roll(masks[1], 120, axis=0)
-    elif case == "small":  # a pocket: under 15 % of the region
+    elif case == "small":  # a pocket: under 10 % of the region
         masks[1] = False
         masks[1, 100:140, 300:360] = True
     else:  # the same product seen twice
