@@ -347,6 +347,8 @@ def test_help_shows_percent_signs_as_text():
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     assert "changes of up to 4 % are tried" in text and "option_strings" not in text
+    assert "``" not in text and ":func:" not in text and ":mod:" not in text  # plain text, no Sphinx markup
+    assert "(see napari_boostseg.alignment)" in text
 
 
 @pytest.mark.slow

@@ -78,7 +78,7 @@ def _add_segment(sub) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="split products that touch on the backdrop into one object each where the bundled "
-        "product model finds each of them, unless the parts' mean colours are alike (on by "
+        "product model finds each of them; parts of one colour that share a long border stay one object (on by "
         "default with the auto and backdrop sources; the same model also makes whole a product "
         "the backdrop found only in part, such as a white shirt on white paper; "
         "--no-split-touching keeps touching products as one object and runs no model)",

@@ -223,9 +223,16 @@ class RefineParams:
 
     @classmethod
     def field_help(cls) -> dict[str, str]:
-        """Each field's documentation (from the class docstring), for a UI or a CLI."""
+        """Each field's documentation (from the class docstring) as plain text, for a UI or a CLI.
+
+        Sphinx markup is dropped: ``:func:`x``` and double back-quoted code read ``x``.
+        """
         pattern = re.compile(r"^    (\w+) : .*\n((?:        .*\n?)+)", re.MULTILINE)
-        return {name: " ".join(body.split()) for name, body in pattern.findall(cls.__doc__ or "")}
+        roles, code = re.compile(r":\w+:`~?([^`]+)`"), re.compile(r"``([^`]+)``")
+        return {
+            name: code.sub(r"\1", roles.sub(r"\1", " ".join(body.split())))
+            for name, body in pattern.findall(cls.__doc__ or "")
+        }
 
 
 #: The defaults every public step function takes its own defaults from.

@@ -242,7 +242,8 @@ def split_touching_box(source: ComboBox) -> CheckBox:
     box = CheckBox(
         text="split touching products", value=True,
         tooltip="On the backdrop, give products that touch one object each where the "
-        "product model finds each of them, unless the parts' mean colours are alike; the same model "
+        "product model finds each of them (parts of one colour that share a long border stay one "
+        "product); the same model "
         "makes whole a product the backdrop found only in part (white on white paper). Untick to keep "
         "products that touch as one object and run no model.",
     )
