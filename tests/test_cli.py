@@ -185,6 +185,8 @@ def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
     assert str(out.resolve()) in printed
     assert "astronaut: no plain backdrop" in printed and "skipped" in printed
     _check_demo_outputs(out, [s.name for s in sample_photos()])
+    total = sum(int(sample.truth.max()) for sample in sample_photos())
+    assert f"studio samples: {total}/{total} products found, mean IoU per photo 0.9" in printed
     for sample in sample_photos():
         n = int(sample.truth.max())
         assert f"{sample.name}: backdrop: {n} product(s)" in printed

@@ -9,7 +9,7 @@ backdrop where the photo has a plain one, the bundled Mask R-CNN elsewhere),
 refines them, and writes the photo, the coarse and the refined label images
 and one RGBA cut-out per object. It prints, per photo, where the coarse masks
 came from and, where the true outline is known, how close the coarse and the
-refined masks are to it.
+refined masks are to it; then the totals over the studio samples.
 """
 
 from __future__ import annotations
@@ -92,19 +92,24 @@ def _coarse(photo: DemoPhoto, loader) -> tuple[np.ndarray | None, str]:
     return found.labels, found.note
 
 
-def _scores(coarse: np.ndarray, labels: np.ndarray, truth: np.ndarray | None) -> str:
-    """How close the objects are to the true products, when they are known."""
+def _scores(coarse: np.ndarray, labels: np.ndarray, truth: np.ndarray | None) -> tuple[str, int, int, float]:
+    """How close the objects are to the true products, when they are known.
+
+    The line's end, the products found, the true products and the refined mean IoU.
+    """
     if truth is None:
-        return ""
+        return "", 0, 0, float("nan")
     from .metrics import boundary_accuracy, match_instances
 
     before, after = match_instances(coarse, truth), match_instances(labels, truth)
     found = sum(score >= 0.5 for score, _ in after)
     mba = [boundary_accuracy(labels == k, truth == t) if k else 0.0 for t, (_, k) in enumerate(after, 1)]
-    return (
+    iou = float(np.mean([s for s, _ in after]))
+    line = (
         f"; {found}/{len(after)} products found, mean IoU {np.mean([s for s, _ in before]):.3f} -> "
-        f"{np.mean([s for s, _ in after]):.3f}, mBA {np.mean(mba):.3f}"
+        f"{iou:.3f}, mBA {np.mean(mba):.3f}"
     )
+    return line, int(found), len(after), iou
 
 
 def run_demo(
@@ -142,6 +147,7 @@ def run_demo(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
+    scored: list[tuple[int, int, float]] = []  # (found, true products, refined mean IoU) per photo
     for photo in demo_photos():
         coarse, source = _coarse(photo, loader)
         if coarse is None:
@@ -166,6 +172,13 @@ def run_demo(
                 )
         for path, write in targets.items():
             written.append(write(path))
-        log(f"{photo.name}: {source}{_scores(coarse, labels, photo.truth)}")
+        line, found, true, iou = _scores(coarse, labels, photo.truth)
+        log(f"{photo.name}: {source}{line}")
+        if true:
+            scored.append((found, true, iou))
+    if scored:
+        ious = [iou for _, _, iou in scored]
+        log(f"studio samples: {sum(f for f, _, _ in scored)}/{sum(t for _, t, _ in scored)} products found, "
+            f"mean IoU per photo {min(ious):.3f}-{max(ious):.3f} after refinement")
     log(f"wrote {len(written)} files to {out.resolve()}")
     return written
