@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from skimage.segmentation import relabel_sequential
 
 from .inputs import check_detections
 
@@ -117,6 +118,7 @@ def complete_by_detections(
         raise ValueError("labels must be >= 0 (0 backdrop, 1..N regions)")
     completed = 0
     seen: list[tuple[np.ndarray, int]] = []
+    area = np.maximum(np.bincount(out.ravel()), 1)  # each region's pixels; changes only when one is completed
     for k in np.argsort(-scores, kind="stable"):
         if class_names[k] == "person" or scores[k] < params.min_score:
             continue
@@ -129,17 +131,15 @@ def complete_by_detections(
         found = np.count_nonzero(inside) / size
         if not params.min_found <= found < params.max_found:
             continue
-        held = np.bincount(inside, minlength=out.max() + 1)
-        area = np.maximum(np.bincount(out.ravel(), minlength=held.size), 1)
+        held = np.bincount(inside, minlength=area.size)
         joins = np.flatnonzero(held >= params.hold * area)
         joins = joins[joins > 0]
         if not joins.size or held[joins].sum() < params.min_joined * held[1:].sum():
             continue  # the pixels found there belong to products found whole (a detected sleeve)
         # The completed product takes the id of the first region it joins.
         out[(mask & (out == 0)) | np.isin(out, joins)] = joins[0]
+        area = np.maximum(np.bincount(out.ravel(), minlength=area.size), 1)
         completed += 1
     if completed:
-        present = np.bincount(out.ravel()) > 0
-        present[0] = False
-        out = (np.cumsum(present) * present).astype(np.int32)[out]  # ids 1..M again, in order
+        out = relabel_sequential(out)[0].astype(np.int32, copy=False)  # ids 1..M again, in order
     return out, completed

@@ -460,11 +460,7 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, min_colour: float, short_co
     sums = np.stack(
         [np.bincount(index, weights=lab[..., k].ravel(), minlength=n + 1)[1:] for k in range(lab.shape[2])], 1
     )
-    a = np.concatenate([parts[:, :-1].ravel(), parts[:-1].ravel()])
-    b = np.concatenate([parts[:, 1:].ravel(), parts[1:].ravel()])
-    pairs = np.sort(np.stack([a, b], 1)[(a != b) & (a > 0) & (b > 0)], axis=1) - 1
-    found, length = np.unique(pairs, axis=0, return_counts=True)
-    border = {(int(i), int(j)): float(m) for (i, j), m in zip(found, length)}
+    border = {(int(i), int(j)): float(m) for i, j, m in zip(*_links(parts))}
     owner = np.arange(n)
     while True:
         alike = []
