@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import OrderedDict
 
 import numpy as np
 import pytest
 
 from napari_boostseg import batch, files
+from napari_boostseg._text import counted
 from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
 from napari_boostseg.metrics import match_instances
 from napari_boostseg.synthetic.studio import render
@@ -47,7 +49,10 @@ def test_auto_uses_the_backdrop_and_never_loads_the_model_on_a_studio_photo():
     photo = render(drawn_cutouts(), 7, layout="set", size=900)
     found = coarse_masks(photo.image, "auto", model=_never)
     assert found.source == "backdrop" and found.count == int(photo.truth.max())
-    assert found.note.startswith("backdrop: ") and "product(s)" in found.note
+    assert found.note.startswith(f"backdrop: {counted(found.count, 'product')} on a ")
+    # The backdrop in words, its level explained; nothing said of a split that did not happen.
+    assert re.search(r" on a (white|light grey|grey|black) backdrop \(level \d+ of 255\)$", found.note), found.note
+    assert "the product model" not in found.note  # it split nothing
 
 
 def test_auto_falls_back_to_the_model_where_there_is_no_backdrop_and_says_why():
@@ -95,8 +100,8 @@ def test_segment_chooses_per_photo_and_reports_the_source(tmp_path, monkeypatch,
     # (The product model that splits touching products is tested on its own.)
     assert main(["segment", str(photos), "--out", str(out), "--no-split-touching", "--no-progress"]) == 0
     err = capsys.readouterr().err
-    assert f"studio.jpg: {studio_photo.truth.max()} object(s); backdrop: " in err
-    assert "street.png: 1 object(s); model: person 0.97 (no plain backdrop" in err
+    assert f"studio.jpg: {counted(int(studio_photo.truth.max()), 'object')}; backdrop: " in err
+    assert "street.png: 1 object; model: person 0.97 (no plain backdrop" in err
     assert "coarse masks from backdrop 1, model 1" in err
     assert model.calls == 1
     labels = files.read_labels(out / "labels" / "studio.png")
@@ -128,7 +133,7 @@ def test_segment_splits_touching_products_by_default(tmp_path, capsys):
     assert "--split-touching (was off, now on)" in err
     assert "product model" not in err  # the switch says it all, not the model it brings
     assert main([*args, "--overwrite"]) == 0
-    assert f"pair.jpg: {n} object(s); backdrop: {n} product(s) on a backdrop of " in capsys.readouterr().err
+    assert f"pair.jpg: {counted(n, 'object')}; backdrop: {counted(n, 'product')} on a " in capsys.readouterr().err
     assert int(files.read_labels(out / "labels" / "pair.png").max()) == n
     # The record names the model that split them.
     from napari_boostseg import models
@@ -167,7 +172,7 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
-    assert "frame.png: 1 object(s); mask file frame.png; look at object 1 (unmoved)" in capsys.readouterr().err
+    assert "frame.png: 1 object; mask file frame.png; look at object 1 (unmoved)" in capsys.readouterr().err
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
     assert "look at object 1 (unmoved)" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
@@ -199,8 +204,8 @@ def test_touching_products_are_split_by_the_product_model_or_by_colour_without_i
     if models.product_weights() is not None:
         found = coarse_masks(photo.image, "backdrop", split_touching=True)
         assert found.count == 2, found.note
-        assert found.note.startswith("backdrop: 2 product(s) on a backdrop of ")
-        assert found.note.endswith("; the product model split 1 region(s) of touching products")
+        assert found.note.startswith("backdrop: 2 products on a ")
+        assert found.note.endswith("; the product model split 1 region of touching products")
     monkeypatch.setattr(models, "product_weights", lambda: None)
     found = coarse_masks(photo.image, "backdrop", split_touching=True)
     assert found.count == 2
@@ -220,7 +225,7 @@ def test_a_white_product_the_backdrop_found_in_part_is_completed_by_the_product_
     ((after, _),) = match_instances(found.labels, photo.truth)
     assert before < 0.1 and after > 0.8, (before, after)
     assert found.count == 1
-    assert found.note.endswith("; the product model completed 1 product(s) the backdrop found only in part")
+    assert found.note.endswith("; the product model completed 1 product the backdrop found only in part")
 
 
 def test_the_product_model_keeps_every_sample_product_whole():

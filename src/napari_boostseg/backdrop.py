@@ -68,6 +68,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import ndimage as ndi
 
+from . import _text
 from .flood import flood
 from .inputs import check_image, intensity_scale
 from .resample import block_mean
@@ -735,7 +736,7 @@ def backdrop_labels(
                        "(a backdrop surrounds its products; a street or lifestyle photo?)", fraction=fraction)
     labels = _upsample_labels(small_labels, f, (H, W))
     count = int(small_labels.max())
-    reason = f"{count} product(s) on a backdrop of {_describe(colour)}" if count else (
+    reason = f"{_text.counted(count, 'product')} on a {_describe(colour)}" if count else (
         "a plain backdrop with nothing on it")
     return verdict(True, reason, labels, fraction, count)
 
@@ -748,10 +749,10 @@ def _frame_contact(product: np.ndarray) -> tuple[float, float]:
 
 
 def _describe(colour: np.ndarray) -> str:
-    """A few words for a backdrop colour, e.g. 'white (252)'."""
+    """A few words for a backdrop colour, e.g. 'white backdrop (level 252 of 255)'."""
     level = float(colour.mean()) * 255
     if colour.size == 3 and float(np.ptp(colour)) * 255 > 20:
         r, g, b = (int(round(v * 255)) for v in colour)
-        return f"colour ({r}, {g}, {b})"
+        return f"coloured backdrop (RGB {r}, {g}, {b})"
     name = "white" if level > 245 else "light grey" if level > 200 else "grey" if level > 60 else "black"
-    return f"{name} ({level:.0f})"
+    return f"{name} backdrop (level {level:.0f} of 255)"

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import manifest
+from ._text import counted
 from .coarse_masks import coarse_from_mask, find_mask, product_splitter_weights
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
 from .files import (
@@ -777,7 +778,7 @@ def run_batch(
             if result.status == "failed":
                 say(f"FAILED {result.path}: {result.message}")
             elif result.status == "done":
-                found = f"{result.objects} object(s)" if result.objects else "NOTHING FOUND"
+                found = counted(result.objects, "object") if result.objects else "NOTHING FOUND"
                 say(f"{Path(result.path).name}: {found}; {result.note}")
             bar.set_postfix(failed=summary.failed, skipped=summary.skipped, refresh=False)
             bar.update(1)

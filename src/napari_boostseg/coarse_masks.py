@@ -294,13 +294,15 @@ def try_backdrop(
 
 def _model_note(count: int, backdrop: str, regions: int, completed: int) -> str:
     """The photo's line when the product model checked the backdrop's products."""
+    from ._text import counted
+
     did = []
     if regions:
-        did.append(f"split {regions} region(s) of touching products")
+        did.append(f"split {counted(regions, 'region')} of touching products")
     if completed:
-        did.append(f"completed {completed} product(s) the backdrop found only in part")
-    what = " and ".join(did) if did else "saw no touching or partly found products"
-    return f"backdrop: {count} product(s) on a backdrop of {backdrop}; the product model {what}"
+        did.append(f"completed {counted(completed, 'product')} the backdrop found only in part")
+    what = f"; the product model {' and '.join(did)}" if did else ""
+    return f"backdrop: {counted(count, 'product')} on a {backdrop}{what}"
 
 
 def product_splitter_weights() -> tuple[Path | None, str]:

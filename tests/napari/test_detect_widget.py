@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from napari_boostseg._napari._widgets import DetectWidget, RefineWidget
+from napari_boostseg._text import counted
 
 from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
 
@@ -144,7 +145,8 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     assert set(features.loc[1:, "class_name"]) == {"garment", "person"}
     scores = features.loc[1:, "score"].to_numpy()
     assert np.all(np.diff(scores) <= 0)  # id 1 is the best detection
-    assert widget.status.value == f"{n} product(s) found by the model."
+    next_step = " Next: Refine snaps them to the photo's edges."
+    assert widget.status.value == f"{counted(n, 'product')} found by the model.{next_step}"
     # Hovering over an object shows its class and score.
     y, x = np.argwhere(layer.data == ids[-1])[0]
     status = layer.get_status((y, x), world=True)
@@ -206,8 +208,16 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     n = int(sample.truth.max())
     assert int(coarse.max()) == n
     assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
-    assert widget.status.value.startswith(f"{n} product(s) found on the backdrop")
+    assert widget.status.value.startswith(f"{counted(n, 'product')} found on the light grey backdrop (level ")
+    assert widget.status.value.endswith(" Next: Refine snaps them to the photo's edges.")
     assert list(viewer.layers["outfit coarse"].features["class_name"]) == ["", *["product"] * n]  # shown on hover
+    # The model's settings do nothing for the backdrop: greyed out while it alone is chosen.
+    model_settings = (widget.weights, widget.min_score, widget.nms, widget.classes)
+    assert all(w.enabled for w in model_settings)
+    widget.source.value = "backdrop"
+    assert not any(w.enabled for w in model_settings)
+    widget.source.value = "model"
+    assert all(w.enabled for w in model_settings)
     # A photo without a plain backdrop and the backdrop source: a clear message, no layer.
     street = np.random.default_rng(0).integers(0, 255, (300, 200, 3), np.uint8)
     widget.image.value = viewer.add_image(street, name="street")
@@ -242,7 +252,7 @@ def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monk
         status[split, product_model] = widget.status.value
     n = int(photo.truth.max())
     assert found == {(False, True): 1, (True, True): n, (True, False): n}
-    assert "the product model split 1 region(s) of touching products" in status[True, True]
+    assert "the product model split 1 region of touching products" in status[True, True]
     assert 2 in steps  # the split's steps were shown ("detecting"): the widget never looks stuck
     assert "touching products split by colour" in status[True, False]
     # The product model ran in the detection process: TensorFlow stays out of napari's.

@@ -94,7 +94,7 @@ def test_detect_again_replaces_the_coarse_layer(make_napari_viewer):
     layer = viewer.layers["photo coarse"]
     assert layer is first and layer.data.max() == 2
     assert list(layer.features["class_name"]) == ["", "garment", "garment"]
-    assert widget.status.value == "2 product(s) found."
+    assert widget.status.value == "2 products found. Next: Refine snaps them to the photo's edges."
 
 
 def test_markers_let_the_photo_show_and_differ_from_the_segmentation(make_napari_viewer):
@@ -141,7 +141,7 @@ def test_status_lines_stay_true_and_errors_show_whole(make_napari_viewer, shown,
     viewer.window.add_dock_widget(detect)
     detect.image.value = viewer.layers["tshirt"]
     detect._add(detect._run_id, detection(2, viewer.layers["tshirt"].data.shape[:2]), "tshirt")
-    assert detect.status.value == "2 product(s) found."
+    assert detect.status.value == "2 products found. Next: Refine snaps them to the photo's edges."
     detect.weights.value = tmp_path / "gone.h5"
     detect.run_button.clicked.emit()
     assert "not found" in shown["error"][-1] and str(tmp_path / "gone.h5") in shown["error"][-1]

@@ -11,6 +11,7 @@ from PIL import Image
 
 from napari_boostseg import BACKGROUND, files
 from napari_boostseg._napari._shoot import ShootWidget
+from napari_boostseg._text import counted
 from napari_boostseg.shoot import Shoot
 
 from _viewer_fixtures import needs_display, no_product_model, no_tensorflow_beside_opengl, shown  # noqa: F401
@@ -93,7 +94,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
     qtbot.waitUntil(lambda: (review / "edits" / "bag_and_scarf-strokes.png").is_file(), timeout=WAIT_MS)
     assert writers and not any(writers)
-    assert "dress: 1 product(s) found on a backdrop of light grey" in widget.status.value, widget.status.value
+    assert "dress: 1 product found on a light grey backdrop" in widget.status.value, widget.status.value
     qtbot.waitUntil(lambda: (review / "edits" / "dress-coarse.png").is_file(), timeout=WAIT_MS)
     qtbot.waitUntil(
         lambda: widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped", timeout=WAIT_MS
@@ -215,7 +216,7 @@ def test_a_new_photo_of_touching_products_is_split(make_napari_viewer, qtbot, tm
         widget.open_button.clicked.emit()
         qtbot.waitUntil(lambda w=widget: "pair segmentation" in w.viewer.layers, timeout=WAIT_MS)
         found[split] = int(viewer.layers["pair coarse"].data.max())
-        assert f"pair: {found[split]} product(s) found on a backdrop" in widget.status.value, widget.status.value
+        assert f"pair: {counted(found[split], 'product')} found on a " in widget.status.value, widget.status.value
     assert found == {False: 1, True: int(photo.truth.max())}
     # The split is a choice of the backdrop source: off limits where the model alone finds.
     enabled = {}

@@ -1,4 +1,4 @@
-"""Sample data contribution: the bundled studio photos, and a real photo of a person."""
+"""Sample data contribution: the bundled studio photos, and a real street photo."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ def outfit() -> list[tuple]:
     return _photo("outfit")
 
 
-def model() -> list[tuple]:
+def man() -> list[tuple]:
     """A man with a bag on a white seamless backdrop."""
-    return _photo("model")
+    return _photo("man")
 
 
 def white_top() -> list[tuple]:
@@ -30,8 +30,6 @@ def white_top() -> list[tuple]:
     return _photo("white_top")
 
 
-def astronaut() -> list[tuple]:
-    """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
-    from skimage import data
-
-    return [(data.astronaut(), {"name": "astronaut"}, "image")]
+def street() -> list[tuple]:
+    """A woman in the street (a CCP photo): no backdrop, so Detect runs the Mask R-CNN."""
+    return _photo("street")

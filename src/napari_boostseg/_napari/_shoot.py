@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from magicgui.widgets import ComboBox, Container, FileEdit, Label, ProgressBar, PushButton
 
+from .._text import counted
 from ._widgets import (
     SOURCE_CHOICES,
     DetectWidget,
@@ -101,7 +102,7 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split:
     if not found.count:
         return None, {}, found.note, used[0] if used else None
     classes = {k: name for k, name in enumerate(found.class_names, start=1)}
-    if found.source == "backdrop":  # "backdrop: 2 product(s) on a backdrop of white (255)"
+    if found.source == "backdrop":  # "backdrop: 2 products on a white backdrop (level 255 of 255)"
         where = "on a " + found.note.split(" on a ", 1)[-1]
     else:  # "model: top 0.91, bag 0.66 (no plain backdrop: ...)"
         where = "by the " + found.note
@@ -388,7 +389,7 @@ class ShootWidget(Container):
             markers.events.paint.connect(self._edited)
             markers.events.set_data.connect(self._edited)
             self.status.value = (
-                f"{name}: {int(refine._segmentation.max())} product(s){found}. Correct with strokes "
+                f"{name}: {counted(int(refine._segmentation.max()), 'product')}{found}. Correct with strokes "
                 f"on '{name} markers', then Accept."
             )
         else:

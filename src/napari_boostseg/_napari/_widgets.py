@@ -44,6 +44,7 @@ from magicgui.widgets import (
 from napari.layers import Image, Labels
 from napari.utils.notifications import show_error, show_info, show_warning
 
+from .._text import counted
 from ..models import default_classes, default_weights
 from ..strokes import changed_window, stroke_markers, stroke_reach
 from ._detector import STEPS
@@ -315,6 +316,14 @@ class DetectWidget(Container):
         self.cancel_button.changed.connect(self.cancel)
         self.weights.changed.connect(self._weights_chosen)
         self._weights_chosen()
+        self.source.changed.connect(self._source_chosen)
+        self._source_chosen()
+
+    def _source_chosen(self) -> None:
+        """The model's settings are greyed out while the backdrop alone finds products."""
+        uses_model = self.source.value != "backdrop"
+        for widget in (self.weights, self.min_score, self.nms, self.classes):
+            widget.enabled = uses_model
 
     def _weights_chosen(self) -> None:
         """Start from the thresholds the model was configured with."""
@@ -400,7 +409,7 @@ class DetectWidget(Container):
                 found, why = job.result()  # raises without a plain backdrop
                 if found is not None:
                     n = found.count
-                    note = f"on the backdrop of {why}" if n else "on the plain backdrop: nothing stands out from it"
+                    note = f"on the {why}" if n else "on the plain backdrop: nothing stands out from it"
                     split_note = found.note.partition("; ")[2]  # how touching products were split
                     note += f"; {split_note}" if n and split_note else ""
                     # The backdrop says where products are, not what they are, nor how sure.
@@ -474,7 +483,8 @@ class DetectWidget(Container):
             features=features,
         )
         layer.features = features
-        self.status.value = f"{n} product(s) found {result.get('note', '')}".strip() + "."
+        found = f"{counted(n, 'product')} found {result.get('note', '')}".strip() + "."
+        self.status.value = f"{found} Next: Refine snaps them to the photo's edges." if n else found
         if not n:
             show_info(
                 "No product found. Lower 'min score', or paint a coarse mask into "
@@ -664,7 +674,7 @@ class RefineWidget(Container):
 
         doubtful = doubtful_objects(result.objects)
         look = f" Look at object {doubtful}: its refinement fell back to a safer mask." if doubtful else ""
-        self.status.value = f"{int(labels.max())} product(s); paint on '{markers_name}'.{look}"
+        self.status.value = f"{counted(int(labels.max()), 'product')}; paint on '{markers_name}'.{look}"
         self._flag(source[0], result.objects, labels)
 
     def _flag(self, name: str, objects, labels: np.ndarray) -> None:
