@@ -289,6 +289,13 @@ def test_a_product_touching_two_sides_a_little_is_on_a_backdrop():
     assert found.plain and found.count == 1, found.reason
 
 
+def test_a_model_cropped_at_the_head_and_the_knees_is_on_a_backdrop():
+    # Torso and legs reach the top and the bottom of the frame; paper on either side.
+    photo = _garment(_paper(), slice(0, 600), slice(130, 250))
+    found = backdrop_labels(np.clip(photo, 0, 255).astype(np.uint8))
+    assert found.plain and found.count == 1, found.reason
+
+
 @pytest.mark.parametrize("noise, plain", [(1.5, True), (3.0, True), (5.5, False)])
 def test_a_background_noisier_than_paper_is_not_a_backdrop(noise, plain):
     photo = _garment(_paper(noise=noise), slice(200, 400), slice(120, 280))
