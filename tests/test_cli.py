@@ -159,9 +159,10 @@ def _check_demo_outputs(out, names):
     from napari_boostseg import files
 
     for name in names:
-        coarse = files.read_labels(out / f"{name}_coarse.png")
-        labels = files.read_labels(out / f"{name}_labels.png")
-        photo = files.read_image(out / f"{name}.png").pixels
+        # In the folders segment writes.
+        coarse = files.read_labels(out / "coarse" / f"{name}.png")
+        labels = files.read_labels(out / "labels" / f"{name}.png")
+        photo = files.read_image(out / "photos" / f"{name}.png").pixels
         assert labels.shape == coarse.shape == photo.shape[:2]
         ids = [k for k in np.unique(labels) if k]
         assert ids and set(ids) <= set(np.unique(coarse))  # refinement keeps the coarse ids
@@ -169,7 +170,7 @@ def _check_demo_outputs(out, names):
         for k in ids:
             # Named and cropped as segment names and crops them.
             window = cutouts.product_window(boxes[k - 1], labels.shape)
-            cut = files.read_image(out / f"{name}-{k}.png").pixels
+            cut = files.read_image(out / "cutouts" / f"{name}-{k}.png").pixels
             inside = labels[window] == k
             np.testing.assert_array_equal(cut[..., 3] > 0, inside)
             np.testing.assert_array_equal(cut[..., :3][inside], photo[window][inside])
@@ -193,13 +194,13 @@ def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
         assert f"{sample.name}: backdrop: {counted(n, 'product')} on a " in printed
         assert f"{n}/{n} products found" in printed
         # One cut-out per product, each the whole product.
-        labels = files.read_labels(out / f"{sample.name}_labels.png")
+        labels = files.read_labels(out / "labels" / f"{sample.name}.png")
         assert int(labels.max()) == n
         assert min(score for score, _ in match_instances(labels, sample.truth)) > 0.9
-    before = (out / "sweater_labels.png").stat().st_mtime_ns
+    before = (out / "labels" / "sweater.png").stat().st_mtime_ns
     assert main(["demo", "--out", str(out), "--no-model"]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert (out / "sweater_labels.png").stat().st_mtime_ns == before
+    assert (out / "labels" / "sweater.png").stat().st_mtime_ns == before
     assert main(["demo", "--out", str(out), "--no-model", "--overwrite"]) == 0
     assert main(["demo", "--out", str(tmp_path / "d2"), "--weights", str(tmp_path / "none.h5")]) == 2
     assert "not found" in capsys.readouterr().err

@@ -6,8 +6,9 @@ For each bundled studio photo and the bundled street photo
 (:mod:`napari_boostseg.sample_photos`), it gets coarse masks as ``boostseg segment``
 does by default (:func:`napari_boostseg.coarse_masks.coarse_masks`: the
 backdrop where the photo has a plain one, the bundled Mask R-CNN elsewhere),
-refines them, and writes the photo, the coarse and the refined label images
-and one RGBA cut-out per object. It prints, per photo, where the coarse masks
+refines them, and writes, in the folders ``boostseg segment`` writes, the
+photo (``photos/``), the coarse and the refined label images (``coarse/``,
+``labels/``) and one RGBA cut-out per object (``cutouts/``). It prints, per photo, where the coarse masks
 came from and, where the true outline is known, how close the coarse and the
 refined masks are to it; then the totals over the studio samples.
 """
@@ -156,12 +157,12 @@ def run_demo(
             continue
         labels = refine(photo.image, coarse)
         targets = {
-            out / f"{photo.name}.png": lambda p: files.write_image(p, photo.image, overwrite=overwrite),
-            out / f"{photo.name}_coarse.png": lambda p: files.write_labels(p, coarse, overwrite=overwrite),
-            out / f"{photo.name}_labels.png": lambda p: files.write_labels(p, labels, overwrite=overwrite),
+            out / "photos" / f"{photo.name}.png": lambda p: files.write_image(p, photo.image, overwrite=overwrite),
+            out / "coarse" / f"{photo.name}.png": lambda p: files.write_labels(p, coarse, overwrite=overwrite),
+            out / "labels" / f"{photo.name}.png": lambda p: files.write_labels(p, labels, overwrite=overwrite),
         }
         for product in cutouts.product_cutouts(photo.image, labels):
-            targets[out / cutouts.cutout_name(photo.name, product.label)] = (
+            targets[out / "cutouts" / cutouts.cutout_name(photo.name, product.label)] = (
                 lambda p, rgba=product.rgba: cutouts.write_cutout(p, rgba, overwrite=overwrite)
             )
         if not overwrite:
