@@ -396,6 +396,9 @@ def config_classes(weights: str | os.PathLike, config: str | os.PathLike | None 
 def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) -> CoarseMasks:
     """Coarse masks from a Mask R-CNN's detections of ``classes``.
 
+    A detection that keeps less than half of its mask beside the higher-scoring
+    ones is left out (see :meth:`~napari_boostseg.mrcnn.Detections.without_fragments`).
+
     Parameters
     ----------
     image : array_like
@@ -407,7 +410,7 @@ def from_model(image: ArrayLike, model, classes: Sequence[str] | None = None) ->
         (the garments for the bundled model, every class for others).
     """
     classes = chosen_classes(model.config.class_names, classes, getattr(model, "weights_path", None))
-    found = model.detect([np.asarray(image)])[0].select(tuple(classes))
+    found = model.detect([np.asarray(image)])[0].select(tuple(classes)).without_fragments()
     labels = np.asarray(found.to_labels(), dtype=np.int32)
     if len(found):
         what = ", ".join(f"{n} {s:.2f}" for n, s in zip(found.class_names, found.scores))

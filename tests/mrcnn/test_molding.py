@@ -163,6 +163,24 @@ def test_to_labels_order_and_overlap():
     assert labels[:, 0].tolist() == [3, 3, 1, 1, 1, 2]
 
 
+def test_detections_left_in_pieces_by_better_ones_are_left_out():
+    masks = np.zeros((4, 10, 10), bool)
+    masks[0, :4] = True  # the best
+    masks[1, 2:7] = True  # keeps 3 of its 5 rows beside the best
+    masks[2, 2:5, :5] = True  # keeps 1 of its 3 half rows: a fragment
+    masks[3, 8:] = True  # apart
+    dets = Detections(
+        boxes=np.zeros((4, 4), np.int32), class_ids=np.ones(4, np.int32), class_names=("a", "b", "c", "d"),
+        scores=np.array([0.9, 0.5, 0.6, 0.7], np.float32), masks=masks,
+        mask_probs=np.zeros((4, 28, 28), np.float32), image_shape=(10, 10),
+    )
+    assert dets.without_fragments().class_names == ("a", "b", "d")
+    assert dets.without_fragments(0.7).class_names == ("a", "d")
+    assert dets.without_fragments(0.0).class_names == ("a", "b", "c", "d")
+    with pytest.raises(ValueError, match="min_kept"):
+        dets.without_fragments(1.5)
+
+
 def test_resize_mask_follows_image():
     masks = np.zeros((40, 20, 1), bool)
     masks[10:30, 5:15, 0] = True

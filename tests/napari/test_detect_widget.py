@@ -164,7 +164,9 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     layer = viewer.layers["photo coarse"]
     features = layer.features.set_index("index")
     assert set(features.loc[1:, "class_name"]) == {"person"}
-    assert len(features) - 1 == n_person > 0  # the same detections, the others dropped
+    # The person detections, the others dropped; persons that garments had left in pieces
+    # (see Detections.without_fragments) may come back whole.
+    assert len(features) - 1 >= n_person > 0
     widget.classes.value = []
     widget.run_button.clicked.emit()
     assert shown["error"] and "at least one class" in shown["error"][-1]

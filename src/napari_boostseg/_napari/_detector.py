@@ -226,6 +226,10 @@ class _Found:
     def __len__(self) -> int:
         return len(self.scores)
 
+    def without_fragments(self, min_kept: float = 0.5) -> _Found:
+        """Itself: the child process left out the fragments (at the default share) already."""
+        return self
+
     def to_labels(self):
         return self.labels
 
@@ -278,7 +282,9 @@ def _answer(request: tuple, send) -> dict[str, Any]:
             "class_names": list(detections.class_names),
             "scores": np.asarray(detections.scores, np.float32),
         }
-    # Detections are sorted by score, so object k of the labels is row k - 1.
+    # Detections are sorted by score, so object k of the labels is row k - 1; as in
+    # coarse_masks.from_model, detections left in pieces by better ones are left out.
+    detections = detections.without_fragments()
     return {
         "labels": detections.to_labels(),
         "class_names": list(detections.class_names),

@@ -80,7 +80,38 @@ class Detections:
             Same order, fewer rows.
         """
         wanted = set(classes)
-        keep = np.array([name in wanted for name in self.class_names], dtype=bool)
+        return self._subset(np.array([name in wanted for name in self.class_names], dtype=bool))
+
+    def without_fragments(self, min_kept: float = 0.5) -> Detections:
+        """The detections that stay whole where masks overlap.
+
+        Taken in descending score, a detection is kept when at least
+        ``min_kept`` of its mask is not yet taken by a kept, higher-scoring
+        one: a second detection of the same shoe, or a bag lying over the top
+        already found, would otherwise become an object of a few stray pixels.
+
+        Parameters
+        ----------
+        min_kept : float, optional
+            Share of its mask, in [0, 1], a detection must keep. Default 0.5.
+
+        Returns
+        -------
+        Detections
+            Same order, fewer rows.
+        """
+        if not 0 <= min_kept <= 1:
+            raise ValueError(f"min_kept is a share in [0, 1], got {min_kept}")
+        taken = np.zeros(self.image_shape, dtype=bool)
+        keep = np.zeros(len(self.scores), dtype=bool)
+        for i in np.argsort(-self.scores, kind="stable"):
+            area = int(self.masks[i].sum())
+            if area and int((self.masks[i] & ~taken).sum()) >= min_kept * area:
+                keep[i] = True
+                taken |= self.masks[i]
+        return self._subset(keep)
+
+    def _subset(self, keep: np.ndarray) -> Detections:
         if keep.all():
             return self
         return Detections(
