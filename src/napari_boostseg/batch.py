@@ -243,7 +243,7 @@ class BatchSummary:
                 f"{name} {count}" for name, count in sorted(self.sources.items())
             )
         return (
-            f"{self.total} photos: {self.done} done, {self.skipped} skipped "
+            f"{counted(self.total, 'photo')}: {self.done} done, {self.skipped} skipped "
             f"(outputs exist), {self.failed} failed{empty}{rate}{used}"
         )
 

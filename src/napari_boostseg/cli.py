@@ -232,8 +232,9 @@ def _add_demo(sub) -> None:
         "demo",
         help="find, refine and cut out the products of the bundled sample photos",
         description="Find the products of the bundled studio photos (on their backdrop; the "
-        "bundled garment model for the astronaut photo, which has none), refine them and write "
-        "the photos, coarse and refined label images and one RGBA cut-out per object.",
+        "bundled garment model for the street photo, which has none), refine them and write "
+        "the photos, coarse and refined label images and one RGBA cut-out per object "
+        "(DIR/photos, DIR/coarse, DIR/labels, DIR/cutouts).",
     )
     p.add_argument("--out", type=Path, default=Path("boostseg-demo"), metavar="DIR",
                    help="output folder (default: boostseg-demo)")
@@ -407,6 +408,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 raise
             return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
     print(summary.describe(), file=sys.stderr)
+    if summary.done:
+        print(f"outputs in {Path(args.out).resolve()}", file=sys.stderr)
     if summary.empty:
         print(f"no object found in {len(summary.empty)} photo(s); they have no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):

@@ -114,6 +114,14 @@ def _scores(coarse: np.ndarray, labels: np.ndarray, truth: np.ndarray | None) ->
     return line, int(found), len(after), iou
 
 
+def _refuse_existing(paths: list[Path]) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        raise FileExistsError(
+            f"{existing[0]} exists; pass --overwrite to replace the demo's files or choose another --out folder"
+        )
+
+
 def run_demo(
     out_dir: str | os.PathLike,
     *,
@@ -146,11 +154,16 @@ def run_demo(
     from . import cutouts, files, refine
 
     loader = _model_loader(weights, log)
+    log("IoU: how much a cut-out and the true product overlap (1 is a perfect match); mBA: how closely "
+        "its outline follows the true one (1 is perfect). Coarse -> refined.")
     out = Path(out_dir)
+    photos = demo_photos()
+    if not overwrite:  # said before any work
+        _refuse_existing([out / folder / f"{p.name}.png" for p in photos for folder in ("photos", "coarse", "labels")])
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     scored: list[tuple[int, int, float]] = []  # (found, true products, refined mean IoU) per photo
-    for photo in demo_photos():
+    for photo in photos:
         coarse, source = _coarse(photo, loader)
         if coarse is None:
             log(f"{photo.name}: {source}")
@@ -166,12 +179,7 @@ def run_demo(
                 lambda p, rgba=product.rgba: cutouts.write_cutout(p, rgba, overwrite=overwrite)
             )
         if not overwrite:
-            existing = [p for p in targets if p.exists()]
-            if existing:
-                raise FileExistsError(
-                    f"{existing[0]} exists; pass --overwrite to replace the demo's files "
-                    "or choose another --out folder"
-                )
+            _refuse_existing(list(targets))
         for path, write in targets.items():
             written.append(write(path))
         line, found, true, iou = _scores(coarse, labels, photo.truth)

@@ -51,6 +51,44 @@ def detection(n: int, shape=(40, 50)) -> dict:
     }
 
 
+def test_detect_follows_the_photo_just_opened(make_napari_viewer):
+    viewer = make_napari_viewer()
+    first = viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="first")
+    detect = dock(viewer, DetectWidget(viewer))
+    assert detect.image.value is first
+    second = viewer.add_image(np.zeros((40, 50, 3), np.uint8), name="second")
+    assert detect.image.value is second
+    # Refine's soft-masked photo and edges are no photos to detect on.
+    viewer.add_labels(detection(2)["labels"], name="second coarse")
+    refine_now(viewer, second, viewer.layers["second coarse"])
+    assert {"second soft-masked", "second edges"} <= {layer.name for layer in viewer.layers}
+    assert detect.image.value is second
+
+
+def test_detecting_again_refines_the_new_coarse_masks(make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    photo = viewer.add_image(np.full((40, 50, 3), 200, np.uint8), name="photo")
+    detect = dock(viewer, DetectWidget(viewer))
+    detect._add(detect._run_id, detection(3), "photo")
+    assert detect.status.value.endswith("Refine snaps them to the photo's edges.")
+    refine = refine_now(viewer, photo, viewer.layers["photo coarse"])
+    assert int(viewer.layers["photo segmentation"].data.max()) == 3
+    assert refine.status.value.startswith("3 products refined.") and "Export" in refine.status.value
+    detect._add(detect._run_id, detection(1), "photo")  # Detect run again: other objects
+    assert detect.status.value.endswith("Refine snaps it to the photo's edges.")
+    qtbot.waitUntil(lambda: int(viewer.layers["photo segmentation"].data.max()) == 1, timeout=WAIT_MS)
+    assert refine.status.value.startswith("1 product refined.")
+
+
+def test_refine_keeps_its_parameters_folded_until_asked(make_napari_viewer):
+    viewer = make_napari_viewer()
+    refine = dock(viewer, RefineWidget(viewer))
+    assert {"photo", "coarse", "stroke reach"} <= shown_names(refine)
+    assert "band" not in shown_names(refine)
+    refine.show_params.value = True
+    assert "band" in shown_names(refine)
+
+
 def test_export_shows_its_field_names(make_napari_viewer):
     viewer = make_napari_viewer()
     widget = ExportWidget(viewer)

@@ -318,6 +318,15 @@ class DetectWidget(Container):
         self._weights_chosen()
         self.source.changed.connect(self._source_chosen)
         self._source_chosen()
+        _follow_new_layers(napari_viewer, self, self._layer_added)
+
+    def _layer_added(self, layer) -> None:
+        """A photo just opened becomes the one to detect on (not Refine's soft mask or edges)."""
+        if not isinstance(layer, Image) or self.worker is not None:
+            return
+        if any(_photo_of(self.viewer, layer, suffix) is not None for suffix in ("soft-masked", "edges")):
+            return
+        self.image.value = layer
 
     def _source_chosen(self) -> None:
         """The model's settings are greyed out while the backdrop alone finds products."""
@@ -484,7 +493,8 @@ class DetectWidget(Container):
         )
         layer.features = features
         found = f"{counted(n, 'product')} found {result.get('note', '')}".strip() + "."
-        self.status.value = f"{found} Next: Refine snaps them to the photo's edges." if n else found
+        them = "it" if n == 1 else "them"
+        self.status.value = f"{found} Next: Refine snaps {them} to the photo's edges." if n else found
         if not n:
             show_info(
                 "No product found. Lower 'min score', or paint a coarse mask into "
@@ -552,18 +562,47 @@ class RefineWidget(Container):
             "undecided.\nA stroke over a missed part claims it\nup to the photo's edge. "
             "Ctrl+Z undoes a stroke.",
         )
-        self.extend([self.image, self.coarse, *self.params.values(), self.live, self.reach,
+        self.show_params = CheckBox(
+            text="show the refinement's parameters", value=False,
+            tooltip="The defaults suit studio and street photos; change them to study the method.",
+        )
+        self.extend([self.image, self.coarse, self.show_params, *self.params.values(), self.live, self.reach,
                      self.run_button, self.status, self.help])
+        self.show_params.changed.connect(self._show_params)
+        self._show_params()
         self.reach.changed.connect(self._reach_changed)
         self.run_button.changed.connect(self.run)
         for widget in self.params.values():
             widget.changed.connect(self._params_changed)
-        self._param_timer = QTimer(singleShot=True, interval=self.PARAM_DELAY_MS)
+        # Children of the widget: they die with it, and never fire into a closed one.
+        self._param_timer = QTimer(self.native, singleShot=True, interval=self.PARAM_DELAY_MS)
         self._param_timer.timeout.connect(self.run)
-        self._paint_timer = QTimer(singleShot=True, interval=self.PAINT_DELAY_MS)
+        self._paint_timer = QTimer(self.native, singleShot=True, interval=self.PAINT_DELAY_MS)
         self._paint_timer.timeout.connect(self.follow_markers)
         _follow_new_layers(napari_viewer, self, self._layer_added)
         napari_viewer.layers.events.removed.connect(self._layer_removed)
+        self._watched = None  # the coarse layer whose new data re-runs the refinement
+        self.coarse.changed.connect(self._watch_coarse)
+        self._watch_coarse()
+
+    def _watch_coarse(self) -> None:
+        """Follow the chosen coarse layer: new coarse masks (Detect run again) are refined anew."""
+        if self._watched is not None:
+            with contextlib.suppress(TypeError, ValueError, RuntimeError):
+                self._watched.events.data.disconnect(self._coarse_replaced)
+        self._watched = self.coarse.value
+        if self._watched is not None:
+            self._watched.events.data.connect(self._coarse_replaced)
+
+    def _coarse_replaced(self, _event=None) -> None:
+        image, coarse = self.image.value, self.coarse.value
+        if self.refinement is None or image is None or coarse is None or coarse not in self.viewer.layers:
+            return
+        if self._source == (image.name, coarse.name):
+            # Other objects: marker strokes painted on the old ones are not carried over.
+            self._source = None
+            self.status.value = f"New coarse masks in '{coarse.name}': refining them…"
+            self._param_timer.start()
 
     def _layer_added(self, layer) -> None:
         """A new ``<photo> coarse`` layer (from Detect) becomes the one to refine."""
@@ -572,6 +611,10 @@ class RefineWidget(Container):
             photo = _photo_of(self.viewer, layer, "coarse")
             if photo is not None:
                 self.image.value = photo
+
+    def _show_params(self) -> None:
+        for widget in (*self.params.values(), self.live):
+            widget.visible = bool(self.show_params.value)
 
     def _layer_removed(self, event) -> None:
         if any(event.value is layer for layer in self.layers.values()):
@@ -674,7 +717,10 @@ class RefineWidget(Container):
 
         doubtful = doubtful_objects(result.objects)
         look = f" Look at object {doubtful}: its refinement fell back to a safer mask." if doubtful else ""
-        self.status.value = f"{counted(int(labels.max()), 'product')}; paint on '{markers_name}'.{look}"
+        self.status.value = (
+            f"{counted(int(labels.max()), 'product')} refined. To correct an outline, paint on "
+            f"'{markers_name}'; Export cut-outs saves them.{look}"
+        )
         self._flag(source[0], result.objects, labels)
 
     def _flag(self, name: str, objects, labels: np.ndarray) -> None:
