@@ -154,8 +154,8 @@ def run_demo(
     from . import cutouts, files, refine
 
     loader = _model_loader(weights, log)
-    log("IoU: how much a cut-out and the true product overlap (1 is a perfect match); mBA: how closely "
-        "its outline follows the true one (1 is perfect). Coarse -> refined.")
+    log("IoU: how much an object and the true product overlap (1 is a perfect match), coarse masks -> "
+        "refined; mBA: how closely the refined outline follows the true one (1 is perfect).")
     out = Path(out_dir)
     photos = demo_photos()
     if not overwrite:  # said before any work
