@@ -3,6 +3,8 @@ status lines that stay true, whole error messages, and strokes that claim a regi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -94,6 +96,23 @@ def test_export_shows_its_field_names(make_napari_viewer):
     widget = ExportWidget(viewer)
     viewer.window.add_dock_widget(widget)
     assert {"photo", "segmentation", "folder", "name"} <= shown_names(widget)
+
+
+def test_export_writes_beside_the_photo_until_told_otherwise(make_napari_viewer, tmp_path):
+    from napari_boostseg import files
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        files.write_image(tmp_path / name / "photo.png", np.zeros((40, 50, 3), np.uint8))
+    viewer = make_napari_viewer()
+    export = dock(viewer, ExportWidget(viewer))
+    viewer.open(tmp_path / "a" / "photo.png")
+    assert export.image.value is viewer.layers[-1]
+    assert Path(str(export.folder.value)) == tmp_path / "a" / "cutouts"  # as segment's OUT/cutouts
+    export.folder.value = tmp_path / "mine"  # chosen by hand: kept
+    viewer.open(tmp_path / "b" / "photo.png")
+    export.image.value = viewer.layers[-1]
+    assert Path(str(export.folder.value)) == tmp_path / "mine"
 
 
 def test_export_and_refine_preselect_the_layers_just_made(make_napari_viewer):

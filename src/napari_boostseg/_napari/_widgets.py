@@ -890,10 +890,32 @@ class ExportWidget(Container):
             self.export_button, self.status,
         ])
         self.export_button.changed.connect(self.export)
+        # The folder follows the photo (a 'cutouts' folder beside its file, as segment
+        # writes OUT/cutouts) until one is chosen by hand.
+        self._folder_by_hand = False
+        self._placing_folder = False
+        self.folder.changed.connect(self._folder_changed)
+        self.image.changed.connect(self._photo_chosen)
         # Start from the newest segmentation, and follow Refine as it makes one.
         for layer in napari_viewer.layers:
             self._layer_added(layer)
         _follow_new_layers(napari_viewer, self, self._layer_added)
+        self._photo_chosen()
+
+    def _folder_changed(self) -> None:
+        if not self._placing_folder:
+            self._folder_by_hand = True
+
+    def _photo_chosen(self) -> None:
+        layer = self.image.value
+        path = getattr(getattr(layer, "source", None), "path", None)
+        if self._folder_by_hand or not path:
+            return
+        self._placing_folder = True
+        try:
+            self.folder.value = Path(path).parent / "cutouts"
+        finally:
+            self._placing_folder = False
 
     def _layer_added(self, layer) -> None:
         if isinstance(layer, Labels) and layer.name.endswith(" segmentation"):
