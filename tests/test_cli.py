@@ -176,6 +176,21 @@ def _check_demo_outputs(out, names):
             np.testing.assert_array_equal(cut[..., :3][inside], photo[window][inside])
 
 
+def test_demo_refuses_an_earlier_run_before_any_work(tmp_path, capsys, monkeypatch):
+    from napari_boostseg import demo, files
+
+    out = tmp_path / "demo"
+    files.write_labels(out / "labels" / "street.png", np.ones((4, 4), np.uint8))
+
+    def no_work(*_args, **_kwargs):
+        raise AssertionError("the demo worked on a photo before refusing the earlier run's files")
+
+    monkeypatch.setattr(demo, "_coarse", no_work)
+    assert main(["demo", "--out", str(out), "--no-model"]) == 2
+    err = capsys.readouterr().err
+    assert "street.png exists" in err and "--overwrite" in err
+
+
 def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
     from napari_boostseg import files
     from napari_boostseg.metrics import match_instances
