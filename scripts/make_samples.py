@@ -5,9 +5,7 @@
 renders :data:`SAMPLES` with :func:`napari_boostseg.synthetic.studio.render`
 (products cut out of CCP training photos, Apache-2.0) and writes each photo as
 JPEG and its true labels as PNG into ``src/napari_boostseg/sample_photos/``.
-The same seeds give the same photos. It also copies the street photo
-(:data:`STREET`, a CCP development photo, unchanged) and writes its person
-mask as the true labels.
+The same seeds give the same photos.
 """
 
 from __future__ import annotations
@@ -28,21 +26,6 @@ SAMPLES = {
     "white_top": ("single", "light_on_light", 7, "light_grey", "flat"),
 }
 
-#: The street photo: a CCP development photo (never trained on) with one person.
-STREET = "0801"
-
-
-def _street(ccp: Path, out: Path) -> None:
-    import shutil
-
-    import numpy as np
-
-    shutil.copyfile(ccp / "images" / f"{STREET}.jpg", out / "street.jpg")
-    person = files.read_labels(ccp / "masks_person" / f"{STREET}.png") > 0
-    files.write_labels(out / "street_truth.png", person.astype(np.uint8), overwrite=True)
-    print(f"street: CCP {STREET}, person")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--ccp", type=Path, default=Path("../shared/data/ccp"))
@@ -59,8 +42,6 @@ def main(argv=None) -> int:
         files.write_image(args.out / f"{name}.jpg", photo.image, quality=92, overwrite=True)
         files.write_labels(args.out / f"{name}_truth.png", photo.truth, overwrite=True)
         print(f"{name}: {photo.name}, {', '.join(photo.kinds)}")
-    if not args.only or "street" in args.only:
-        _street(args.ccp, args.out)
     return 0
 
 

@@ -2,8 +2,8 @@
 
     boostseg demo --out boostseg-demo
 
-For each bundled studio photo and the bundled street photo
-(:mod:`napari_boostseg.sample_photos`), it gets coarse masks as ``boostseg segment``
+For each bundled studio photo (:mod:`napari_boostseg.sample_photos`) and
+scikit-image's astronaut photo, it gets coarse masks as ``boostseg segment``
 does by default (:func:`napari_boostseg.coarse_masks.coarse_masks`: the
 backdrop where the photo has a plain one, the bundled Mask R-CNN elsewhere),
 refines them, and writes, in the folders ``boostseg segment`` writes, the
@@ -37,24 +37,23 @@ class DemoPhoto:
         The true objects, when known.
     classes : tuple of str or None
         Model classes to cut out where the model is used; None: the model's defaults.
-    studio : bool
-        A studio photo: counted in the demo's totals.
     """
 
     name: str
     image: np.ndarray
     truth: np.ndarray | None
     classes: tuple[str, ...] | None = None
-    studio: bool = True
 
 
 def demo_photos() -> list[DemoPhoto]:
-    """The bundled studio photos, and the bundled street photo (a person, no backdrop)."""
-    from .sample_photos import STREET_PHOTO, load_sample_photo, sample_photos
+    """The bundled studio photos, and scikit-image's astronaut photo (a person, no backdrop)."""
+    from skimage import data
+
+    from .sample_photos import sample_photos
 
     photos = [DemoPhoto(s.name, s.image, s.truth) for s in sample_photos()]
-    street = load_sample_photo(STREET_PHOTO)
-    photos.append(DemoPhoto(street.name, street.image, street.truth, classes=("person",), studio=False))
+    # A real photo of a person (public domain, NASA), bundled with scikit-image.
+    photos.append(DemoPhoto("astronaut", data.astronaut(), None, classes=("person",)))
     return photos
 
 
@@ -184,7 +183,7 @@ def run_demo(
             written.append(write(path))
         line, found, true, iou = _scores(coarse, labels, photo.truth)
         log(f"{photo.name}: {source}{line}")
-        if true and photo.studio:
+        if true:
             scored.append((found, true, iou))
     if scored:
         ious = [iou for _, _, iou in scored]

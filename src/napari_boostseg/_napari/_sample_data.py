@@ -1,4 +1,4 @@
-"""Sample data contribution: the bundled studio photos, and a real street photo."""
+"""Sample data contribution: the bundled studio photos, and a real photo of a person."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ def white_top() -> list[tuple]:
     return _photo("white_top")
 
 
-def street() -> list[tuple]:
-    """A woman in the street (a CCP photo): no backdrop, so Detect runs the Mask R-CNN."""
-    return _photo("street")
+def astronaut() -> list[tuple]:
+    """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
+    from skimage import data
+
+    return [(data.astronaut(), {"name": "astronaut"}, "image")]
