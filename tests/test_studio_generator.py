@@ -40,6 +40,27 @@ def test_true_mask_matches_the_pixels_and_edges_are_soft():
     assert between.mean() > 0.3
 
 
+def test_true_matte_is_the_share_of_product_in_each_pixel():
+    photo = studio.render(drawn_cutouts(), 2, layout="single", size=900, backdrop="white",
+                          lighting="flat", jpeg=False)
+    matte, truth = photo.matte, photo.truth > 0
+    assert matte.dtype == np.float32 and matte.shape == truth.shape
+    assert matte.min() >= 0 and matte.max() <= 1
+    # Solid inside, empty far outside, and the true mask is where it passes one half.
+    assert matte[ndi.binary_erosion(truth, iterations=3)].min() > 0.99
+    assert matte[~ndi.binary_dilation(truth, iterations=3)].max() < 0.01
+    assert ((matte >= 0.5) == truth).mean() > 0.999
+    # The photo is the premultiplied products over the paper: where the matte
+    # is partial, the pixel lies between the product's colour and the paper's.
+    grey = photo.image.astype(np.float32).mean(axis=2) / 255
+    # The paper behind each pixel: the nearest pixel of bare paper (shadows vary).
+    _, (iy, ix) = ndi.distance_transform_edt(matte >= 0.001, return_indices=True)
+    paper = grey[iy, ix]
+    rim = (matte > 0.2) & (matte < 0.8)
+    mixed = photo.premultiplied.mean(axis=2) + (1 - matte) * paper
+    assert np.abs(mixed[rim] - grey[rim]).mean() < 0.03
+
+
 def test_layouts():
     cuts = drawn_cutouts()
     for seed in range(3):

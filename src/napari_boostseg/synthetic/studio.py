@@ -131,6 +131,13 @@ class StudioPhoto:
         One of :data:`LIGHTING`.
     name : str
         A file-name stem that says all of the above and the seed.
+    matte : (H, W) ndarray of float32
+        The true alpha matte: the share of each pixel that is product, 0 to 1
+        (the products' feathered alphas, through the same lens blur as the
+        photo, before noise and JPEG).
+    premultiplied : (H, W, 3) ndarray of float32
+        The products' colours times ``matte``, 0 to 1: a perfect cut-out laid
+        on a background ``G`` looks like ``premultiplied + (1 - matte) * G``.
     """
 
     image: np.ndarray
@@ -141,6 +148,8 @@ class StudioPhoto:
     backdrop: str
     lighting: str
     name: str
+    matte: np.ndarray
+    premultiplied: np.ndarray
 
 
 # --------------------------------------------------------------------------- #
@@ -627,6 +636,8 @@ def render(
         photo += spill * (np.mean(colours, axis=0) - photo)
 
     truth = np.zeros(frame, np.int32)
+    matte = np.zeros(frame + (1,), np.float32)
+    premultiplied = np.zeros(frame + (3,), np.float32)
     lit = np.clip(light, 0.85, 1.05)[..., None]
     for k, p in enumerate(products, start=1):
         win = _paste_window(p, frame)
@@ -634,9 +645,14 @@ def render(
             continue
         out, src = win
         a = p.alpha[src][..., None]
-        photo[out] = photo[out] * (1 - a) + p.rgb[src] * lit[out] * a
+        colour = p.rgb[src] * lit[out]
+        photo[out] = photo[out] * (1 - a) + colour * a
+        matte[out] = matte[out] * (1 - a) + a
+        premultiplied[out] = premultiplied[out] * (1 - a) + colour * a
         truth[out][p.alpha[src] >= 0.5] = k
     photo = ndi.gaussian_filter(photo, (0.5, 0.5, 0))
+    matte = ndi.gaussian_filter(matte[..., 0], 0.5)
+    premultiplied = ndi.gaussian_filter(premultiplied, (0.5, 0.5, 0))
     noise = rng.standard_normal(frame, dtype=np.float32)[..., None] * rng.uniform(0.5, 2.0) / 255
     photo += noise * (0.5 + np.sqrt(np.clip(photo, 0, 1)))
     image = (np.clip(photo, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -651,7 +667,7 @@ def render(
     truth = relabel[truth]
     kinds = tuple(products[k - 1].kind for k in present)
     name = f"{layout}-{hard or 'plain'}-{backdrop}-{lighting}-{seed}"
-    return StudioPhoto(image, truth, kinds, layout, hard, backdrop, lighting, name)
+    return StudioPhoto(image, truth, kinds, layout, hard, backdrop, lighting, name, matte, premultiplied)
 
 
 def _soft(mask: np.ndarray, sigma: float) -> np.ndarray:
