@@ -10,17 +10,17 @@ from PIL import Image
 from napari_boostseg import cutouts, files
 
 
-def test_cutout_uint8():
+def test_cutout_uint8_hard_edge():
     img = random_photo(4, 4)
     labels = np.zeros((4, 4), np.int32)
     labels[:2, :2] = 1
     labels[2:, 2:] = 2
-    rgba = cutouts.cutout(img, labels, label=2)
+    rgba = cutouts.cutout(img, labels, label=2, soft_edge=False)
     assert rgba.dtype == np.uint8 and rgba.shape == (4, 4, 4)
     np.testing.assert_array_equal(rgba[..., 3], np.where(labels == 2, 255, 0))
     np.testing.assert_array_equal(rgba[2:, 2:, :3], img[2:, 2:])
     assert not rgba[labels != 2][:, :3].any()
-    both = cutouts.cutout(img, labels)
+    both = cutouts.cutout(img, labels, soft_edge=False)
     np.testing.assert_array_equal(both[..., 3] > 0, labels > 0)
     with pytest.raises(ValueError, match="differ in size"):
         cutouts.cutout(img, labels[:3])
@@ -34,6 +34,26 @@ def test_cutout_16bit_soft_and_grey():
     np.testing.assert_array_equal(rgba[0, :, 3], [0, 32768, 65535])
     grey = cutouts.cutout(random_photo(3, 3, channels=1), soft > 0)
     np.testing.assert_array_equal(grey[..., 0], grey[..., 2])
+
+
+def test_soft_edge_by_default_hard_on_request():
+    # A dark square on white whose right column is half covered.
+    img = np.full((30, 30, 3), 250, np.uint8)
+    img[8:20, 8:20] = 20
+    img[8:20, 20] = 135
+    mask = np.zeros((30, 30), bool)
+    mask[8:20, 8:21] = True
+    soft = cutouts.cutout(img, mask)
+    hard = cutouts.cutout(img, mask, soft_edge=False)
+    np.testing.assert_array_equal(hard[..., 3], np.where(mask, 255, 0))
+    assert abs(int(soft[14, 20, 3]) - 128) <= 3  # half covered, half transparent
+    assert soft[14, 20, 0] == 20  # and its colour is the square's, not grey
+    assert (soft[14, 9:19, 3] >= 250).all() and (soft[0, :, 3] == 0).all()
+    # Grey photos and 16-bit photos get the same soft edge.
+    grey = cutouts.cutout(img[..., 0], mask)
+    np.testing.assert_array_equal(grey[..., 3], soft[..., 3])
+    deep = cutouts.cutout(img.astype(np.uint16) * 257, mask)
+    assert deep.dtype == np.uint16 and abs(int(deep[14, 20, 3]) - 32768) < 900
 
 
 def test_flatten_on_white():
@@ -76,11 +96,14 @@ def test_write_cutout_16bit_roundtrip(tmp_path):
     assert photo.icc_profile == ICC
 
 
-def test_product_window_adds_a_margin_of_the_longer_side_within_therandom_photo():
+def test_product_window_adds_a_margin_of_the_longer_side_within_the_photo():
     box = (slice(100, 300), slice(50, 150))  # 200 tall, 100 wide: margin 10
     assert cutouts.product_window(box, (400, 400)) == (slice(90, 310), slice(40, 160))
     assert cutouts.product_window(box, (305, 155)) == (slice(90, 305), slice(40, 155))
-    assert cutouts.product_window(box, (400, 400), margin=0) == box
+    assert cutouts.product_window(box, (400, 400), margin=0, at_least=0) == box
+    # A small product keeps room for its soft edge (2 pixels).
+    tiny = (slice(10, 20), slice(10, 16))
+    assert cutouts.product_window(tiny, (400, 400)) == (slice(8, 22), slice(8, 18))
     with pytest.raises(ValueError, match="margin"):
         cutouts.product_window(box, (400, 400), margin=-1)
 
@@ -90,23 +113,27 @@ def test_product_cutouts_one_per_object_cropped_or_whole_frame():
     labels = np.zeros((60, 80), np.int32)
     labels[10:30, 5:25] = 1
     labels[35:55, 40:70] = 3  # ids need not be consecutive
-    cropped = list(cutouts.product_cutouts(img, labels))
+    cropped = list(cutouts.product_cutouts(img, labels, soft_edge=False))
     assert [c.label for c in cropped] == [1, 3]
     first, second = cropped
-    # 20x20 box, margin round(0.05 * 20) = 1 on each side.
-    assert first.offset == (9, 4) and first.rgba.shape == (22, 22, 4)
+    # 20x20 box, margin round(0.05 * 20) = 1 on each side, grown to 2 (room for a soft edge).
+    assert first.offset == (8, 3) and first.rgba.shape == (24, 24, 4)
     assert first.rgba.dtype == np.uint16
-    np.testing.assert_array_equal(first.rgba[..., 3] > 0, labels[9:31, 4:26] == 1)
-    np.testing.assert_array_equal(first.rgba[1:-1, 1:-1, :3], img[10:30, 5:25])
+    np.testing.assert_array_equal(first.rgba[..., 3] > 0, labels[8:32, 3:27] == 1)
+    np.testing.assert_array_equal(first.rgba[2:-2, 2:-2, :3], img[10:30, 5:25])
     # 20x30 box, margin 2 (rounded from 1.5).
     assert second.offset == (33, 38) and second.rgba.shape == (24, 34, 4)
     whole = list(cutouts.product_cutouts(img, labels, crop=False))
     assert [c.offset for c in whole] == [(0, 0), (0, 0)]
     np.testing.assert_array_equal(whole[1].rgba, cutouts.cutout(img, labels, label=3))
+    # Soft by default: the cropped cut-out is the whole-frame one, cut to its window.
+    soft_first = next(cutouts.product_cutouts(img, labels))
+    assert soft_first.offset == (8, 3)
+    np.testing.assert_array_equal(soft_first.rgba, whole[0].rgba[8:32, 3:27])
     assert list(cutouts.product_cutouts(img, np.zeros((60, 80), np.int32))) == []
 
 
-def test_cutout_names_and_the_files_of_onerandom_photo(tmp_path):
+def test_cutout_names_and_the_files_of_one_photo(tmp_path):
     assert cutouts.cutout_name("shirt", 2) == "shirt-2.png"
     assert cutouts.cutout_name("shirt", 2, ".jpg") == "shirt-2.jpg"
     for name in ("shirt-1.png", "shirt-12.png", "shirt-1-1.png", "shirt.png", "shirt-a.png", "shirt-1.jpg"):
@@ -121,11 +148,11 @@ def test_write_product_cutouts_refuses_before_writing_any(tmp_path):
     img = random_photo(30, 30)
     labels = np.zeros((30, 30), np.uint8)
     labels[1:4, 1:4] = 1
-    labels[8:28, 8:28] = 2  # margin 1 pixel
+    labels[8:28, 8:28] = 2  # margin 1 pixel, grown to 2 for the soft rim
     written = cutouts.write_product_cutouts(tmp_path, "p", img, labels, icc_profile=ICC)
     assert [p.name for p in written] == ["p-1.png", "p-2.png"]
     with Image.open(written[1]) as im:
-        assert im.info.get("icc_profile") == ICC and im.size == (22, 22)
+        assert im.info.get("icc_profile") == ICC and im.size == (24, 24)
     written[0].unlink()
     with pytest.raises(FileExistsError, match="p-2.png"):
         cutouts.write_product_cutouts(tmp_path, "p", img, labels)
