@@ -10,10 +10,12 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+from _photos import assert_cutout_of
 from PIL import Image
 from scipy import ndimage as ndi
 
 from napari_boostseg import batch, coarse_masks, cutouts, files, manifest
+from napari_boostseg.matting import EDGE_WIDTH
 from napari_boostseg.refine import RefineParams, refine
 
 from _shoot import ICC, make_shoot, tree_bytes
@@ -49,10 +51,15 @@ def test_outputs_are_correct(tmp_path, shoot):
         cut = files.read_image(out["cutout-1"]).pixels
         assert cut.shape == expected[window].shape + (4,)
         assert cut.dtype == photo.pixels.dtype
+        # The cut-out of the refined mask, its edge soft: full inside and empty
+        # outside the rim, the photo's colours within it.
+        np.testing.assert_array_equal(cut, next(cutouts.product_cutouts(photo.pixels, expected)).rgba)
         top = np.iinfo(cut.dtype).max
-        np.testing.assert_array_equal(cut[..., 3], np.where(expected[window] > 0, top, 0))
         inside = expected[window] > 0
-        np.testing.assert_array_equal(cut[inside][:, :3], photo.pixels[window][inside][:, :3])
+        core = ndi.binary_erosion(inside, iterations=EDGE_WIDTH)
+        assert (cut[core, 3] == top).all()
+        assert (cut[~ndi.binary_dilation(inside, iterations=EDGE_WIDTH), 3] == 0).all()
+        np.testing.assert_array_equal(cut[core][:, :3], photo.pixels[window][core][:, :3])
         white = files.read_image(out["white-1"]).pixels
         assert white.shape == cut.shape[:2] + (3,)
         # JPEG is lossy; the background must still come out white.
@@ -120,6 +127,30 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     expected = refine(image, coarse, RefineParams(band=3))
     np.testing.assert_array_equal(files.read_labels(out / "labels" / "a.png"), expected)
     assert batch.segment_photo(photo, wider).status == "skipped"
+
+
+def test_hard_edges_on_request_and_recorded(tmp_path, shoot):
+    photo = shoot["images"] / "a.jpg"
+    assert batch.segment_photo(photo, _options(tmp_path, shoot)).status == "done"
+    soft = files.read_image(tmp_path / "out" / "cutouts" / "a-1.png").pixels
+    record = json.loads((tmp_path / "out" / "manifests" / "a.json").read_text())
+    assert record["recipe"]["outputs"]["edges"] == f"soft, {EDGE_WIDTH} px"
+    refused = batch.segment_photo(photo, _options(tmp_path, shoot, hard_edges=True))
+    assert refused.status == "failed"
+    assert f"the cut-outs' edges (--hard-edges) (was soft, {EDGE_WIDTH} px, now hard)" in refused.message
+    redo = _options(tmp_path, shoot, hard_edges=True, overwrite=True)
+    assert batch.segment_photo(photo, redo).status == "done"
+    hard = files.read_image(tmp_path / "out" / "cutouts" / "a-1.png").pixels
+    labels = files.read_labels(tmp_path / "out" / "labels" / "a.png")
+    window = cutouts.product_window(ndi.find_objects(labels)[0], labels.shape)
+    np.testing.assert_array_equal(hard[..., 3], np.where(labels[window] == 1, 255, 0))
+    # The soft cut-out differs from it only along the outline.
+    assert_cutout_of(soft, labels[window] == 1)
+    assert ((soft[..., 3] > 0) & (soft[..., 3] < 255)).any()
+    # A record written before cut-outs had soft edges made hard ones.
+    assert manifest.differences({"outputs": {}}, {"outputs": {"edges": "soft, 2 px"}}) == [
+        "the cut-outs' edges (--hard-edges) (was hard, now soft, 2 px)"
+    ]
 
 
 def test_a_set_cut_short_is_made_again_not_skipped(tmp_path, shoot, monkeypatch):
@@ -384,7 +415,7 @@ def test_segment_with_mask_rcnn_weights(tmp_path, monkeypatch):
         assert labels.shape == shape
         for k in np.unique(labels[labels > 0]):
             cut = files.read_image(out / "cutouts" / f"{stem}-{k}.png").pixels
-            np.testing.assert_array_equal(cut[..., 3] > 0, labels == k)
+            assert_cutout_of(cut, labels == k)
         empty += not labels.any()
     # Random weights may find nothing: exit status 3 says some photo gave no object.
     assert rc == (3 if empty else 0)
@@ -409,7 +440,7 @@ def test_one_cut_out_per_product_and_a_smaller_set_leaves_none_behind(tmp_path):
     for k in (1, 2):
         window = cutouts.product_window(ndi.find_objects(labels)[k - 1], labels.shape)
         cut = files.read_image(out / "cutouts" / f"a-{k}.png").pixels
-        np.testing.assert_array_equal(cut[..., 3] > 0, labels[window] == k)
+        assert_cutout_of(cut, labels[window] == k)
     record = json.loads((out / "manifests" / "a.json").read_text())
     assert record["files"] == ["cutouts/a-1.png", "cutouts/a-2.png", "labels/a.png", "white/a-1.jpg", "white/a-2.jpg"]
     assert record["recipe"]["outputs"]["cutouts"] == "cropped, margin 0.05"

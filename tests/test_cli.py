@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _photos import assert_cutout_of
 from scipy import ndimage as ndi
 
 from napari_boostseg import coarse_masks, cutouts, files
@@ -83,7 +84,7 @@ def test_segment_end_to_end(tmp_path, capsys):
         for k in ids:
             window = cutouts.product_window(boxes[k - 1], labels.shape)
             cut = files.read_image(out / "cutouts" / f"{path.stem}-{k}.png").pixels
-            np.testing.assert_array_equal(cut[..., 3] > 0, labels[window] == k)
+            assert_cutout_of(cut, labels[window] == k)
     # Refinement makes the masks better than the coarse ones on these photos.
     from napari_boostseg.evaluate import evaluate_folders
 
@@ -172,8 +173,21 @@ def _check_demo_outputs(out, names):
             window = cutouts.product_window(boxes[k - 1], labels.shape)
             cut = files.read_image(out / "cutouts" / f"{name}-{k}.png").pixels
             inside = labels[window] == k
-            np.testing.assert_array_equal(cut[..., 3] > 0, inside)
-            np.testing.assert_array_equal(cut[..., :3][inside], photo[window][inside])
+            assert_cutout_of(cut, inside)
+            core = ndi.binary_erosion(inside, iterations=2)
+            np.testing.assert_array_equal(cut[..., :3][core], photo[window][core])
+
+
+def test_segment_hard_edges(tmp_path, capsys):
+    shoot = make_shoot(tmp_path / "shoot", samples=0)
+    photo = shoot["images"] / "a.jpg"
+    out = tmp_path / "out"
+    assert main(["segment", str(photo), "--masks", str(shoot["masks"]), "--out", str(out),
+                 "--hard-edges", "--no-progress"]) == 0
+    labels = files.read_labels(out / "labels" / "a.png")
+    window = cutouts.product_window(ndi.find_objects(labels)[0], labels.shape)
+    cut = files.read_image(out / "cutouts" / "a-1.png").pixels
+    np.testing.assert_array_equal(cut[..., 3], np.where(labels[window] == 1, 255, 0))
 
 
 def test_demo_refuses_an_earlier_run_before_any_work(tmp_path, capsys, monkeypatch):
@@ -369,6 +383,7 @@ def test_help_shows_percent_signs_as_text():
     assert "changes of up to 4 % are tried" in text and "option_strings" not in text
     assert "``" not in text and ":func:" not in text and ":mod:" not in text  # plain text, no Sphinx markup
     assert "(see napari_boostseg.alignment)" in text
+    assert "--hard-edges cut-outs take the label image's hard 0/1 alpha" in text
 
 
 @pytest.mark.slow

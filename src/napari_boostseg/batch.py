@@ -53,6 +53,7 @@ from .files import (
     write_image,
     write_labels,
 )
+from .matting import EDGE_WIDTH
 from .refine import RefineParams, refine, refine_with_report
 from .safety import doubtful_objects
 
@@ -108,6 +109,10 @@ class SegmentOptions:
         Cut-outs keep the whole frame of the photo instead of being cropped
         to their product with a margin (see :mod:`napari_boostseg.cutouts`).
         Default False.
+    hard_edges : bool
+        Cut-outs take the label image's hard 0/1 alpha instead of a soft,
+        anti-aliased edge with the backdrop's share taken out of the rim's
+        colours (see :func:`napari_boostseg.matting.edge_matte`). Default False.
     inspect : bool
         Also write the soft mask and the watershed markers. Default False.
     overwrite : bool
@@ -141,6 +146,7 @@ class SegmentOptions:
     classes: tuple[str, ...] | None = None
     full_frame: bool = False
     split_touching: bool | None = None
+    hard_edges: bool = False
 
     def __post_init__(self) -> None:
         from .coarse_masks import SOURCES
@@ -472,6 +478,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
             "jpeg": options.jpeg_quality if options.jpeg else False,
             "inspect": options.inspect,
             "cutouts": "full frame" if options.full_frame else f"cropped, margin {CROP_MARGIN:g}",
+            "edges": "hard" if options.hard_edges else f"soft, {EDGE_WIDTH} px",
         },
     }
 
@@ -538,7 +545,9 @@ def _outputs(photo: Path, options: SegmentOptions):
     writers: dict[str, Callable[[Path], object]] = {
         "labels": lambda p: write_labels(p, labels, overwrite=True),
     }
-    for product in product_cutouts(image.pixels, labels, crop=not options.full_frame):
+    for product in product_cutouts(
+        image.pixels, labels, crop=not options.full_frame, soft_edge=not options.hard_edges
+    ):
         rgba = product.rgba
         writers[f"cutout-{product.label}"] = lambda p, rgba=rgba: write_cutout(
             p, rgba, icc_profile=icc, overwrite=True

@@ -116,6 +116,12 @@ def _add_segment(sub) -> None:
         help="cut-outs keep the photo's whole frame instead of being cropped to their product",
     )
     out.add_argument(
+        "--hard-edges",
+        action="store_true",
+        help="cut-outs take the label image's hard 0/1 alpha (default: a soft, anti-aliased "
+        "edge whose rim colours carry none of the backdrop)",
+    )
+    out.add_argument(
         "--overwrite",
         action="store_true",
         help="recompute photos whose outputs exist and replace each one's outputs as a whole",
@@ -377,6 +383,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             params=params,
             jpeg_quality=args.jpeg_quality,
             full_frame=args.full_frame,
+            hard_edges=args.hard_edges,
             classes=classes,
             split_touching=args.split_touching,
         )

@@ -71,6 +71,7 @@ _OPTION_NAMES = {
     "outputs.label_format": "--labels-format",
     "outputs.jpeg": "--jpeg/--jpeg-quality",
     "outputs.cutouts": "--full-frame",
+    "outputs.edges": "the cut-outs' edges (--hard-edges)",
     "outputs.inspect": "--inspect",
 }
 
@@ -152,6 +153,8 @@ def _flat(recipe: Mapping, prefix: str = "") -> dict[str, object]:
 def _shown(value: object, key: str = "") -> str:
     if key == "outputs.jpeg" and isinstance(value, int) and not isinstance(value, bool):
         return f"on, quality {value}"
+    if key == "outputs.edges" and value is None:
+        return "hard"  # recorded before cut-outs had soft edges
     if value is True:
         return "on"
     if value is False or value is None:

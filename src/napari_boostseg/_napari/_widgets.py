@@ -883,10 +883,16 @@ class ExportWidget(Container):
         )
         # Cropped by default, as `boostseg segment` writes them.
         self.crop = CheckBox(text="crop to each product", value=True)
+        self.soft_edge = CheckBox(
+            text="soft edges",
+            value=True,
+            tooltip="Anti-alias the outline and take the backdrop's colour out of its rim "
+            "(untick for the segmentation's hard edge, as segment --hard-edges).",
+        )
         self.export_button = PushButton(text="Export cut-outs")
         self.status = _status_label()
         self.extend([
-            self.image, self.segmentation, self.folder, self.prefix, self.crop,
+            self.image, self.segmentation, self.folder, self.prefix, self.crop, self.soft_edge,
             self.export_button, self.status,
         ])
         self.export_button.changed.connect(self.export)
@@ -951,7 +957,9 @@ class ExportWidget(Container):
             return []
         written = []
         try:
-            for product in cutouts.product_cutouts(photo, labels, crop=self.crop.value):
+            for product in cutouts.product_cutouts(
+                photo, labels, crop=self.crop.value, soft_edge=self.soft_edge.value
+            ):
                 path = folder / cutouts.cutout_name(stem, product.label)
                 written.append(cutouts.write_cutout(path, product.rgba, overwrite=True))
         except (OSError, ValueError) as exc:
