@@ -180,11 +180,12 @@ def _rim(
         square_b += power * b
         count_f += f
         count_b += b
-    # The hard outline, anti-aliased over the 5x5 pixels around each.
+    # The hard outline, anti-aliased over the 3x3 pixels around each (so it
+    # reaches one pixel beyond the outline, no further).
     shape_sum = np.zeros(n, np.float32)
     shape_weight = 0.0
     for dy, dx in ring:
-        if max(abs(dy), abs(dx)) > 2:
+        if max(abs(dy), abs(dx)) > 1:
             continue
         g = float(np.exp(-(dy * dy + dx * dx) / (2 * _SHAPE_SIGMA**2)))
         shape_sum += g * flat_m[band_flat + dy * Wp + dx]

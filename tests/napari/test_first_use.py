@@ -89,6 +89,10 @@ def test_refine_keeps_its_parameters_folded_until_asked(make_napari_viewer):
     assert "band" not in shown_names(refine)
     refine.show_params.value = True
     assert "band" in shown_names(refine)
+    # Tooltips say what a parameter does and its default, not the measurements behind it.
+    for name, widget in refine.params.items():
+        assert "Default" in widget.tooltip, name
+        assert len(widget.tooltip) < 360 and "CCP" not in widget.tooltip, name
 
 
 def test_export_shows_its_field_names(make_napari_viewer):
@@ -96,6 +100,7 @@ def test_export_shows_its_field_names(make_napari_viewer):
     widget = ExportWidget(viewer)
     viewer.window.add_dock_widget(widget)
     assert {"photo", "segmentation", "folder", "name"} <= shown_names(widget)
+    assert widget.soft_edge.text == "soft edges" and widget.soft_edge.tooltip
 
 
 def test_export_writes_beside_the_photo_until_told_otherwise(make_napari_viewer, tmp_path):

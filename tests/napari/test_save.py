@@ -89,6 +89,8 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     widget.folder.value = tmp_path
     assert widget.crop.value  # cropped by default, as segment writes them
     widget.crop.value = False  # the whole frame
+    assert widget.soft_edge.value  # soft edges by default, as segment writes them
+    widget.soft_edge.value = False  # the segmentation's hard edge
 
     written = widget.export()
     assert [p.name for p in written] == ["shoot_1-1.png", "shoot_1-2.png", "shoot_1-3.png"]
@@ -111,13 +113,16 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     # Saying yes replaces them.
     monkeypatch.setattr(_widgets, "confirm_overwrite", lambda paths: True)
     widget.crop.value = True
+    widget.soft_edge.value = True
     again = widget.export()
     assert again == written
     crop = np.asarray(Image.open(written[0]))
     # Cropped as segment crops: the 20x30 box and a margin of 2 (5 % of 30).
     assert crop.shape == (24, 34, 4)
-    np.testing.assert_array_equal(crop[2:22, 2:32, :3], 255 - photo[5:25, 5:35])
-    assert not crop[:2, :, 3].any() and not crop[:, :2, 3].any()
+    np.testing.assert_array_equal(crop[4:20, 4:30, :3], 255 - photo[7:23, 7:33])
+    assert (crop[4:20, 4:30, 3] == 255).all() and not crop[0, :, 3].any() and not crop[:, 0, 3].any()
+    # The outline is soft: partly transparent along the box's edge.
+    assert ((crop[2:22, 2, 3] > 0) & (crop[2:22, 2, 3] < 255)).all()
     assert not shown["error"]
 
 

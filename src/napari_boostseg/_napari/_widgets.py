@@ -509,6 +509,15 @@ class DetectWidget(Container):
 STROKE_REACH_CELLS = 3.0
 
 
+def _summary(doc: str) -> str:
+    """A parameter's first sentence and its default: what a tooltip has room for (the
+    measurements behind each default stay in RefineParams' documentation)."""
+    first = re.split(r"(?<=[.)])\s+(?=[A-Z])", doc, maxsplit=1)[0]
+    first = re.sub(r";\s*on CCP .*?(?=\.(?:\s|$))", "", first)
+    default = re.search(r"Default [^ ]+\.?$", doc)
+    return first if default is None or first.endswith(default.group(0)) else f"{first} {default.group(0)}"
+
+
 def _param_widgets() -> dict[str, Any]:
     """A spin box per RefineParams field: its default, its range, its documentation."""
     from napari_boostseg import RefineParams
@@ -517,7 +526,7 @@ def _param_widgets() -> dict[str, Any]:
     ranges = RefineParams.ranges()
     widgets: dict[str, Any] = {}
     for field in dataclasses.fields(RefineParams):
-        common = dict(label=field.name.replace("_", " "), tooltip=docs.get(field.name, ""))
+        common = dict(label=field.name.replace("_", " "), tooltip=_summary(docs.get(field.name, "")))
         widgets[field.name] = FloatSpinBox(value=field.default, **ranges[field.name].spin_box(), **common)
     return widgets
 
