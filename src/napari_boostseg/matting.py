@@ -12,15 +12,17 @@ hard mask shows stair-steps, and its rim pixels keep a share of the backdrop
   colour ``F`` (the mean of the sure object pixels nearby) and the
   background's ``B`` (the sure background nearby); alpha is where the pixel
   lies on the line from ``B`` to ``F``. Where ``F`` and ``B`` are too close
-  to tell apart (white on white) or one of them has no sure pixels nearby (a
-  strap thinner than the band), the hard outline is only anti-aliased
-  (blurred by about half a pixel).
+  to tell apart (white on white), the pixels of either side vary too much for
+  a mix of two colours to show (a busy print or backdrop), or one side has no
+  sure pixels nearby (a strap thinner than the band), the hard outline is
+  only anti-aliased (blurred by about half a pixel).
 * **colour**: the background's share is taken out of each rim pixel,
   ``(I - (1 - alpha) B) / alpha``; where alpha is small, that is too noisy and
   the object's local colour ``F`` is used.
 
 Away from the outline, alpha is the hard mask's 0 or 1 and colours are the
-photo's. Work is done on the object's bounding box only, in float32.
+photo's. Only the band's pixels are computed (in float32); the whole frame is
+read once, to find the outline.
 
 Examples
 --------
