@@ -159,3 +159,22 @@ def test_write_product_cutouts_refuses_before_writing_any(tmp_path):
     assert not (tmp_path / "p-1.png").exists()
     again = cutouts.write_product_cutouts(tmp_path, "p", img, labels, crop=False, overwrite=True)
     assert files.read_image(again[0]).pixels.shape == (30, 30, 4)
+
+
+def test_touching_products_laid_back_together_leave_no_seam():
+    # Two products that touch along a column, on white paper: their soft
+    # cut-outs, stacked over each other, cover the seam fully; their edges on
+    # the paper stay soft.
+    photo = np.full((40, 60, 3), 245, np.uint8)
+    photo[8:32, 8:30] = (180, 40, 40)
+    photo[8:32, 30:52] = (40, 40, 180)
+    photo[8:32, 52] = (142, 142, 212)  # half covered by the right product
+    labels = np.zeros((40, 60), np.int32)
+    labels[8:32, 8:30] = 1
+    labels[8:32, 30:53] = 2
+    cuts = list(cutouts.product_cutouts(photo, labels, crop=False))
+    a1, a2 = (c.rgba[..., 3].astype(np.float32) / 255 for c in cuts)
+    stacked = a1 + a2 * (1 - a1)
+    assert (stacked[10:30, 10:50] == 1).all()
+    np.testing.assert_array_equal(a1[:, 28:33] > 0, labels[:, 28:33] == 1)  # the seam is hard
+    assert abs(a2[20, 52] - 0.5) < 0.05  # the edge on the paper is soft

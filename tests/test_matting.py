@@ -84,5 +84,7 @@ def test_uint16_width_zero_and_bad_input():
         edge_matte(photo.astype(np.float32), mask)
     with pytest.raises(ValueError, match="differ in size"):
         edge_matte(photo, mask[1:])
+    with pytest.raises(ValueError, match="differ in size"):
+        edge_matte(photo, mask, others=mask[1:])
     with pytest.raises(ValueError, match="width"):
         edge_matte(photo, mask, width=-1)

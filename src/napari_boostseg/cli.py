@@ -118,8 +118,10 @@ def _add_segment(sub) -> None:
     out.add_argument(
         "--hard-edges",
         action="store_true",
-        help="cut-outs take the label image's hard 0/1 alpha (default: a soft, anti-aliased "
-        "edge whose rim colours carry none of the backdrop)",
+        help="cut-outs take the label image's hard 0/1 alpha, and so do their --jpeg copies on "
+        "white (default: a soft, anti-aliased edge, 2 px either side of the outline, whose rim "
+        "colours carry none of the backdrop; unrelated to --soft-sigma and --soft-strength, "
+        "which set the refinement's soft mask)",
     )
     out.add_argument(
         "--overwrite",

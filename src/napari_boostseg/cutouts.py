@@ -97,7 +97,9 @@ def cutout(
     soft_edge : bool, optional
         Estimate an anti-aliased alpha and background-free colours within
         :data:`napari_boostseg.matting.EDGE_WIDTH` pixels of the outline
-        (:func:`napari_boostseg.matting.edge_matte`). Default True; False
+        (:func:`napari_boostseg.matting.edge_matte`), where it borders the
+        backdrop; where it borders another object of the label image it stays
+        hard, so cut-outs laid back together leave no seam. Default True; False
         gives alpha 0 or full exactly as the mask. A soft mask of floats is
         used as it is either way.
 
@@ -145,7 +147,9 @@ def cutout(
     out[..., 3] = alpha
     if soft_edge and not np.issubdtype(m.dtype, np.floating):
         colour = np.repeat(rgb, 3, axis=2) if rgb.shape[2] == 1 else rgb
-        rows, cols, soft, clean = _rim(colour, product)
+        # The other objects of a label image: seams with them stay hard.
+        others = (m != 0) & ~product if label is not None else None
+        rows, cols, soft, clean = _rim(colour, product, EDGE_WIDTH, others)
         top = np.iinfo(dtype).max
         soft = np.round(soft * top).astype(dtype)
         if image.ndim == 3 and image.shape[2] == 4:

@@ -60,7 +60,7 @@ _SHAPE_SIGMA = 0.6
 
 
 def edge_matte(
-    image: ArrayLike, mask: ArrayLike, *, width: int = EDGE_WIDTH
+    image: ArrayLike, mask: ArrayLike, *, width: int = EDGE_WIDTH, others: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Soft alpha and background-free colours along the outline of a mask.
 
@@ -73,6 +73,11 @@ def edge_matte(
     width : int, optional
         Pixels either side of the outline whose alpha and colour are
         re-estimated. Default :data:`EDGE_WIDTH` (2). 0 returns the hard mask.
+    others : (H, W) array_like of bool, optional
+        Pixels of other objects (the rest of a label image). Where the
+        outline runs within ``width`` pixels of one of them, the edge stays
+        hard, so the cut-outs of touching products laid back together leave
+        no see-through seam; other objects are never taken for backdrop.
 
     Returns
     -------
@@ -98,20 +103,25 @@ def edge_matte(
     if width < 0:
         raise ValueError(f"width must be >= 0 pixels, got {width}")
     mask = mask.astype(bool, copy=False)
+    if others is not None:
+        others = np.asarray(others, dtype=bool)
+        if others.shape != mask.shape:
+            raise ValueError(f"others {others.shape} and mask {mask.shape} differ in size")
     alpha = mask.astype(np.float32)
     rgb = image.copy()
-    rows, cols, soft, clean = _rim(image, mask, width)
+    rows, cols, soft, clean = _rim(image, mask, width, others)
     alpha[rows, cols] = soft
     rgb[rows, cols] = clean
     return alpha, rgb
 
 
 def _rim(
-    image: np.ndarray, mask: np.ndarray, width: int = EDGE_WIDTH
+    image: np.ndarray, mask: np.ndarray, width: int = EDGE_WIDTH, others: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The pixels whose alpha and colour :func:`edge_matte` changes, and their new values.
 
-    Arguments as :func:`edge_matte`, already checked; ``mask`` is boolean.
+    Arguments as :func:`edge_matte`, already checked; ``mask`` and ``others``
+    are boolean.
     Returns ``rows, cols, alpha, rgb``: the band's pixels, their alpha
     (float32, 0 to 1) and their colours (``image``'s sample type). Touches
     the whole frame only to find the outline, so callers that hold their own
@@ -153,6 +163,7 @@ def _rim(
 
     top = float(np.iinfo(image.dtype).max)
     flat_m = m.ravel()
+    flat_o = (np.pad(others, h, mode="edge") if others is not None else np.zeros_like(m)).ravel()
     pixels = image.reshape(-1, 3)
     n = band_flat.size
     sum_f = np.zeros((n, 3), np.float32)
@@ -175,7 +186,7 @@ def _rim(
         inside = flat_m[idx]
         sure = ~in_band[idx]
         f = (inside & sure).astype(np.float32)
-        b = (~inside & sure).astype(np.float32)
+        b = (~inside & sure & ~flat_o[idx]).astype(np.float32)
         sum_f += colour * f[:, None]
         sum_b += colour * b[:, None]
         square_f += power * f
@@ -217,4 +228,12 @@ def _rim(
     mix = (np.clip((a - 0.2) / 0.5, 0, 1) * trust)[:, None]
     clean = mix * unmixed + (1 - mix) * np.where(trust[:, None] > 0, F, colour)
 
+    # Beside another object the outline is a seam, not an edge on the backdrop: kept hard.
+    if others is not None:
+        seam = np.zeros(n, bool)
+        for dy, dx in ring:
+            if max(abs(dy), abs(dx)) <= width:
+                seam |= flat_o[band_flat + dy * Wp + dx]
+        a = np.where(seam, flat_m[band_flat], a)
+        clean = np.where(seam[:, None], colour, clean)
     return rows, cols, a.astype(np.float32), np.round(clean * top).astype(image.dtype)
