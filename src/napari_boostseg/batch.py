@@ -539,7 +539,9 @@ def _outputs(photo: Path, options: SegmentOptions):
     # Objects whose refinement failed its checks and fell back to a safer mask.
     doubtful = doubtful_objects(reports)
     if doubtful:
-        found = replace(found, note=f"{found.note}; look at object {doubtful}")
+        several = "s" if "," in doubtful else ""
+        found = replace(found, note=f"{found.note}; look at object{several} {doubtful}: the "
+                        "refined outline failed a check and a safer mask was kept")
     icc = image.icc_profile
     # Each writer replaces: the photo's lock is held and its whole set is rewritten.
     writers: dict[str, Callable[[Path], object]] = {
