@@ -49,7 +49,7 @@ def shoot_loop(viewer, args) -> None:
 
     folder = Path(tempfile.mkdtemp())
     (folder / "shoot").mkdir()
-    names = ("model", "outfit", "sweater", "white_top")
+    names = ("man", "outfit", "sweater", "white_top")
     for name in names:
         Image.fromarray(load_sample_photo(name).image).save(folder / "shoot" / f"{name}.png", compress_level=1)
     review = ShootWidget(viewer)
