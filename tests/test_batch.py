@@ -137,7 +137,7 @@ def test_hard_edges_on_request_and_recorded(tmp_path, shoot):
     assert record["recipe"]["outputs"]["edges"] == f"soft, {EDGE_WIDTH} px"
     refused = batch.segment_photo(photo, _options(tmp_path, shoot, hard_edges=True))
     assert refused.status == "failed"
-    assert f"the cut-outs' edges (--hard-edges) (was soft, {EDGE_WIDTH} px, now hard)" in refused.message
+    assert f"the cut-outs' edges, --hard-edges (was soft, {EDGE_WIDTH} px, now hard)" in refused.message
     redo = _options(tmp_path, shoot, hard_edges=True, overwrite=True)
     assert batch.segment_photo(photo, redo).status == "done"
     hard = files.read_image(tmp_path / "out" / "cutouts" / "a-1.png").pixels
@@ -149,7 +149,7 @@ def test_hard_edges_on_request_and_recorded(tmp_path, shoot):
     assert ((soft[..., 3] > 0) & (soft[..., 3] < 255)).any()
     # A record written before cut-outs had soft edges made hard ones.
     assert manifest.differences({"outputs": {}}, {"outputs": {"edges": "soft, 2 px"}}) == [
-        "the cut-outs' edges (--hard-edges) (was hard, now soft, 2 px)"
+        "the cut-outs' edges, --hard-edges (was hard, now soft, 2 px)"
     ]
 
 

@@ -306,7 +306,8 @@ def test_rerun_with_other_options_is_refused_up_front(tmp_path, capsys):
     before = tree_bytes(out)
     assert main(_segment(shoot, out, "--band", "3")) == 2
     err = capsys.readouterr().err
-    assert "a.jpg (and 2 more photos)" in err and "--band (was 1.0, now 3.0)" in err
+    assert "a.jpg: its outputs in" in err and "--band (was 1.0, now 3.0)" in err
+    assert "The same stops 2 more photos: b.png, c.tif." in err
     assert "--jpeg/--jpeg-quality (was on, quality 95, now off)" in err
     assert tree_bytes(out) == before
     assert main(_segment(shoot, out, "--band", "3", "--overwrite")) == 0

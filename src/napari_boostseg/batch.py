@@ -722,8 +722,10 @@ def check_batch(photos: Sequence[str | os.PathLike], options: SegmentOptions) ->
             refused.append((photo, plan.message))
     if refused:
         photo, message = refused[0]
-        others = f" (and {len(refused) - 1} more photos)" if len(refused) > 1 else ""
-        raise BatchError(f"{photo.name}{others}: {message}")
+        others = [p.name for p, _ in refused[1:]]
+        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        also = f" The same stops {counted(len(others), 'more photo')}: {listed}." if others else ""
+        raise BatchError(f"{photo.name}: {message}.{also}")
 
 
 # --------------------------------------------------------------------------- #

@@ -71,7 +71,7 @@ _OPTION_NAMES = {
     "outputs.label_format": "--labels-format",
     "outputs.jpeg": "--jpeg/--jpeg-quality",
     "outputs.cutouts": "--full-frame",
-    "outputs.edges": "the cut-outs' edges (--hard-edges)",
+    "outputs.edges": "the cut-outs' edges, --hard-edges",
     "outputs.inspect": "--inspect",
 }
 
