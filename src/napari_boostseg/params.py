@@ -133,7 +133,7 @@ class RefineParams:
     moved_band : float
         Least half-width of the band, in cells, for objects that alignment
         moved (they get ``max(band, moved_band)``): a moved outline is a good
-        guess but less certain than one that was right from the start; on
+        guess but less certain than one that was right from the start. On
         CCP training photos with jittered masks, IoU and mBA rose steadily
         from 2 to 3.5 cells (3 keeps the flood's cost in check). Default 3.0.
     align_gain : float

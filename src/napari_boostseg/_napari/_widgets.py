@@ -513,7 +513,6 @@ def _summary(doc: str) -> str:
     """A parameter's first sentence and its default: what a tooltip has room for (the
     measurements behind each default stay in RefineParams' documentation)."""
     first = re.split(r"(?<=[.)])\s+(?=[A-Z])", doc, maxsplit=1)[0]
-    first = re.sub(r";\s*on CCP .*?(?=\.(?:\s|$))", "", first)
     default = re.search(r"Default [^ ]+\.?$", doc)
     return first if default is None or first.endswith(default.group(0)) else f"{first} {default.group(0)}"
 
