@@ -369,7 +369,7 @@ def test_photos_without_objects_are_listed_and_set_the_exit_status(tmp_path, cap
     assert main(_segment(shoot, out)) == 3
     err = capsys.readouterr().err
     assert "3 photos: 3 done, 0 skipped (outputs exist), 0 failed, 1 with no object found" in err
-    assert "no object found in 1 photo(s)" in err and str(shoot["images"] / "b.png") in err
+    assert "no object found in 1 photo;" in err and str(shoot["images"] / "b.png") in err
     # The rerun says so again: the record keeps the count.
     assert main(_segment(shoot, out)) == 3
     assert "1 with no object found" in capsys.readouterr().err
@@ -443,7 +443,7 @@ def test_evaluate_names_what_it_did_not_score(tmp_path, capsys):
     pred, gt = str(tmp_path / "pred"), str(tmp_path / "gt")
     assert main(["evaluate", pred, gt]) == 0
     captured = capsys.readouterr()
-    assert "1 prediction(s) without ground truth" in captured.err and "stray" in captured.err
+    assert "1 prediction without ground truth" in captured.err and "stray" in captured.err
     assert "missing predictions 1 (scored as empty)" in captured.out
     assert "IoU mean            0.5000" in captured.out
     # Only the predicted photos, with a count of those left out.

@@ -318,8 +318,9 @@ def collect_photos(
         kept = [f.resolve() for f in files]
         kept = [f for f in kept if not any(f.is_relative_to(folder) for folder in skip)]
         if not kept:
+            found_files = "the file" if len(files) == 1 else f"all {len(files)} files"
             raise FileNotFoundError(
-                f"no photos left for input {text!r}: all {len(files)} file(s) found lie in "
+                f"no photos left for input {text!r}: {found_files} found lie in "
                 f"the output folders ({', '.join(str(folder) for folder in skip)}), which "
                 "are never taken for photos"
             )
@@ -332,7 +333,8 @@ def collect_photos(
     if clashes:
         example = ", ".join(str(p) for p in next(iter(clashes.values())))
         raise ValueError(
-            f"{len(clashes)} photo name(s) occur more than once (e.g. {example}); outputs "
+            f"{counted(len(clashes), 'photo name')} {'occurs' if len(clashes) == 1 else 'occur'} more than once "
+            f"(e.g. {example}); outputs "
             "are named after the photo, so segment such folders in separate runs "
             "with separate --out folders"
         )

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ._text import counted
+
 __all__ = ["main", "build_parser"]
 
 EXIT_OK = 0
@@ -420,12 +422,12 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     if summary.done:
         print(f"outputs in {Path(args.out).resolve()}", file=sys.stderr)
     if summary.empty:
-        print(f"no object found in {len(summary.empty)} photo(s); they have no cut-out:", file=sys.stderr)
+        print(f"no object found in {counted(len(summary.empty), 'photo')}; they have no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):
             print(f"  {path}", file=sys.stderr)
     if summary.failed:
         print(
-            f"{summary.failed} photo(s) failed (listed above); fix or remove them and "
+            f"{counted(summary.failed, 'photo')} failed (listed above); fix or remove them and "
             "run the same command again: finished photos are skipped.",
             file=sys.stderr,
         )
@@ -454,7 +456,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if report.unmatched:
         shown = ", ".join(report.unmatched[:5]) + (", ..." if len(report.unmatched) > 5 else "")
         print(
-            f"{len(report.unmatched)} prediction(s) without ground truth in {args.gt_dir}, not "
+            f"{counted(len(report.unmatched), 'prediction')} without ground truth in {args.gt_dir}, not "
             f"scored: {shown}",
             file=sys.stderr,
         )

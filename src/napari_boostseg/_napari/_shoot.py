@@ -541,7 +541,7 @@ class ShootWidget(Container):
     def _accepted(self, shoot: Shoot, name: str, written: list[Path]) -> None:
         self.last_written = written
         if shoot is self.shoot and not self._closed:
-            done = f"{name} accepted: {len(written) - 3} cut-out(s) in {shoot.review / 'cutouts'}."
+            done = f"{name} accepted: {counted(len(written) - 3, 'cut-out')} in {shoot.review / 'cutouts'}."
             if self.current is not None and shoot.names[self.current] == name:  # the last photo
                 left = shoot.counts()["new"] + shoot.counts()["automatic"]
                 rest = f" {left} photo(s) left to review." if left else " Every photo is reviewed."

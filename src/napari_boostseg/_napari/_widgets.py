@@ -870,7 +870,8 @@ def confirm_overwrite(paths: list[Path]) -> bool:
     answer = QMessageBox.question(
         None,
         "Replace files?",
-        f"{len(paths)} file(s) already exist in {paths[0].parent}:\n{shown}\n\nReplace them?",
+        f"{counted(len(paths), 'file')} already {'exists' if len(paths) == 1 else 'exist'} in "
+        f"{paths[0].parent}:\n{shown}\n\nReplace {'it' if len(paths) == 1 else 'them'}?",
     )
     return answer == QMessageBox.StandardButton.Yes
 
@@ -971,8 +972,8 @@ class ExportWidget(Container):
                 path = folder / cutouts.cutout_name(stem, product.label)
                 written.append(cutouts.write_cutout(path, product.rgba, overwrite=True))
         except (OSError, ValueError) as exc:
-            _report_error(self.status, f"Export stopped after {len(written)} file(s): {exc}")
+            _report_error(self.status, f"Export stopped after {counted(len(written), 'file')}: {exc}")
             return written
-        self.status.value = f"Saved {len(written)} cut-out(s) to {folder}."
+        self.status.value = f"Saved {counted(len(written), 'cut-out')} to {folder}."
         show_info(self.status.value)
         return written
