@@ -173,6 +173,10 @@ def test_markers_let_the_photo_show_and_differ_from_the_segmentation(make_napari
     seg = segmentation.colormap.map(np.array([1, 2]))
     for marker, obj in zip(colours[2:], seg):
         assert np.abs(marker[:3] - obj[:3]).max() > 0.2  # told apart from the segmentation
+    # The segmentation lies over the markers as an outline: the refined edge is never hidden.
+    assert viewer.layers.index(segmentation) > viewer.layers.index(markers)
+    assert segmentation.contour >= 1 and segmentation.opacity == 1
+    assert viewer.layers.selection.active is markers
 
     # Rendered: where the markers say sure background, the photo shows nearly as it is.
     segmentation.visible = False

@@ -212,6 +212,11 @@ def _photo_of(viewer, layer, suffix: str):
     return None
 
 
+def outline_width(shape: tuple[int, ...]) -> int:
+    """Width in pixels of the segmentation's outline: about 1 screen pixel when the whole photo is in view."""
+    return max(1, round(min(shape[:2]) / 600))
+
+
 def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
     """Update ``existing`` in place if it is still in the viewer, else add a new layer."""
     if existing is not None and existing in viewer.layers and existing.data.shape == data.shape:
@@ -761,7 +766,6 @@ class RefineWidget(Container):
 
     def _set_layers(self, name, result, markers, labels, features) -> None:
         viewer, layers = self.viewer, self.layers
-        first = "segmentation" not in layers or layers["segmentation"] not in viewer.layers
         layers["soft"] = _place_layer(
             viewer, layers.get("soft"), result.soft_masked, f"{name} soft-masked", "image",
             visible=False,
@@ -770,24 +774,30 @@ class RefineWidget(Container):
             viewer, layers.get("edges"), result.edges, f"{name} edges", "image",
             colormap="magma", visible=False,
         )
-        layers["segmentation"] = _place_layer(
-            viewer, layers.get("segmentation"), labels, f"{name} segmentation", "labels",
-            colormap=_colormap(markers=False), opacity=0.5,
-        )
-        if features is not None and len(features):
-            layers["segmentation"].features = features
         marker_layer = layers.get("markers")
         if marker_layer is not None and marker_layer in viewer.layers:
             marker_layer.events.paint.disconnect(self._markers_edited)
             marker_layer.events.set_data.disconnect(self._markers_edited)
-        marker_layer = _place_layer(
+        # The markers tint the photo; the segmentation, drawn over them as an
+        # outline, shows where the refined edge runs (its contour 0 fills it).
+        placed = _place_layer(
             viewer, marker_layer, markers, f"{name} markers", "labels",
-            colormap=_colormap(markers=True), opacity=1.0,
+            colormap=_colormap(markers=True), opacity=0.5,
         )
+        added, marker_layer = placed is not marker_layer, placed
+        segmentation = _place_layer(
+            viewer, layers.get("segmentation"), labels, f"{name} segmentation", "labels",
+            colormap=_colormap(markers=False), opacity=1.0,
+        )
+        if segmentation is not layers.get("segmentation"):  # a user's later choice stays
+            segmentation.contour = outline_width(labels.shape)
+        layers["segmentation"] = segmentation
+        if features is not None and len(features):
+            layers["segmentation"].features = features
         layers["markers"] = marker_layer
         marker_layer.events.paint.connect(self._markers_edited)
         marker_layer.events.set_data.connect(self._markers_edited)
-        if first:
+        if added:  # ready to paint on
             marker_layer.selected_label = 1
             marker_layer.brush_size = max(5, min(markers.shape) // 60)
             viewer.layers.selection.active = marker_layer
