@@ -68,7 +68,7 @@ def backdrop_table(repeat: int) -> None:
     print("\n| studio photo | backdrop source ms | with the split of touching products ms "
           "| refine of its masks ms | source / refine |")
     print("|---|---|---|---|---|")
-    for sample in sample_photos():
+    for sample in filter(lambda s: s.studio, sample_photos()):
         h, w = sample.image.shape[:2]
         size = (2400, 1600) if w > h else (1600, 2400)
         image = np.asarray(Image.fromarray(sample.image).resize(size, Image.BILINEAR))

@@ -194,7 +194,7 @@ def test_demo_refuses_an_earlier_run_before_any_work(tmp_path, capsys, monkeypat
     from napari_boostseg import demo, files
 
     out = tmp_path / "demo"
-    files.write_labels(out / "labels" / "astronaut.png", np.ones((4, 4), np.uint8))
+    files.write_labels(out / "labels" / "street.png", np.ones((4, 4), np.uint8))
 
     def no_work(*_args, **_kwargs):
         raise AssertionError("the demo worked on a photo before refusing the earlier run's files")
@@ -202,7 +202,7 @@ def test_demo_refuses_an_earlier_run_before_any_work(tmp_path, capsys, monkeypat
     monkeypatch.setattr(demo, "_coarse", no_work)
     assert main(["demo", "--out", str(out), "--no-model"]) == 2
     err = capsys.readouterr().err
-    assert "astronaut.png exists" in err and "--overwrite" in err
+    assert "street.png exists" in err and "--overwrite" in err
 
 
 def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
@@ -214,11 +214,12 @@ def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--no-model"]) == 0
     printed = capsys.readouterr().out
     assert str(out.resolve()) in printed
-    assert "astronaut: no plain backdrop" in printed and "skipped" in printed
-    _check_demo_outputs(out, [s.name for s in sample_photos()])
-    total = sum(int(sample.truth.max()) for sample in sample_photos())
+    assert "street: no plain backdrop" in printed and "skipped" in printed
+    studio = [s for s in sample_photos() if s.studio]
+    _check_demo_outputs(out, [s.name for s in studio])
+    total = sum(int(sample.truth.max()) for sample in studio)
     assert f"studio samples: {total}/{total} products found, mean IoU per photo 0.9" in printed
-    for sample in sample_photos():
+    for sample in studio:
         n = int(sample.truth.max())
         assert f"{sample.name}: backdrop: {counted(n, 'product')} on a " in printed
         assert f"{n}/{n} products found" in printed
@@ -246,11 +247,14 @@ def test_demo_runs_the_bundled_model_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    # The astronaut photo has no backdrop: the model finds the person.
-    assert "astronaut: model: person" in printed and "no plain backdrop" in printed
-    assert "studio samples: 8/8 products found" in printed
+    # The street photo has no backdrop: the model finds the woman, one object, whole.
+    (street,) = [line for line in printed.splitlines() if line.startswith("street: ")]
+    assert street.startswith("street: model: person ") and "no plain backdrop" in street
+    assert "1/1 products found" in street
+    assert float(street.split("->")[1].split(",")[0]) > 0.8  # refined IoU
+    assert "studio samples: 8/8 products found" in printed  # the street photo is not among them
     detected = [line.split(":")[0] for line in printed.splitlines() if ": backdrop: " in line or ": model: " in line]
-    assert "astronaut" in detected and "sweater" in detected
+    assert "street" in detected and "sweater" in detected
     _check_demo_outputs(out, detected)
 
 

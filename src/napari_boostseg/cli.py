@@ -242,7 +242,7 @@ def _add_demo(sub) -> None:
         "demo",
         help="find, refine and cut out the products of the bundled sample photos",
         description="Find the products of the bundled studio photos (on their backdrop; the "
-        "bundled garment model for the astronaut photo, which has none), refine them and write "
+        "bundled garment model for the street photo, which has none), refine them and write "
         "the photos, coarse and refined label images and one RGBA cut-out per object "
         "(DIR/photos, DIR/coarse, DIR/labels, DIR/cutouts).",
     )

@@ -1,4 +1,4 @@
-"""Sample data contribution: the bundled studio photos, and a real photo of a person."""
+"""Sample data contribution: the bundled studio photos, and a street photo of a person."""
 
 from __future__ import annotations
 
@@ -30,8 +30,6 @@ def white_top() -> list[tuple]:
     return _photo("white_top")
 
 
-def astronaut() -> list[tuple]:
-    """A real photo of a person (NASA, public domain; bundled with scikit-image), to try Detect on."""
-    from skimage import data
-
-    return [(data.astronaut(), {"name": "astronaut"}, "image")]
+def street() -> list[tuple]:
+    """A woman in a street: no backdrop, so Detect runs the Mask R-CNN."""
+    return _photo("street")

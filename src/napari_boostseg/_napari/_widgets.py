@@ -213,8 +213,8 @@ def _photo_of(viewer, layer, suffix: str):
 
 
 def outline_width(shape: tuple[int, ...]) -> int:
-    """Width in pixels of the segmentation's outline: about 1 screen pixel when the whole photo is in view."""
-    return max(1, round(min(shape[:2]) / 600))
+    """Width in pixels of the segmentation's outline: 1-2 screen pixels when the whole photo is in view."""
+    return max(1, round(min(shape[:2]) / 400))
 
 
 def _place_layer(viewer, existing, data, name: str, kind: str, **kwargs):
