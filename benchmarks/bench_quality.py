@@ -64,20 +64,22 @@ def score(stats: dict, pred: np.ndarray, truth: np.ndarray) -> None:
 
 
 def count(stats: dict, objects) -> None:
-    """Add the objects' fallbacks and kept moves to ``stats``."""
+    """Add the objects' fallbacks, kept moves and widened bands to ``stats``."""
     for report in objects:
         stats["objects"].append(1)
         if report.fallback:
             stats["fallback " + report.fallback].append(1)
         if report.moved:
             stats["moved"].append(1)
+        if report.widened:
+            stats["widened"].append(1)
 
 
 def tally(s: dict) -> str:
-    """``n=..., moved ..., fallbacks by kind`` from the counts of :func:`count`."""
+    """``n=..., moved ..., widened ..., fallbacks by kind`` from the counts of :func:`count`."""
     if not s.get("objects"):
         return ""
-    parts = [f"n={len(s['objects'])}", f"moved {len(s.get('moved', []))}"]
+    parts = [f"n={len(s['objects'])}", f"moved {len(s.get('moved', []))}", f"widened {len(s.get('widened', []))}"]
     parts += [f"{k.split()[1]} {len(v)}" for k, v in sorted(s.items()) if k.startswith("fallback ")]
     return ", ".join(parts)
 

@@ -254,3 +254,43 @@ def test_large_sparse_ids_are_kept_without_a_table_per_id():
 
 def big_of(labels):
     return np.array([0, 10**7, 2**31 - 3], np.int32)[labels]
+
+
+def _street_half():
+    """The shipped street photo at half size and its woman's true mask."""
+    from napari_boostseg.sample_photos import load_sample_photo
+
+    sample = load_sample_photo("street")
+    return np.ascontiguousarray(sample.image[::2, ::2]), sample.truth[::2, ::2] == 1
+
+
+def test_a_mask_that_misses_parts_beyond_the_band_is_refined_in_a_wider_one():
+    from napari_boostseg.refine import refine_with_report
+
+    image, truth = _street_half()
+    # Shrunk by a cell with the square and its box moved: it misses her coat's edge and
+    # boots by more than a cell, and alignment leaves it where it is.
+    coarse = jittered28(truth, 2, footprint="square").astype(np.int32)
+    narrow = refine(image, coarse, RefineParams(wide_band=0))
+    labels, (report,) = refine_with_report(image, coarse)
+    assert report.widened and not report.moved and not report.fallback
+    assert iou(labels == 1, truth) > iou(narrow == 1, truth) + 0.1
+    assert iou(labels == 1, truth) > 0.8
+
+
+def test_a_good_mask_and_touching_objects_are_not_widened():
+    from napari_boostseg.refine import refine_with_report
+
+    image, truth = _street_half()
+    _, (report,) = refine_with_report(image, oracle28(truth).astype(np.int32))
+    assert not report.widened
+    # The same poor mask beside a neighbour: a wide band would find the neighbour's edges.
+    coarse = jittered28(truth, 2, footprint="square").astype(np.int32)
+    from scipy import ndimage as ndi
+
+    rows = np.nonzero(coarse == 1)[0]
+    beside = ndi.binary_dilation(coarse == 1, iterations=25) & (coarse == 0)
+    beside[(rows.min() + rows.max()) // 2 :] = False  # along the upper half of her
+    coarse[beside] = 2
+    _, reports = refine_with_report(image, coarse)
+    assert not any(r.widened for r in reports)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy import ndimage as ndi
 
 from .alignment import align_objects, largest_move
 from .edges import edge_map, gradient_in_band, gradient_magnitude
@@ -156,12 +157,12 @@ def _grown(box: tuple[slice, slice], cells: float, pixels: int, shape) -> tuple[
     )
 
 
-def _pulls(bands: dict[int, float], params: RefineParams) -> dict[int, float]:
-    """Closeness factors of the moved objects (ids of ``bands``): their ``moved_prior`` over ``prior``."""
-    if not bands or not params.prior > 0:
+def _pulls(moved, params: RefineParams) -> dict[int, float]:
+    """Closeness factors of the moved objects (ids ``moved``): their ``moved_prior`` over ``prior``."""
+    if not moved or not params.prior > 0:
         return {}
     pull = min(params.moved_prior / params.prior, 1.0)
-    return {label_id: pull for label_id in bands}
+    return {label_id: pull for label_id in moved}
 
 
 def _boxes_after_moves(guide: np.ndarray, boxes: list, moved, search: float) -> list:
@@ -202,6 +203,7 @@ def _refined_labels(
     sigma: float,
     params: RefineParams,
     band: float | None = None,
+    moved=None,
 ) -> _Flooded:
     """Labels alone, every step computed on the crop around the objects.
 
@@ -210,7 +212,8 @@ def _refined_labels(
     the objects, not the photo. The crop gives the very labels the whole
     image would: it holds every band, the filters' reach around it and one
     soft-mask block more, and starts on the soft-mask blocks' grid.
-    ``band`` replaces ``params.band``.
+    ``band`` replaces ``params.band``. ``bands`` gives some objects their own
+    band; those of ``moved`` (default: all of them) pull with ``moved_prior``.
     """
     band = params.band if band is None else band
     shape = guide.shape
@@ -235,7 +238,8 @@ def _refined_labels(
         for b in boxes
     ]
     part = guide[crop]
-    geometry = band_geometry(part, band, params.ridge, bands, local, _pulls(bands, params))
+    pulls = _pulls(bands if moved is None else moved, params)
+    geometry = band_geometry(part, band, params.ridge, bands, local, pulls)
     markers = geometry.markers
     flooded = nothing
     if geometry.box != (0, 0, 0, 0):
@@ -336,6 +340,53 @@ MOVED_OUTLINE_EDGE = 0.75
 CONFIRMED_MOVE = 2.5
 
 
+def _widest(params: RefineParams) -> float:
+    """The widest band any object may get, in cells."""
+    return max(params.band, params.moved_band, params.wide_band)
+
+
+def _touches_another(labels: np.ndarray, label_id: int) -> bool:
+    """Whether object ``label_id`` of ``labels`` touches another object (within 2 pixels)."""
+    others = (labels > 0) & (labels != label_id)
+    if not others.any():
+        return False
+    return bool((ndi.binary_dilation(labels == label_id, iterations=2) & others).any())
+
+
+def _widen(image, coarse, guide, boxes, moved, sigma, params: RefineParams, out, reports, windows) -> None:
+    """Refine again, in a band ``wide_band`` cells wide, each unmoved object whose outline lies on no clear edge.
+
+    A detector's mask that misses a part by more than the band (a coat's
+    edge, a boot) is not a shifted one, so alignment leaves it where it is.
+    The objects near it flood again with it, in their own bands, so the
+    wider band cannot spill across a neighbour's outline. The wider result
+    replaces the first where it keeps the core and its outline lies on
+    edges ``confirm_move`` times as strong as the first one's.
+    """
+    ids = [
+        k for k, r in reports.items()
+        if k in windows and not r.moved and not r.fallback
+        and r.support < params.keep_edge and windows[k][2] < params.keep_edge
+        and not _touches_another(guide[windows[k][0]], k)
+    ]
+    if not ids:
+        return
+    near = set(ids)
+    for k in ids:
+        win = windows[k][0]
+        near.update(int(v) for v in np.unique(guide[win]) if v)
+    again = np.where(np.isin(guide, sorted(near)), guide, 0)
+    again_boxes = [box if index + 1 in near else None for index, box in enumerate(boxes)]
+    bands = {k: band for k, band in moved.items() if k in near} | dict.fromkeys(ids, params.wide_band)
+    flooded = _refined_labels(image, again, again_boxes, bands, sigma, params, moved=[k for k in moved if k in near])
+    for k in ids:
+        win, cells, _ = windows[k]
+        kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
+        if _passes(kept, support, coarse_support, params) and support >= params.confirm_move * reports[k].support:
+            _put(out, win, k, flooded.labels[win] == k, coarse)
+            reports[k] = ObjectReport(k, False, "", kept, support, widened=True)
+
+
 def _checked(
     image: np.ndarray,
     coarse: np.ndarray,
@@ -352,7 +403,8 @@ def _checked(
     shape = coarse.shape
     reports: dict[int, ObjectReport] = {}
     failed: dict[int, tuple] = {}
-    widest = max(params.band, params.moved_band)
+    windows: dict[int, tuple] = {}  # objects refined in the first flood: (window, cells, coarse support)
+    widest = _widest(params)
     for index, box in enumerate(_union(a, b) for a, b in zip(coarse_boxes, boxes)):
         if box is None or coarse_boxes[index] is None:
             continue
@@ -391,6 +443,9 @@ def _checked(
             reports[label_id] = ObjectReport(label_id, False, "edge", 1.0, coarse_support)
         else:
             reports[label_id] = ObjectReport(label_id, label_id in moved, "", kept, support)
+            windows[label_id] = (win, cells, coarse_support)
+    if params.wide_band > params.band:
+        _widen(image, coarse, guide, boxes, moved, sigma, params, out, reports, windows)
     for stage, band in (("unmoved", params.band), ("narrow", params.band / 2)):
         ids = [k for k in failed if stage != "unmoved" or k in moved]
         if not ids:
@@ -416,10 +471,10 @@ def _checked(
 
 
 def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, reports, params: RefineParams) -> None:
-    """Make the markers around each object that fell back say its labels, so a re-flood keeps it."""
-    widest = max(params.band, params.moved_band)
+    """Make the markers around each object that fell back or was widened say its labels, so a re-flood keeps it."""
+    widest = _widest(params)
     for report in reports:
-        if not report.fallback:
+        if not report.fallback and not report.widened:
             continue
         boxes = [(object_boxes((image == report.label_id).astype(np.int32)) or [None])[0] for image in (coarse, labels)]
         box = _union(*boxes)
@@ -494,8 +549,11 @@ def refine(
     on much weaker photo edges than the coarse one, falls back to a safer
     choice (the unmoved coarse mask in its band, a band half as wide, the
     coarse mask); an unmoved coarse outline already on clear photo edges is
-    kept as it is. :func:`refine_with_report` and the ``objects`` of a
-    :class:`Refinement` say which objects fell back.
+    kept as it is, and an unmoved object touching no other whose refined
+    outline lies on no clear edge is tried again in a wider band
+    (``wide_band``), kept where that finds clearly stronger edges.
+    :func:`refine_with_report` and the ``objects`` of a :class:`Refinement`
+    say which objects fell back or were widened.
 
     Parameters
     ----------

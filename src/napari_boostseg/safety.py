@@ -66,6 +66,9 @@ class ObjectReport:
     support : float
         Mean normalised edge strength along the returned outline (1: a clear
         edge; NaN where unknown).
+    widened : bool
+        Its outline lay on no clear edge, and a wider band (``wide_band``)
+        found one on clearly stronger edges: the wider result is returned.
     """
 
     label_id: int
@@ -73,6 +76,7 @@ class ObjectReport:
     fallback: str
     core_kept: float
     support: float
+    widened: bool = False
 
     @property
     def flagged(self) -> bool:
