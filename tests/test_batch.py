@@ -246,7 +246,8 @@ def test_failures_are_reported_not_raised(tmp_path, shoot):
     options = _options(tmp_path, shoot)
     bad = batch.segment_photo(shoot["images"] / "bad.jpg", options)
     assert bad.status == "failed"
-    assert "bad.jpg" in bad.message and "ImageReadError" in bad.message
+    # The message says what is wrong in words, not in the error's class name.
+    assert "bad.jpg" in bad.message and "cannot read" in bad.message and "Error" not in bad.message
     no_mask_dir = tmp_path / "empty"
     no_mask_dir.mkdir()
     missing = batch.segment_photo(
@@ -255,6 +256,20 @@ def test_failures_are_reported_not_raised(tmp_path, shoot):
     assert missing.status == "failed" and "no coarse mask for a.jpg" in missing.message
     assert not (tmp_path / "o2" / "labels" / "a.png").exists()
 
+
+
+def test_an_empty_file_and_a_cut_out_among_the_photos_are_refused_in_words(tmp_path, shoot):
+    options = batch.SegmentOptions(out_dir=tmp_path / "out", source="backdrop")
+    (shoot["images"] / "empty.jpg").write_bytes(b"")
+    empty = batch.segment_photo(shoot["images"] / "empty.jpg", options)
+    assert empty.status == "failed" and "empty (0 bytes)" in empty.message
+    # A cut-out read as a photo: its transparent pixels would be black paper.
+    rgba = np.zeros((96, 128, 4), np.uint8)
+    rgba[20:70, 30:90] = (200, 40, 40, 255)
+    files.write_image(shoot["images"] / "a-1.png", rgba)
+    cut = batch.segment_photo(shoot["images"] / "a-1.png", options)
+    assert cut.status == "failed" and "transparent pixels: it is a cut-out" in cut.message
+    assert not (tmp_path / "out" / "labels" / "a-1.png").exists()
 
 def test_empty_mask_gives_empty_outputs(tmp_path):
     shoot = make_shoot(tmp_path / "s", samples=0)
@@ -289,8 +304,11 @@ def test_collect_photos(tmp_path):
         (tmp_path / name).write_bytes(b"")
     got = batch.collect_photos([tmp_path / "x", str(tmp_path / "y" / "*.tif"), tmp_path / "x" / "1.jpg"])
     assert [p.name for p in got] == ["1.jpg", "2.PNG", "3.tif"]
-    with pytest.raises(FileNotFoundError, match="nothing|no photos"):
+    with pytest.raises(FileNotFoundError, match="no photos found .*nope.*: no such file or folder"):
         batch.collect_photos([tmp_path / "nope"])
+    (tmp_path / "z").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"no photos found for input '.*z'$"):
+        batch.collect_photos([tmp_path / "z"])
     # A run's own outputs are never taken for photos.
     (tmp_path / "x" / "out" / "cutouts").mkdir(parents=True)
     (tmp_path / "x" / "out" / "cutouts" / "1.png").write_bytes(b"")

@@ -43,10 +43,11 @@ from typing import Literal
 
 from . import manifest
 from ._text import counted
-from .coarse_masks import coarse_from_mask, find_mask, product_splitter_weights
+from .coarse_masks import NoBackdropError, coarse_from_mask, find_mask, product_splitter_weights
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
 from .files import (
     IMAGE_SUFFIXES,
+    ImageReadError,
     Photo,
     read_image,
     temporary_name,
@@ -73,6 +74,10 @@ __all__ = [
     "run_batch",
     "iter_local",
 ]
+
+#: Errors whose message says in words what is wrong; a failed photo's line
+#: gives their message alone (others keep their type's name).
+_WORDED = (ImageReadError, NoBackdropError, FileExistsError, FileNotFoundError)
 
 Status = Literal["done", "skipped", "failed"]
 
@@ -313,6 +318,8 @@ def collect_photos(
             files = [Path(m) for m in glob.glob(text, recursive=recursive) if Path(m).is_file()]
         else:
             files = []
+        if not files and not p.exists() and not glob.has_magic(text):
+            raise FileNotFoundError(f"no photos found for input {text!r}: no such file or folder")
         if not files:
             raise FileNotFoundError(f"no photos found for input {text!r}")
         kept = [f.resolve() for f in files]
@@ -525,10 +532,22 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
 # One photo
 
 
+def _refuse_cutout(photo: Path, pixels) -> None:
+    """Refuse a photo with transparent pixels: it is a cut-out (its own or another
+    tool's), whose backdrop was removed; taken for a photo, its transparent
+    pixels read as black paper."""
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and (pixels[..., 3] == 0).any():
+        raise ImageReadError(
+            f"{photo} has transparent pixels: it is a cut-out, not a photo; leave cut-outs "
+            "out of the input folders (a cut-out folder inside the shoot is read with --recursive)"
+        )
+
+
 def _outputs(photo: Path, options: SegmentOptions):
     """Compute ``photo``'s outputs: a path and a writer per kind, the number of objects,
     the coarse masks."""
     image = read_image(photo)
+    _refuse_cutout(photo, image.pixels)
     found = _coarse(image, options)
     coarse = found.labels
     params = options.params if options.params is not None else RefineParams()
@@ -539,11 +558,9 @@ def _outputs(photo: Path, options: SegmentOptions):
         result = None
         labels, reports = refine_with_report(image.pixels, coarse, params)
     # Objects whose refinement failed its checks and fell back to a safer mask.
-    doubtful = doubtful_objects(reports)
+    doubtful = doubtful_objects(reports, lambda k: cutout_name(photo.stem, k))
     if doubtful:
-        several = "s" if "," in doubtful else ""
-        found = replace(found, note=f"{found.note}; look at object{several} {doubtful}: the "
-                        "refined outline failed a check and a safer mask was kept")
+        found = replace(found, note=f"{found.note}; look at {doubtful}")
     icc = image.icc_profile
     # Each writer replaces: the photo's lock is held and its whole set is rewritten.
     writers: dict[str, Callable[[Path], object]] = {
@@ -638,7 +655,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:
-        message = f"{type(exc).__name__}: {exc}"
+        # Our own errors say what is wrong in words; others keep their type's name.
+        message = str(exc) if isinstance(exc, _WORDED) and str(exc) else f"{type(exc).__name__}: {exc}"
         if os.environ.get("BOOSTSEG_TRACEBACK"):
             message += "\n" + traceback.format_exc()
         return PhotoResult(str(path), "failed", message, time.perf_counter() - start)
@@ -785,7 +803,9 @@ def run_batch(
         results = iter_local(photos, options)
     summary = BatchSummary()
     start = time.perf_counter()
-    bar = tqdm(total=len(photos), unit="photo", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    # disable=None: no bar when stderr is not a terminal (a log file).
+    bar = tqdm(total=len(photos), unit="photo", disable=None if progress else True, file=sys.stderr,
+               dynamic_ncols=True)
     say = report or (lambda line: tqdm.write(line, file=sys.stderr))
     try:
         for result in results:

@@ -240,6 +240,8 @@ def read_image(path: str | os.PathLike) -> Photo:
     path = _as_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"cannot read {path}: the file is empty (0 bytes); copy it again from its source")
     try:
         if path.suffix.lower() in _TIFF_SUFFIXES:
             pixels, icc, orientation = _read_tiff(path)
@@ -249,7 +251,7 @@ def read_image(path: str | os.PathLike) -> Photo:
         raise ImageReadError(f"cannot read {path}: {exc}") from exc
     except Exception as exc:  # decoders raise OSError, SyntaxError, ValueError, ...
         raise ImageReadError(
-            f"cannot read {path} as an image ({type(exc).__name__}: {exc}); "
+            f"cannot read {path} as an image ({exc}); "
             "the file may be corrupt, truncated or of an unsupported format"
         ) from exc
     if pixels.ndim == 3 and pixels.shape[2] == 1:
