@@ -227,6 +227,9 @@ def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
         labels = files.read_labels(out / "labels" / f"{sample.name}.png")
         assert int(labels.max()) == n
         assert min(score for score, _ in match_instances(labels, sample.truth)) > 0.9
+    # An object whose refinement fell back is named by its cut-out, as segment names it.
+    look = [line for line in printed.splitlines() if "; look at " in line]
+    assert look and all((out / "cutouts" / line.split("; look at ")[1].split(" (")[0]).is_file() for line in look)
     before = (out / "labels" / "sweater.png").stat().st_mtime_ns
     assert main(["demo", "--out", str(out), "--no-model"]) == 2
     assert "--overwrite" in capsys.readouterr().err

@@ -172,11 +172,11 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
-    assert ("frame.png: 1 object; mask file frame.png; look at object 1 (unmoved): the refined outline "
-            "failed a check and a safer mask was kept") in capsys.readouterr().err
+    assert ("frame.png: 1 object; mask file frame.png; look at frame-1.png (its refined outline failed a "
+            "check; refined again without moving its coarse mask)") in capsys.readouterr().err
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
-    assert "look at object 1 (unmoved)" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
+    assert "look at frame-1.png (its refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
 
 
 def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):

@@ -145,7 +145,9 @@ def run_demo(
     list of pathlib.Path
         Every file written.
     """
-    from . import cutouts, files, refine
+    from . import cutouts, files
+    from .refine import refine_with_report
+    from .safety import doubtful_objects
 
     loader = _model_loader(weights, log)
     log("IoU: how much an object and the true product overlap (1 is a perfect match), coarse masks -> "
@@ -162,7 +164,9 @@ def run_demo(
         if coarse is None:
             log(f"{photo.name}: {source}")
             continue
-        labels = refine(photo.image, coarse)
+        labels, reports = refine_with_report(photo.image, coarse)
+        doubtful = doubtful_objects(reports, lambda k: cutouts.cutout_name(photo.name, k))
+        look = f"; look at {doubtful}" if doubtful else ""
         targets = {
             out / "photos" / f"{photo.name}.png": lambda p: files.write_image(p, photo.image, overwrite=overwrite),
             out / "coarse" / f"{photo.name}.png": lambda p: files.write_labels(p, coarse, overwrite=overwrite),
@@ -177,7 +181,7 @@ def run_demo(
         for path, write in targets.items():
             written.append(write(path))
         line, found, true, iou = _scores(coarse, labels, photo.truth)
-        log(f"{photo.name}: {source}{line}")
+        log(f"{photo.name}: {source}{line}{look}")
         if true and photo.classes is None:  # a studio photo
             scored.append((found, true, iou))
     if scored:

@@ -21,6 +21,7 @@ made of it: moved or not, and which safer choice it fell back to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
@@ -29,7 +30,10 @@ from scipy import ndimage as ndi
 
 from .markers import signed_distance
 
-__all__ = ["FALLBACKS", "DOUBTFUL", "ObjectReport", "doubtful_objects", "core_kept", "core_mask", "outline_support"]
+__all__ = [
+    "FALLBACKS", "DOUBTFUL", "FALLBACK_WORDS", "ObjectReport", "doubtful_objects", "core_kept", "core_mask",
+    "outline_support",
+]
 
 #: The safer choices, from the least to the most cautious: refine the
 #: unmoved coarse mask in its normal band, refine it in a band half as wide,
@@ -40,11 +44,26 @@ FALLBACKS = ("unmoved", "narrow", "small", "edge", "coarse")
 #: Fallbacks taken because the refinement could not be trusted (the others keep
 #: a coarse mask that was already right): objects a person should look at.
 DOUBTFUL = ("unmoved", "narrow", "coarse")
+#: What each doubtful fallback did, in words for a person.
+FALLBACK_WORDS = {
+    "unmoved": "its refined outline failed a check; refined again without moving its coarse mask",
+    "narrow": "its refined outlines failed a check; refined again in a narrower band",
+    "coarse": "every refined outline failed a check; its coarse mask was kept",
+}
 
 
-def doubtful_objects(reports) -> str:
-    """The objects of ``reports`` to look at, e.g. ``"1 (unmoved), 3 (coarse)"``; "" when none."""
-    return ", ".join(f"{r.label_id} ({r.fallback})" for r in reports if r.fallback in DOUBTFUL)
+def doubtful_objects(reports, name: Callable[[int], str] = str) -> str:
+    """The objects of ``reports`` to look at, with what their refinement did; "" when none.
+
+    ``name`` gives an object's name from its label id (default: the id),
+    e.g. its cut-out's file name.
+
+    Examples
+    --------
+    >>> doubtful_objects([ObjectReport(1, False, "", 1.0, 1.0), ObjectReport(2, True, "coarse", 0.2, 0.1)])
+    '2 (every refined outline failed a check; its coarse mask was kept)'
+    """
+    return "; ".join(f"{name(r.label_id)} ({FALLBACK_WORDS[r.fallback]})" for r in reports if r.fallback in DOUBTFUL)
 
 
 @dataclass(frozen=True)

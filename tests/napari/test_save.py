@@ -93,7 +93,9 @@ def test_export_cutouts_and_never_overwrite_unasked(make_napari_viewer, tmp_path
     widget.soft_edge.value = False  # the segmentation's hard edge
 
     written = widget.export()
-    assert [p.name for p in written] == ["shoot_1-1.png", "shoot_1-2.png", "shoot_1-3.png"]
+    # Named as `boostseg segment` names them: the photo's name, spaces kept.
+    assert [p.name for p in written] == ["shoot 1-1.png", "shoot 1-2.png", "shoot 1-3.png"]
+    assert widget.prefix.native.placeholderText() == "the photo's name"
     for k, path in enumerate(written, start=1):
         rgba = np.asarray(Image.open(path))
         assert rgba.shape == (60, 80, 4) and rgba.dtype == np.uint8  # full resolution

@@ -728,8 +728,8 @@ class RefineWidget(Container):
         markers_name = self.layers["markers"].name
         from napari_boostseg.safety import doubtful_objects
 
-        doubtful = doubtful_objects(result.objects)
-        look = f" Look at object {doubtful}: its refinement fell back to a safer mask." if doubtful else ""
+        doubtful = doubtful_objects(result.objects, lambda k: f"object {k}")
+        look = f" Look at {doubtful}: paint its markers if its outline is wrong." if doubtful else ""
         self.status.value = (
             f"{counted(int(labels.max()), 'product')} refined. To correct an outline, paint on "
             f"'{markers_name}'; Export cut-outs saves them.{look}"
@@ -900,6 +900,7 @@ class ExportWidget(Container):
         self.prefix = LineEdit(
             label="name", value="", tooltip="File names: <name>-<id>.png; empty: the photo's name."
         )
+        self.prefix.native.setPlaceholderText("the photo's name")
         # Cropped by default, as `boostseg segment` writes them.
         self.crop = CheckBox(text="crop to each product", value=True)
         self.soft_edge = CheckBox(
@@ -968,7 +969,8 @@ class ExportWidget(Container):
             _report_error(self.status, str(exc))
             return []
         folder = Path(self.folder.value)
-        stem = re.sub(r"[^\w.-]+", "_", self.prefix.value.strip() or self.image.value.name)
+        # As `boostseg segment` names them (spaces kept); only what no file name may hold is replaced.
+        stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", self.prefix.value.strip() or self.image.value.name)
         existing = [p for k in ids if (p := folder / cutouts.cutout_name(stem, k)).exists()]
         if existing and not confirm_overwrite(existing):
             self.status.value = "Nothing exported; choose another folder or name."
