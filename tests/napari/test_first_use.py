@@ -177,6 +177,8 @@ def test_markers_let_the_photo_show_and_differ_from_the_segmentation(make_napari
     assert viewer.layers.index(segmentation) > viewer.layers.index(markers)
     assert segmentation.contour >= 1 and segmentation.opacity == 1
     assert viewer.layers.selection.active is markers
+    # The coarse masks are hidden under them, not drawn as a third tint.
+    assert not viewer.layers["bag_and_scarf coarse"].visible
 
     # Rendered: where the markers say sure background, the photo shows nearly as it is.
     segmentation.visible = False

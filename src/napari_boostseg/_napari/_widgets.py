@@ -798,6 +798,9 @@ class RefineWidget(Container):
         marker_layer.events.paint.connect(self._markers_edited)
         marker_layer.events.set_data.connect(self._markers_edited)
         if added:  # ready to paint on
+            coarse = self.coarse.value
+            if coarse is not None and coarse in viewer.layers:
+                coarse.visible = False  # the markers and the outline say more; one click shows it again
             marker_layer.selected_label = 1
             marker_layer.brush_size = max(5, min(markers.shape) // 60)
             viewer.layers.selection.active = marker_layer
