@@ -67,6 +67,13 @@ def test_detect_follows_the_photo_just_opened(make_napari_viewer):
     assert detect.image.value is second
 
 
+
+def test_detect_progress_reads_as_a_sentence(make_napari_viewer):
+    viewer = make_napari_viewer()
+    detect = dock(viewer, DetectWidget(viewer))
+    detect._progress(detect._run_id, 0)
+    assert detect.status.value == "Starting TensorFlow…"
+
 def test_detecting_again_refines_the_new_coarse_masks(make_napari_viewer, qtbot):
     viewer = make_napari_viewer()
     photo = viewer.add_image(np.full((40, 50, 3), 200, np.uint8), name="photo")

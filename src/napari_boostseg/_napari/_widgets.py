@@ -465,7 +465,8 @@ class DetectWidget(Container):
     def _progress(self, run_id: int, step: int) -> None:
         if run_id == self._run_id:
             self.progress.value = step
-            self.status.value = STEPS[step].capitalize() + "…"
+            text = STEPS[step]
+            self.status.value = text[:1].upper() + text[1:] + "…"  # "TensorFlow" keeps its capitals
 
     def _failed(self, run_id: int, exc: BaseException) -> None:
         if run_id == self._run_id:
