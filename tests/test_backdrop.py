@@ -224,6 +224,27 @@ def test_a_white_shirt_on_white_paper_is_found_whole_through_its_open_neck():
     assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=6)].any()
 
 
+def test_a_narrow_white_shirt_in_a_soft_shadow_keeps_its_inside():
+    # A white shirt hung narrow on white paper, in a soft halo of shadow: only
+    # the halo and the shaded rim depart, the inside looks like the paper and
+    # the paper reaches it through the open neck. Sealing the rim filled the
+    # whole inside, which then counted for nothing, and the flood gave it to
+    # the paper (the shirt came out as its rim).
+    yy, xx = np.mgrid[0:1200, 0:900]
+    shirt = (yy > 250) & (yy < 950) & (np.abs(xx - 450) < 40)
+    near = ndi.distance_transform_edt(~shirt)
+    photo = np.full((1200, 900, 3), 253.0)
+    photo -= (24 * np.exp(-near / 12.0) * ~shirt)[..., None]
+    rim = shirt & ~ndi.binary_erosion(shirt, iterations=12)
+    photo[rim] = 214
+    neck = (yy < 300) & (np.abs(xx - 450) < 16)
+    photo[shirt & ~rim | (shirt & neck)] = 252
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[shirt] > 0).mean() > 0.95, (found[shirt] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=12)].any()
+
+
 def test_a_white_knit_as_bright_as_the_paper_is_found_by_its_texture():
     # A white sweater on white paper, shaded only along its left side: its
     # brightness matches the paper's everywhere else, and the paper took it
