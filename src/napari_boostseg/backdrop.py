@@ -398,6 +398,15 @@ def _reaching(calm: np.ndarray, n: int, where: np.ndarray | None = None) -> np.n
     return touch
 
 
+def _ring_share(regions: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
+    """For each of the ``n`` labelled regions of ``regions``, the share of the
+    pixels just outside it (its 8-neighbour ring) where ``where`` holds, as a
+    lookup table indexed by label."""
+    owner = ndi.maximum_filter(regions, 3)
+    ring = (regions == 0) & (owner > 0)
+    held = np.bincount(owner[ring], weights=where[ring], minlength=n + 1)
+    return held / np.maximum(np.bincount(owner[ring], minlength=n + 1), 1)
+
 def _sealed_inside(departs: np.ndarray) -> np.ndarray:
     """The product's inside that a light product's rim encloses once sealed.
 
@@ -413,7 +422,8 @@ def _sealed_inside(departs: np.ndarray) -> np.ndarray:
         return np.zeros_like(departs)
     enclosed = ~_reaching(regions, n)
     enclosed[0] = False
-    filled, _ = ndi.label(enclosed[regions] | closed, _EIGHT)
+    shape = enclosed[regions] | closed
+    filled, _ = ndi.label(shape, _EIGHT)
     filled_area = np.bincount(filled.ravel())
     area = np.bincount(regions.ravel(), minlength=n + 1)
     host = np.zeros(n + 1, np.int64)
@@ -423,19 +433,14 @@ def _sealed_inside(departs: np.ndarray) -> np.ndarray:
     # the closing filled whole, so that no region above stands for them.
     # Its rim must depart all round: the paper among scattered specks, which
     # the closing also fills, meets the paper outside the sealed shape.
-    shape = enclosed[regions] | closed
     calm, m = ndi.label(shape & ~departs)
     if m:
         calm_area = np.bincount(calm.ravel(), minlength=m + 1)
         open_left = np.bincount(calm[~closed], minlength=m + 1) > 0
         shape_area = np.zeros(m + 1, np.int64)
         shape_area[calm.ravel()] = filled_area[filled.ravel()]
-        owner = ndi.maximum_filter(calm, 3)
-        rim = (calm == 0) & (owner > 0)
-        rim_all = np.maximum(np.bincount(owner[rim], minlength=m + 1), 1)
-        rim_paper = np.bincount(owner[rim], weights=(~shape)[rim], minlength=m + 1)
         narrow = ~open_left & (calm_area >= _NARROW_INSIDE * shape_area) & (calm_area >= 0.002 * h * w)
-        narrow &= (rim_paper <= _NARROW_OPEN * rim_all) & ~_reaching(calm, m)
+        narrow &= (_ring_share(calm, m, ~shape) <= _NARROW_OPEN) & ~_reaching(calm, m)
         narrow[0] = False
         inside |= narrow[calm]
     return inside
@@ -704,17 +709,13 @@ def backdrop_labels(
     if k:
         area = np.bincount(holes.ravel(), minlength=k + 1)
         paperlike = np.bincount(holes.ravel(), weights=(~departs).ravel(), minlength=k + 1)
-        ring = _dilate(quiet) & ~quiet
-        owner = ndi.maximum_filter(holes, 3)
-        rim_sharp = np.bincount(owner[ring], weights=sharp[ring], minlength=k + 1)
-        rim_all = np.maximum(np.bincount(owner[ring], minlength=k + 1), 1)
         solid, _ = ndi.label(~_reaching(calm, m)[calm], _EIGHT)
         solid_area = np.bincount(solid.ravel())
         host = np.zeros(k + 1, np.int64)
         host[holes.ravel()] = solid_area[solid.ravel()]
         hole = (
             (area >= 0.002 * h * w)
-            & (rim_sharp / rim_all > 0.5)
+            & (_ring_share(holes, k, sharp) > 0.5)
             & (area < 0.35 * host)
             & (paperlike >= 0.5 * area)
         )
