@@ -163,6 +163,25 @@ def test_detections_split_a_region_of_two_touching_products_at_their_edge():
     assert min(score for score, _ in match_instances(out, truth)) > 0.97
 
 
+@pytest.mark.parametrize("height", [1201, 1202, 1203])
+def test_detections_split_a_region_cut_by_the_frame_at_any_height(height):
+    """A photo reduced by 2 or more whose region ends at the frame's far edge, in a
+    partial block: each block's seed is read inside the region (an odd height
+    once failed with a broadcast error)."""
+    from napari_boostseg.metrics import match_instances
+
+    image = np.full((height, 900, 3), 0.93, np.float32)
+    truth = np.zeros((height, 900), np.int32)
+    truth[700:, 100:450] = 1
+    truth[750:, 450:800] = 2
+    image[truth == 1] = (0.1, 0.2, 0.6)
+    image[truth == 2] = (0.7, 0.1, 0.1)
+    masks, scores = _detections(truth)
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["top", "bag"])
+    assert int(out.max()) == 2
+    assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
 def test_detections_on_the_halves_of_one_product_do_not_split_it():
     """One blue jacket seen by its upper and its lower half: the halves share a long border, one colour."""
     image = np.full((300, 500, 3), 0.93, np.float32)

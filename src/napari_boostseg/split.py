@@ -564,7 +564,11 @@ def split_by_detections(
             seeds[part & (owners == 1)] = i
         small = block_mean(np.ascontiguousarray(image_to_float(np.asarray(image)[box])), f)
         small_region = block_mean(region.astype(np.float32), f) >= 0.5
-        small_seeds = seeds[f // 2 :: f, f // 2 :: f][: small.shape[0], : small.shape[1]] * small_region
+        # Each working pixel takes the seed at its block's centre (the last
+        # row or column of the region for a partial block at its far edge).
+        rows = np.minimum(np.arange(small.shape[0]) * f + f // 2, region.shape[0] - 1)
+        cols = np.minimum(np.arange(small.shape[1]) * f + f // 2, region.shape[1] - 1)
+        small_seeds = seeds[np.ix_(rows, cols)] * small_region
         lab = _lab(small)
         parts = watershed(_gradient(lab), small_seeds, mask=small_region)
         parts = _merge_alike(parts, lab, params.min_colour, params.short_contact)
