@@ -245,6 +245,23 @@ def test_a_narrow_white_shirt_in_a_soft_shadow_keeps_its_inside():
     assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=12)].any()
 
 
+def test_a_grey_scarf_in_its_own_soft_shadow_is_found():
+    # A smooth light-grey scarf on white paper, its soft shadow all round it:
+    # everything about it only darkens the paper, as a shadow does, and no
+    # paper lies beside it. Nothing was found; the sharp outline all round
+    # is what no shadow has.
+    yy, xx = np.mgrid[0:1200, 0:900]
+    scarf = (yy > 250) & (yy < 950) & (np.abs(xx - 450 - (yy - 600) * 0.05) < 30)
+    near = ndi.distance_transform_edt(~scarf)
+    photo = np.full((1200, 900, 3), 253.0)
+    photo -= (30 * np.exp(-near / 14.0) * ~scarf)[..., None]
+    photo[scarf] = 212
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[scarf] > 0).mean() > 0.95, (found[scarf] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(scarf, iterations=12)].any()
+
+
 def test_a_white_knit_as_bright_as_the_paper_is_found_by_its_texture():
     # A white sweater on white paper, shaded only along its left side: its
     # brightness matches the paper's everywhere else, and the paper took it
