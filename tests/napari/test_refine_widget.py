@@ -245,3 +245,15 @@ def test_objects_whose_refinement_fell_back_are_marked_on_the_canvas(make_napari
     coarse.data = oracle28(truth).astype(np.int32)
     refined(qtbot, widget)
     assert "frame look at" not in [layer.name for layer in viewer.layers]
+
+
+def test_look_at_notes_are_dark_over_a_light_photo_and_yellow_over_a_dark_one():
+    from napari_boostseg._napari._widgets import _note_colour
+
+    light = np.full((200, 300, 3), 240, np.uint8)  # white paper: yellow text hardly reads on it
+    light[50:150, 100:200] = 30  # a dark product
+    dark = np.full((200, 300, 3), 20, np.uint8)
+    assert _note_colour(light) == "#1030c0"
+    assert _note_colour(light.astype(np.float32) / 255) == "#1030c0"
+    assert _note_colour(dark) == "yellow"
+    assert _note_colour(dark[..., 0]) == "yellow"  # grey

@@ -181,6 +181,20 @@ def _status_label() -> Label:
     return label
 
 
+def _note_colour(photo) -> str:
+    """Dark blue for the look-at notes over a light photo, yellow over a dark one.
+
+    The notes run over the object and the backdrop beside it; a studio photo
+    is mostly backdrop, so its median brightness (of every 8th pixel) decides.
+    """
+    if photo is None:
+        return "yellow"
+    from napari_boostseg.inputs import image_to_float
+
+    sample = image_to_float(np.asarray(photo)[::8, ::8])
+    return "#1030c0" if float(np.median(sample.mean(axis=-1))) > 0.55 else "yellow"
+
+
 def _report_error(status: Label, message: str) -> None:
     """Show an error as a notification and, whole, in the widget's status line.
 
@@ -758,10 +772,12 @@ class RefineWidget(Container):
         if not points:
             return
         markers = self.viewer.layers.selection.active
+        photo = self.image.value
+        colour = _note_colour(photo.data if photo is not None else None)
         self.layers["flags"] = self.viewer.add_points(
             np.array(points, float), name=f"{name} look at", features={"note": notes},
-            text={"string": "{note}", "color": "yellow", "anchor": "upper_left", "size": 12},
-            symbol="x", face_color="yellow", size=max(9, min(labels.shape) // 40),
+            text={"string": "{note}", "color": colour, "anchor": "upper_left", "size": 12},
+            symbol="x", face_color=colour, size=max(9, min(labels.shape) // 40),
         )
         self.viewer.layers.selection.active = markers  # painting goes on where it was
 
