@@ -11,7 +11,7 @@ import pytest
 
 from napari_boostseg import batch, files
 from napari_boostseg._text import counted
-from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks
+from napari_boostseg.coarse_masks import NoBackdropError, coarse_masks, try_backdrop
 from napari_boostseg.metrics import match_instances
 from napari_boostseg.synthetic.studio import render
 
@@ -218,11 +218,13 @@ def test_a_white_product_the_backdrop_found_in_part_is_completed_by_the_product_
 
     if models.product_weights() is None:
         pytest.skip("this installation has no product model")
-    # White trousers on light grey paper: the backdrop finds only a fold.
+    # White trousers on light grey paper: a backdrop source made less sensitive
+    # finds only a fold of them (as the default one did before departures in
+    # small photos were measured on a blurred copy).
     photo = render(drawn_cutouts(), 6, layout="single", hard="light_on_light", size=900)
-    alone = coarse_masks(photo.image, "backdrop", split_touching=False)
+    alone, _ = try_backdrop(photo.image, "backdrop", split=False, sensitivity=0.7)
     ((before, _),) = match_instances(alone.labels, photo.truth)
-    found = coarse_masks(photo.image, "backdrop", split_touching=True)
+    found, _ = try_backdrop(photo.image, "backdrop", split=True, sensitivity=0.7)
     ((after, _),) = match_instances(found.labels, photo.truth)
     assert before < 0.1 and after > 0.8, (before, after)
     assert found.count == 1
