@@ -161,7 +161,7 @@ _EIGHT = np.ones((3, 3), bool)
 #: (white noise; not tuned). On the studio benchmark's training photos
 #: rendered at 1400 px, light on light rose from 87.5 % to 100 % found
 #: (refined IoU 0.830 -> 0.929), at 1000 px from 62.5 % to 75 % (0.577 ->
-#: 0.687), and no other group fell by more than 0.001.
+#: 0.687), and no other group fell by more than 0.002.
 _NOISE_BLUR = {1: 1.13, 2: 0.6, 3: 0.45}
 #: Most background variation, in levels of 255 around the fitted surface,
 #: that seamless paper shows. The studio benchmark's training photos show at
