@@ -375,6 +375,16 @@ def _channel_hist(small, inlier, hist):  # pragma: no cover - compiled
                     hist[k, min(max(int(small[i, j, k] * bins), 0), bins - 1)] += 1
 
 
+def _robust_noise(hist: np.ndarray) -> float:
+    """The backdrop's noise (a standard deviation, [0, 1] units) from a histogram of fit errors."""
+    return 1.4826 * _hist_median(hist) + 1e-4
+
+
+def _departure_level(noise: float, sensitivity: float) -> float:
+    """Smallest change from the backdrop, [0, 1] units, that departs from it."""
+    return max(4 * noise, 3 / 255) / sensitivity
+
+
 def _hist_median(hist: np.ndarray) -> float:
     """Median of values binned on [0, 1) (linear within the median's bin)."""
     total = hist.sum()
@@ -624,7 +634,7 @@ def backdrop_labels(
         surface = _fit_surface(grid, weight, 0.04 * short / g)
         hist[:] = 0
         _errors(small, surface, *taps, inliers, error, hist)
-        noise = 1.4826 * _hist_median(hist) + 1e-4
+        noise = _robust_noise(hist)
         limit = max(4 * noise, 6 / 255)
     inliers = error < limit
     if inliers.any():
@@ -651,40 +661,36 @@ def backdrop_labels(
     # 2. Departure from the backdrop: brightness and colour, in noise units;
     # 3. and what may be shadow: a shadow darkens, keeps the colour, keeps at
     # least ~45 % of the light and is narrow beside its product.
-    level = max(4 * noise, 3 / 255) / sensitivity
+    level = _departure_level(noise, sensitivity)
     bright = np.empty((h, w), np.float32)
     chroma = np.empty((h, w), np.float32)
     departs = np.empty((h, w), bool)
     firm = np.empty((h, w), bool)
     shadow_like = np.empty((h, w), bool)
     lum = np.empty((h, w), np.float32)
+    _departure(small, surface, *taps, np.float32(level), np.float32(_BRIGHTER), bright, chroma, departs, firm,
+               shadow_like, lum)
     dark_backdrop = float(colour.mean()) < 0.15
+    keeps_off = None
     if f < 4 and not dark_backdrop:
         # Fewer than 4x4 photo pixels stand behind each working pixel (a photo
         # under about 2100 px), and their noise hides a faint product (white
         # on white) that departs in a larger photo of the same scene. What
-        # departs is measured on a copy blurred down to the noise of a larger
-        # photo; edges and texture keep the sharper copy. (On black paper the
-        # noise is low, and dark products depart only at their fine creases.)
+        # departs is measured again on a copy blurred down to the noise of a
+        # larger photo; edges and texture keep the sharper copy's brightness,
+        # and its departures keep the paper's passages open (the faint ones
+        # close a neckline's opening). (On black paper the noise is low, and
+        # dark products depart only at their fine creases.)
+        keeps_off = departs.copy()
         blurred = ndi.gaussian_filter(small, (_NOISE_BLUR[f],) * 2 + (0,))
         hist[:] = 0
         _errors(blurred, surface, *taps, inliers, error, hist)
-        faint_level = max(4 * (1.4826 * _hist_median(hist) + 1e-4), 3 / 255) / sensitivity
+        faint_level = _departure_level(_robust_noise(hist), sensitivity)
         _departure(blurred, surface, *taps, np.float32(faint_level), np.float32(_BRIGHTER), bright, chroma,
-                   departs, firm, shadow_like, lum)
+                   departs, firm, shadow_like, np.empty_like(lum))
         # A seed brighter than the surface keeps the sharper copy's margin:
         # what lifts the paper there is the fit's dip near products, not noise.
         firm = (np.maximum(-bright, 1.5 * chroma) > faint_level) | (bright > _BRIGHTER * level)
-        # What departs in the sharper copy alone keeps the paper's passages
-        # open (the faint departures close a neckline's opening).
-        keeps_off = np.empty((h, w), bool)
-        scratch = np.empty((h, w), bool), np.empty((h, w), bool)
-        _departure(small, surface, *taps, np.float32(level), np.float32(_BRIGHTER), np.empty_like(bright),
-                   np.empty_like(chroma), keeps_off, *scratch, lum)
-    else:
-        _departure(small, surface, *taps, np.float32(level), np.float32(_BRIGHTER), bright, chroma, departs, firm,
-                   shadow_like, lum)
-        keeps_off = None
     departs = _dilate(_erode(departs))
     # Fabric has a fine texture (weave, knit, creases) that even a white
     # garment on white paper keeps; the paper has only the camera's noise.
