@@ -195,18 +195,41 @@ def test_detections_on_the_halves_of_one_product_do_not_split_it():
 
 
 def test_two_products_of_one_colour_that_meet_briefly_stay_apart():
-    """Two blue products laid against each other along a short line: one colour, but two products."""
+    """Two blue products that touch at a corner: one colour, but two products."""
     from napari_boostseg.metrics import match_instances
 
     image = np.full((300, 500, 3), 0.93, np.float32)
     truth = np.zeros((300, 500), np.int32)
     truth[40:200, 60:250] = 1
-    truth[150:290, 250:440] = 2  # they meet along 50 px
+    truth[180:290, 250:440] = 2  # they meet along 20 px
     image[truth > 0] = (0.1, 0.2, 0.6)
     masks, scores = _detections(truth)
     out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["top", "top"])
     assert int(out.max()) == 2
     assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
+def test_the_two_fronts_of_an_open_jacket_seen_by_two_detections_stay_one():
+    """An open jacket: two fronts of one cloth, joined only across the collar, each
+    detected as a product of its own. One shaded a little darker than the other,
+    they still are one product (a jacket on studio photos was once cut in two so)."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(4)
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    jacket = np.zeros((300, 500), bool)
+    left, right = jacket.copy(), jacket.copy()
+    left[40:270, 60:240], right[40:270, 260:440] = True, True
+    jacket = left | right
+    jacket[40:100, 240:260] = True  # the collar joins the fronts
+    image[jacket] = (0.45, 0.1, 0.15)
+    image[right] *= 0.96  # the right front a little in shade
+    image += rng.normal(0, 0.01, image.shape).astype(np.float32)
+    masks = np.stack([ndi.binary_erosion(m, iterations=6) for m in (left, right)])
+    out = split_by_detections(
+        jacket.astype(np.int32), image, masks, np.array([0.73, 0.67], np.float32), ["outerwear", "outerwear"]
+    )
+    assert int(out.max()) == 1
 
 
 @pytest.mark.parametrize(("name", "score", "parts"), [("person", 0.6, 1), ("person", 0.35, 2), ("top", 0.6, 1)])
