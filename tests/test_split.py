@@ -182,12 +182,15 @@ def test_detections_split_a_region_cut_by_the_frame_at_any_height(height):
     assert min(score for score, _ in match_instances(out, truth)) > 0.97
 
 
-def test_detections_on_the_halves_of_one_product_do_not_split_it():
-    """One blue jacket seen by its upper and its lower half: the halves share a long border, one colour."""
+@pytest.mark.parametrize("shade", [1.0, 0.82])
+def test_detections_on_the_halves_of_one_product_do_not_split_it(shade):
+    """One blue jacket seen by its upper and its lower half: the halves share a long border,
+    of one colour, or the lower one in shade (about 11 CIELAB units darker)."""
     image = np.full((300, 500, 3), 0.93, np.float32)
     jacket = np.zeros((300, 500), bool)
     jacket[60:240, 60:440] = True
     image[jacket] = (0.1, 0.2, 0.6)
+    image[150:240, 60:440] *= shade
     masks = np.zeros((2, 300, 500), bool)
     masks[0, 66:145, 66:434], masks[1, 155:234, 66:434] = True, True
     out = split_by_detections(jacket.astype(np.int32), image, masks, np.array([0.8, 0.6]), ["outerwear", "top"])

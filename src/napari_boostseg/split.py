@@ -376,7 +376,7 @@ class DetectionSplitParams:
     min_colour : float
         Least CIELAB distance between the mean colours of two touching parts:
         parts closer in colour are one product seen by two detections (the
-        legs of a pair of trousers) and are joined. Default 10.
+        legs of a pair of trousers) and are joined. Default 13.
     short_contact : float
         Unless they meet along a line shorter than this, as a multiple of the
         square root of the smaller part's area (in pixels of the working
@@ -415,7 +415,12 @@ class DetectionSplitParams:
     products were 3.1 or more apart (two black trousers side by side: 4.0),
     or met along 0.17 (a brief touch). Parts of one product up to 4.6
     apart were seen too: a larger ``same_colour`` would have joined them
-    and two touching products with them.
+    and two touching products with them. On the same photos, parts of one
+    product that share a long border were up to 17.3 apart in colour (a
+    shaded half), those of two products 13.3 or more, or 6.0 and 7.9 (two
+    products that the long-border rule joins): ``min_colour`` went from 10 to
+    13, which joined two products cut by the frame that had been cut in two
+    (10.2 and 12.6 apart) and no touching products.
     """
 
     min_score: float = 0.4
@@ -426,7 +431,7 @@ class DetectionSplitParams:
     whole_cover: float = 0.6
     person_cover: float = 0.5
     max_overlap: float = 0.3
-    min_colour: float = 10.0
+    min_colour: float = 13.0
     short_contact: float = 1.3
     same_colour: float = 3.0
     least_contact: float = 0.22
