@@ -94,3 +94,19 @@ def test_bad_input_is_refused():
         complete_by_detections(labels, shirt[None, :60], np.array([0.8]), ["top"])
     with pytest.raises(ValueError, match=">= 0"):
         complete_by_detections(-labels, shirt[None], np.array([0.8]), ["top"])
+
+
+def test_pieces_along_a_completed_products_outline_join_it_and_a_product_apart_does_not():
+    """A black coat on black paper: the backdrop found a few fragments of it; a piece of its
+    outline lies mostly outside the model's coarse mask, a small product lies apart."""
+    labels = np.zeros((400, 400), np.int32)
+    labels[60:120, 80:300], labels[200:260, 80:300] = 1, 2  # fragments inside the detection
+    labels[330:345, 150:190] = 3  # a piece at the hem, the coarse mask ends at row 335
+    labels[330:350, 340:370] = 4  # a small product 40 px beside the coat
+    coat = np.zeros((1, 400, 400), bool)
+    coat[0, 50:335, 70:310] = True
+    out, completed = complete_by_detections(labels, coat, np.array([0.8]), ["outerwear"])
+    assert completed == 1
+    assert out[335, 170] == out[100, 100] > 0  # the piece joined the coat
+    assert out[340, 355] > 0 and out[340, 355] != out[100, 100]  # the product apart did not
+    assert int(out.max()) == 2
