@@ -6,9 +6,10 @@ cuff, a shaded fold) and gives the rest to the paper. A detector trained on
 studio photos still sees the whole shirt. :func:`complete_by_detections`
 takes the detections that the backdrop's regions cover only in part: each
 becomes one object, its mask together with the regions that lie mostly
-inside it and the small pieces of its outline beside it. A detection that the backdrop found almost entirely (nearly every
-product) changes nothing, and one on bare paper (found not at all) adds
-nothing: the backdrop model sees no product there.
+inside it and the small pieces of its outline beside it. A detection that
+the backdrop found almost entirely (nearly every product) changes nothing,
+and one on bare paper (found not at all) adds nothing: the backdrop model
+sees no product there.
 
 Examples
 --------
