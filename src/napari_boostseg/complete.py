@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage as ndi
 from skimage.segmentation import relabel_sequential
 
 from .inputs import check_detections
@@ -95,9 +96,7 @@ class CompleteParams:
 
 def _join_pieces(out: np.ndarray, product: int, max_piece: float, reach: int) -> None:
     """Give ``product`` (in place) the small regions within ``reach`` pixels of it."""
-    from scipy import ndimage as ndi
-
-    box = ndi.find_objects((out == product).astype(np.uint8))[0]
+    box = ndi.find_objects(out, max_label=product)[product - 1]
     box = tuple(slice(max(0, b.start - reach), b.stop + reach) for b in box)
     view = out[box]
     mine = view == product
@@ -153,7 +152,6 @@ def complete_by_detections(
     out = labels.astype(np.int32, copy=True)
     if out.min(initial=0) < 0:
         raise ValueError("labels must be >= 0 (0 backdrop, 1..N regions)")
-    completed = 0
     grown: list[int] = []  # the ids of the completed products
     seen: list[tuple[np.ndarray, int]] = []
     area = np.maximum(np.bincount(out.ravel()), 1)  # each region's pixels; changes only when one is completed
@@ -177,10 +175,9 @@ def complete_by_detections(
         # The completed product takes the id of the first region it joins.
         out[(mask & (out == 0)) | np.isin(out, joins)] = joins[0]
         area = np.maximum(np.bincount(out.ravel(), minlength=area.size), 1)
-        completed += 1
         grown.append(int(joins[0]))
     for product in grown:
         _join_pieces(out, product, params.max_piece, max(1, round(params.reach * max(out.shape))))
-    if completed:
+    if grown:
         out = relabel_sequential(out)[0].astype(np.int32, copy=False)  # ids 1..M again, in order
-    return out, completed
+    return out, len(grown)
