@@ -206,6 +206,28 @@ def test_a_striped_shirt_stays_one_product(stripe):
     assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=6)].any()
 
 
+@pytest.mark.parametrize("white", [236.0, 240.0])
+def test_a_breton_shirt_keeps_its_white_stripes_where_they_meet_the_paper(white):
+    # Broad white stripes (10 px: 5 working pixels at 1000 px) nearly the
+    # paper's tone, in a soft shadow: where a stripe met the outline the
+    # paper flooded in along it, biting the shirt's sides away stripe by
+    # stripe. No paper repeats as stripes do. (The white stripe next to a hem,
+    # with a single navy stripe between it and the paper, is still lost.)
+    yy, xx = np.mgrid[0:1000, 0:700]
+    across = np.abs(xx - 350)
+    shirt = ((yy >= 200) & (yy < 790) & (across < 140)) | ((yy >= 200) & (yy < 260) & (across < 240)) | (
+        (yy >= 200) & (yy < 630) & (across < 240) & (across >= 160))  # sleeves 20 px from the body
+    near = ndi.distance_transform_edt(~shirt)
+    photo = np.full((1000, 700, 3), 232.0)
+    photo -= (18 * np.exp(-near / 6.0) * ~shirt)[..., None]
+    photo[shirt] = (30, 35, 60)
+    photo[shirt & ((yy - 200) % 20 >= 10)] = white  # navy at the hems, white between
+    found = backdrop_labels(_shot(photo)).labels
+    assert int(found.max()) == 1
+    assert (found[shirt] > 0).mean() > 0.95, (found[shirt] > 0).mean()
+    assert not (found > 0)[~ndi.binary_dilation(shirt, iterations=8)].any()
+
+
 def test_a_white_shirt_on_white_paper_is_found_whole_through_its_open_neck():
     # A white shirt on white paper departs only along its shaded rim; its
     # inside looks like the paper, and the paper reached it through the

@@ -21,15 +21,17 @@ as a smooth colour surface and takes what departs from it for product:
 3. **Shadows.** A contact or drop shadow darkens the backdrop without
    changing its colour and fades out softly. Pixels that only darken are left
    undecided; sure product seeds are pixels that change colour, brighten,
-   darken beyond any shadow, or lie deep inside a departing region, and
-   regions outlined by a sharp edge. A watershed on the reduced photo's
-   gradient, seeded by sure product and sure backdrop (the paper reached from
-   the frame's border through passages wider than a gap in a product's
-   outline), then gives the soft shadows to the backdrop: a product's outline
-   is a sharp edge, a shadow's is not. A light product on paper of its colour
-   departs only along its rim; the inside that rim encloses once its openings
-   (a neckline) are sealed is seeded as product, not taken for paper, also
-   when the product is so narrow that the seal fills its whole inside.
+   darken beyond any shadow, or lie deep inside a departing region,
+   regions outlined by a sharp edge, and the bands of striped fabric (white
+   stripes look like the paper, but paper does not repeat). A watershed on
+   the reduced photo's gradient, seeded by sure product and sure backdrop
+   (the paper reached from the frame's border through passages wider than a
+   gap in a product's outline), then gives the soft shadows to the backdrop:
+   a product's outline is a sharp edge, a shadow's is not. A light product on
+   paper of its colour departs only along its rim; the inside that rim
+   encloses once its openings (a neckline) are sealed is seeded as product,
+   not taken for paper, also when the product is so narrow that the seal
+   fills its whole inside.
 4. **Products.** Bands of light fabric a few working pixels wide (white
    stripes) are bridged, so a striped garment stays whole. Each
    separate region is one product; specks smaller than ``min_area`` of the
@@ -154,6 +156,14 @@ _ENCLOSED = 0.004
 #: 0.983, light on light 0.923 -> 0.934, 1 cut-by-frame photo of a white
 #: knit lower, 0.813 -> 0.773).
 _BRIGHTER = 1.5
+#: Stripes (see ``_striped``): the widest band, in working pixels; the least
+#: colour step between neighbouring bands (RGB distance on a 0-1 scale, about
+#: 20 levels of 255); and how alike bands two apart are, as a share of that
+#: step. Set by hand and checked on the studio benchmark's training photos at
+#: 1000 and 1400 px (see ``_striped``).
+_STRIPE = 12
+_STRIPE_STEP = 0.08
+_STRIPE_ALIKE = 0.35
 _EIGHT = np.ones((3, 3), bool)
 #: Gaussian blur, in working pixels, that brings the noise of a working pixel
 #: averaging f x f photo pixels (f = 1, 2, 3) down to that of one averaging
@@ -502,6 +512,115 @@ def _off_median(lum, out):  # pragma: no cover - compiled
             out[i, j] = abs(lum[i, j] - max(min(x, y), min(max(x, y), z)))
 
 
+@numba.njit(cache=True, nogil=True)
+def _distance(a, b):  # pragma: no cover - compiled
+    total = 0.0
+    for k in range(a.shape[0]):
+        total += (a[k] - b[k]) ** 2
+    return np.sqrt(total)
+
+
+@numba.njit(cache=True, nogil=True)
+def _stripes_in_rows(sharp, image, widest, step, alike, out):  # pragma: no cover - compiled
+    """Mark in ``out`` the bands of each row that repeat with a band of another
+    colour between (see ``_striped``)."""
+    h, w = sharp.shape
+    c = image.shape[2]
+    start = np.empty(w + 1, np.int64)
+    end = np.empty(w + 1, np.int64)
+    mean = np.empty((w + 1, c), np.float64)
+    band = np.empty(w + 1, np.int64)  # the runs that are bands
+    tone = np.empty((w + 1, c), np.float64)  # and their colours
+    ref = np.empty(c, np.float64)
+    for i in range(h):
+        # Runs of sharp and of calm pixels, alternating.
+        n = 0
+        j = 0
+        while j < w:
+            start[n] = j
+            edge = sharp[i, j]
+            mean[n] = 0.0
+            while j < w and sharp[i, j] == edge:
+                for k in range(c):
+                    mean[n, k] += image[i, j, k]
+                j += 1
+            end[n] = j
+            for k in range(c):
+                mean[n, k] /= j - start[n]
+            n += 1
+        # Bands: every calm run, and a sharp run no wider than a band between
+        # two calm runs of one colour that holds another colour (a thin stripe
+        # blurred into its own edges).
+        m = 0
+        for r in range(n):
+            if not sharp[i, start[r]]:
+                band[m] = r
+                tone[m] = mean[r]
+                m += 1
+            elif 0 < r < n - 1 and end[r] - start[r] <= widest and _distance(mean[r - 1], mean[r + 1]) < step:
+                for k in range(c):
+                    ref[k] = (mean[r - 1, k] + mean[r + 1, k]) / 2
+                far, at = -1.0, start[r]
+                for x in range(start[r], end[r]):
+                    d = _distance(image[i, x], ref)
+                    if d > far:
+                        far, at = d, x
+                if far >= step:
+                    band[m] = r
+                    for k in range(c):
+                        tone[m, k] = image[i, at, k]
+                    m += 1
+        # A calm band is striped where, on both sides, a narrow band of another
+        # colour follows it and then a narrow band of its own colour, with no
+        # more than an edge's width between them.
+        for q in range(2, m - 2):
+            k = band[q]
+            if end[k] - start[k] > widest:
+                continue
+            striped = True
+            for d in (-1, 1):
+                near, far = band[q + d], band[q + 2 * d]
+                lo, mid, hi = (far, near, k) if d < 0 else (k, near, far)
+                if (end[near] - start[near] > widest or end[far] - start[far] > widest
+                        or start[mid] - end[lo] > 4 or start[hi] - end[mid] > 4):
+                    striped = False
+                    break
+                contrast = _distance(tone[q], tone[q + d])
+                if contrast < step or _distance(tone[q], tone[q + 2 * d]) > alike * contrast:
+                    striped = False
+                    break
+            if striped:
+                out[i, start[k] : end[k]] = True
+
+
+def _striped(sharp: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The bands of striped fabric, along the rows or the columns.
+
+    A Breton shirt's white stripes on white paper look like the paper; where
+    they reach the shirt's outline the paper floods them, cutting bites out
+    of the shirt. What no paper does is repeat: a band, a narrow band of
+    another colour, and a narrow band of its own colour again, on both sides
+    (the paper between a pair of trousers' legs has the legs beside it and
+    broad paper beyond). Such bands are seeded as product. The bands two
+    apart must match within ``_STRIPE_ALIKE`` of the step to their
+    neighbours, so that the paper between two printed parts (a print is not
+    a repeat of the paper's colour) is not taken; a light stripe with a single
+    dark one between it and the paper is not seeded. On the studio
+    benchmark's 432 training photos at 1000 and 1400 px, end to end, refined
+    IoU rose by more than 0.002 on 20 (striped tops at 1000 px 0.807 -> 0.951
+    and 0.871 -> 0.946, single products 0.968 -> 0.977) and fell on 3 by
+    0.004-0.007, and on one touching photo at 1000 px (0.636 -> 0.585, but
+    3 objects for 3 products instead of 10).
+    """
+    image = np.ascontiguousarray(image, np.float32)
+    out = np.zeros(sharp.shape, bool)
+    _stripes_in_rows(np.ascontiguousarray(sharp), image, _STRIPE, _STRIPE_STEP, _STRIPE_ALIKE, out)
+    across = np.zeros(sharp.shape[::-1], bool)
+    _stripes_in_rows(np.ascontiguousarray(sharp.T), np.ascontiguousarray(image.transpose(1, 0, 2)), _STRIPE,
+                     _STRIPE_STEP, _STRIPE_ALIKE, across)
+    return out | across.T
+
+
 def _depth(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside
     it (as ``scipy.ndimage.distance_transform_edt``), computed over the mask's
@@ -705,6 +824,7 @@ def backdrop_labels(
     grey = ndi.gaussian_filter(lum, 0.7)
     gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1))
     sharp = gradient > 8 * max(level, 2 / 255)
+    seeds |= _striped(sharp, small)
     # A departing region with no such seed (a grey product on white, all of it
     # shadow-like) still counts where it is deeper than any shadow is wide, or
     # when a sharp edge outlines it. So does a broad shadow-like part of a
