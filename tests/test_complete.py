@@ -110,3 +110,22 @@ def test_pieces_along_a_completed_products_outline_join_it_and_a_product_apart_d
     assert out[335, 170] == out[100, 100] > 0  # the piece joined the coat
     assert out[340, 355] > 0 and out[340, 355] != out[100, 100]  # the product apart did not
     assert int(out.max()) == 2
+
+
+def test_fragments_reaching_a_cell_beyond_the_coarse_mask_still_lie_inside_it():
+    """A black coat on black paper found as fragments; the model's 28x28 mask ends a cell
+    short of the collar and the hem, so those two fragments lay only two thirds inside it,
+    and the fragments that did lie inside made up too little of what was found."""
+    labels = np.zeros((400, 400), np.int32)
+    labels[100:150, 100:300], labels[200:250, 100:300] = 1, 2  # inside the mask
+    labels[40:70, 100:200] = 3  # the collar, 10 of its 30 rows above the mask
+    labels[330:360, 150:300] = 4  # the hem, 10 rows below it
+    coat = np.zeros((1, 400, 400), bool)
+    coat[0, 50:350, 50:350] = True
+    out, completed = complete_by_detections(labels, coat, np.array([0.77]), ["top"])
+    assert completed == 1
+    assert int(out.max()) == 1
+    assert (out[labels > 0] == 1).all() and (out[coat[0]] == 1).all()
+    # With no slack the collar and the hem do not lie inside: nothing is completed.
+    _, completed = complete_by_detections(labels, coat, np.array([0.77]), ["top"], CompleteParams(slack=0))
+    assert completed == 0

@@ -82,6 +82,16 @@ class CompleteParams:
     reach : float
         How near a piece must come, as a share of the photo's long side.
         Default 0.003 (3 px at 1000 px).
+    slack : float
+        How far outside the detection's mask a region may reach and still lie
+        inside it (``hold``), as a share of the longer side of the mask's box:
+        the mask comes from a 28x28 grid, and its outline may be a cell off.
+        Default 1/28. With none, a black coat on black paper found as 13
+        fragments stayed 13 objects (2 of them reached a cell beyond the
+        mask, so the fragments inside made up under ``min_joined`` of the
+        found pixels); of the studio benchmark's training photos, 216 at
+        1000 px and 216 at 1400 px, it changed that one only (coarse IoU 0.04
+        -> 0.91 and 0.02 -> 0.90, one object).
     """
 
     min_score: float = 0.5
@@ -92,6 +102,19 @@ class CompleteParams:
     min_joined: float = 0.9
     max_piece: float = 0.05
     reach: float = 0.003
+    slack: float = 1 / 28
+
+
+def _grown(mask: np.ndarray, share: float) -> np.ndarray:
+    """``mask`` grown by a square of ``share`` of its box's longer side."""
+    box = ndi.find_objects(mask.view(np.uint8))[0]
+    r = round(share * max(b.stop - b.start for b in box))
+    if r < 1:
+        return mask
+    box = tuple(slice(max(0, b.start - r), b.stop + r) for b in box)
+    out = np.zeros_like(mask)
+    out[box] = ndi.maximum_filter(mask[box].view(np.uint8), 2 * r + 1, mode="constant").view(bool)
+    return out
 
 
 def _join_pieces(out: np.ndarray, product: int, max_piece: float, reach: int) -> None:
@@ -167,7 +190,7 @@ def complete_by_detections(
         found = np.count_nonzero(inside) / size
         if not params.min_found <= found < params.max_found:
             continue
-        held = np.bincount(inside, minlength=area.size)
+        held = np.bincount(out[_grown(mask, params.slack)], minlength=area.size)
         joins = np.flatnonzero(held >= params.hold * area)
         joins = joins[joins > 0]
         if not joins.size or held[joins].sum() < params.min_joined * held[1:].sum():
