@@ -541,12 +541,12 @@ def _stripes_in_rows(sharp, image, widest, step, alike, out):  # pragma: no cove
             edge = sharp[i, j]
             mean[n] = 0.0
             while j < w and sharp[i, j] == edge:
-                for k in range(c):
-                    mean[n, k] += image[i, j, k]
+                for ch in range(c):
+                    mean[n, ch] += image[i, j, ch]
                 j += 1
             end[n] = j
-            for k in range(c):
-                mean[n, k] /= j - start[n]
+            for ch in range(c):
+                mean[n, ch] /= j - start[n]
             n += 1
         # Bands: every calm run, and a sharp run no wider than a band between
         # two calm runs of one colour that holds another colour (a thin stripe
@@ -558,17 +558,17 @@ def _stripes_in_rows(sharp, image, widest, step, alike, out):  # pragma: no cove
                 tone[m] = mean[r]
                 m += 1
             elif 0 < r < n - 1 and end[r] - start[r] <= widest and _distance(mean[r - 1], mean[r + 1]) < step:
-                for k in range(c):
-                    ref[k] = (mean[r - 1, k] + mean[r + 1, k]) / 2
-                far, at = -1.0, start[r]
+                for ch in range(c):
+                    ref[ch] = (mean[r - 1, ch] + mean[r + 1, ch]) / 2
+                peak, at = -1.0, start[r]  # the pixel farthest from the runs' colour
                 for x in range(start[r], end[r]):
-                    d = _distance(image[i, x], ref)
-                    if d > far:
-                        far, at = d, x
-                if far >= step:
+                    gap = _distance(image[i, x], ref)
+                    if gap > peak:
+                        peak, at = gap, x
+                if peak >= step:
                     band[m] = r
-                    for k in range(c):
-                        tone[m, k] = image[i, at, k]
+                    for ch in range(c):
+                        tone[m, ch] = image[i, at, ch]
                     m += 1
         # A calm band is striped where, on both sides, a narrow band of another
         # colour follows it and then a narrow band of its own colour, with no
@@ -578,15 +578,15 @@ def _stripes_in_rows(sharp, image, widest, step, alike, out):  # pragma: no cove
             if end[k] - start[k] > widest:
                 continue
             striped = True
-            for d in (-1, 1):
-                near, far = band[q + d], band[q + 2 * d]
-                lo, mid, hi = (far, near, k) if d < 0 else (k, near, far)
+            for side in (-1, 1):
+                near, far = band[q + side], band[q + 2 * side]
+                lo, mid, hi = (far, near, k) if side < 0 else (k, near, far)
                 if (end[near] - start[near] > widest or end[far] - start[far] > widest
                         or start[mid] - end[lo] > 4 or start[hi] - end[mid] > 4):
                     striped = False
                     break
-                contrast = _distance(tone[q], tone[q + d])
-                if contrast < step or _distance(tone[q], tone[q + 2 * d]) > alike * contrast:
+                contrast = _distance(tone[q], tone[q + side])
+                if contrast < step or _distance(tone[q], tone[q + 2 * side]) > alike * contrast:
                     striped = False
                     break
             if striped:

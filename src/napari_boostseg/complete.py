@@ -105,13 +105,18 @@ class CompleteParams:
     slack: float = 1 / 28
 
 
+def _widened(box: tuple[slice, ...], r: int) -> tuple[slice, ...]:
+    """``box`` with a margin of ``r`` pixels (clipped at 0; slicing clips the far end)."""
+    return tuple(slice(max(0, b.start - r), b.stop + r) for b in box)
+
+
 def _grown(mask: np.ndarray, share: float) -> np.ndarray:
     """``mask`` grown by a square of ``share`` of its box's longer side."""
     box = ndi.find_objects(mask.view(np.uint8))[0]
     r = round(share * max(b.stop - b.start for b in box))
     if r < 1:
         return mask
-    box = tuple(slice(max(0, b.start - r), b.stop + r) for b in box)
+    box = _widened(box, r)
     out = np.zeros_like(mask)
     out[box] = ndi.maximum_filter(mask[box].view(np.uint8), 2 * r + 1, mode="constant").view(bool)
     return out
@@ -119,8 +124,7 @@ def _grown(mask: np.ndarray, share: float) -> np.ndarray:
 
 def _join_pieces(out: np.ndarray, product: int, max_piece: float, reach: int) -> None:
     """Give ``product`` (in place) the small regions within ``reach`` pixels of it."""
-    box = ndi.find_objects(out, max_label=product)[product - 1]
-    box = tuple(slice(max(0, b.start - reach), b.stop + reach) for b in box)
+    box = _widened(ndi.find_objects(out, max_label=product)[product - 1], reach)
     view = out[box]
     mine = view == product
     near = ndi.binary_dilation(mine, iterations=reach) & ~mine
