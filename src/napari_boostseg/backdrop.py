@@ -164,15 +164,6 @@ _BRIGHTER = 1.5
 _STRIPE = 12
 _STRIPE_STEP = 0.08
 _STRIPE_ALIKE = 0.35
-#: A pixel brighter than the fitted surface where the surface lies more than
-#: this many departure levels below its polynomial part, and within one level
-#: of the polynomial, is paper. The polynomial (degree 4 over the frame) cannot
-#: follow a product's shadows; the normalised convolution of its residuals can,
-#: and sank into the shadowed paper a light coat surrounds on white paper, so
-#: the paper beside rose above the surface and was taken for product. 1 was
-#: chosen on the studio benchmark's training photos (0, 0.5, 1, 1.5 and 3
-#: tried; see README).
-_SUNK = 1.0
 _EIGHT = np.ones((3, 3), bool)
 #: Gaussian blur, in working pixels, that brings the noise of a working pixel
 #: averaging f x f photo pixels (f = 1, 2, 3) down to that of one averaging
@@ -247,8 +238,8 @@ def _powers(n: int, degree: int) -> np.ndarray:
     return np.linspace(-1, 1, n)[:, None] ** np.arange(degree + 1)
 
 
-def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Smooth backdrop surface on the coarse grid, and its polynomial part, each (gh, gw, C) float32.
+def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
+    """Smooth backdrop surface on the coarse grid, (gh, gw, C) float32.
 
     A weighted least-squares polynomial of degree ``_DEGREE`` per channel,
     plus the normalised convolution of what it leaves over. The monomials
@@ -268,13 +259,13 @@ def _fit_surface(grid: np.ndarray, weight: np.ndarray, sigma: float) -> tuple[np
     coef = np.linalg.solve(gram, rhs)
     table = np.zeros((_DEGREE + 1, _DEGREE + 1, c))
     table[jj, ii] = coef
-    polynomial = np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
+    surface = np.stack([ly @ table[..., k] @ lx.T for k in range(c)], axis=2).astype(np.float32)
     # Residuals and weights blurred together, each plane on its own.
-    planes = np.concatenate([(grid - polynomial) * weight[..., None], weight[..., None]], axis=2)
+    planes = np.concatenate([(grid - surface) * weight[..., None], weight[..., None]], axis=2)
     smooth = ndi.gaussian_filter(planes, (sigma, sigma, 0), mode="nearest")
     norm = smooth[..., c:]
-    surface = polynomial + smooth[..., :c] / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
-    return surface, polynomial
+    surface += smooth[..., :c] / np.maximum(norm, 1e-6) * np.clip(norm / 0.3, 0, 1)
+    return surface
 
 
 # Per-pixel passes over the working copy. Each reads the coarse backdrop
@@ -381,27 +372,6 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: 
                 and spread < np.float32(0.3) * abs(mean_d) + 2 * level
                 and mean_p > np.float32(0.45) * max(mean_s, np.float32(1e-3))
             )
-
-
-@numba.njit(cache=True, nogil=True)
-def _sunk_paper(small, surf, poly, y0, y1, wy, x0, x1, wx, level, bright, out):  # pragma: no cover - compiled
-    """Pixels above a surface that sank below its polynomial, lying on the polynomial: paper (see ``_SUNK``)."""
-    h, w, c = small.shape
-    inv = np.float32(1 / c)
-    for i in range(h):
-        for j in range(w):
-            out[i, j] = False
-            if bright[i, j] <= 0:
-                continue
-            sunk = np.float32(0)
-            off = np.float32(0)
-            worst = np.float32(0)
-            for k in range(c):
-                p = _surface_at(poly, y0, y1, wy, x0, x1, wx, i, j, k)
-                sunk += p - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k)
-                off += small[i, j, k] - p
-                worst = max(worst, abs(small[i, j, k] - p))
-            out[i, j] = sunk * inv > _SUNK * level and abs(off * inv) < level and worst < 2 * level
 
 
 @numba.njit(cache=True, nogil=True)
@@ -763,7 +733,6 @@ def backdrop_labels(
     gh, gw = -(-h // g), -(-w // g)
     taps = _stretch_taps((gh, gw), (h, w))
     surface = np.broadcast_to(reference, (gh, gw, c)).astype(np.float32)
-    polynomial = surface
     error = np.empty((h, w), np.float32)
     inliers = np.empty((h, w), bool)
     hist = np.zeros(1 << 16, np.int64)
@@ -781,7 +750,7 @@ def backdrop_labels(
         # cell must not pull the surface towards it.
         weight = (counts / cells).astype(np.float32)
         grid = sums / np.maximum(counts, 1)[..., None]
-        surface, polynomial = _fit_surface(grid, weight, 0.04 * short / g)
+        surface = _fit_surface(grid, weight, 0.04 * short / g)
         hist[:] = 0
         _errors(small, surface, *taps, inliers, error, hist)
         noise = _robust_noise(hist)
@@ -841,15 +810,6 @@ def backdrop_labels(
         # A seed brighter than the surface keeps the sharper copy's margin:
         # what lifts the paper there is the fit's dip near products, not noise.
         firm = (np.maximum(-bright, 1.5 * chroma) > faint_level) | (bright > _BRIGHTER * level)
-    # Where the surface sank below its polynomial (into the shadows that a
-    # product casts on the paper it surrounds), the paper there rises above the
-    # surface; what lies on the polynomial is that paper, not a product.
-    sunk = np.empty((h, w), bool)
-    _sunk_paper(small, surface, polynomial, *taps, np.float32(level), bright, sunk)
-    departs &= ~sunk
-    firm &= ~sunk
-    if keeps_off is not None:
-        keeps_off &= ~sunk
     departs = _dilate(_erode(departs))
     # Fabric has a fine texture (weave, knit, creases) that even a white
     # garment on white paper keeps; the paper has only the camera's noise.
