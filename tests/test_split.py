@@ -248,6 +248,58 @@ def test_a_sure_detection_of_the_whole_region_keeps_it_whole(name, score, parts)
     assert int(out.max()) == parts
 
 
+@pytest.mark.parametrize("beside", [True, False])
+def test_a_sure_detection_of_most_of_the_region_does_not_hide_a_product_beside_it(beside):
+    """A large product seen whole by one sure detection, and a smaller one laid against
+    it seen by another: two objects. A sure detection that lies within the large one
+    (a print on it) does not split it."""
+    from napari_boostseg.metrics import match_instances
+
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    truth = np.zeros((300, 500), np.int32)
+    truth[40:280, 40:340] = 1  # 72 000 px
+    truth[90:250, 340:460] = 2  # 19 200 px, 21 % of the region
+    image[truth == 1], image[truth == 2] = (0.9, 0.88, 0.8), (0.55, 0.35, 0.3)
+    masks, _ = _detections(truth)
+    if not beside:
+        masks[1] = False
+        masks[1, 100:260, 100:220] = True
+        image[masks[1]] = (0.55, 0.35, 0.3)
+    out = split_by_detections(
+        (truth > 0).astype(np.int32), image, masks, np.array([0.84, 0.81], np.float32), ["bottom", "outerwear"]
+    )
+    if beside:
+        assert int(out.max()) == 2
+        assert min(score for score, _ in match_instances(out, truth)) > 0.97
+    else:
+        assert int(out.max()) == 1
+
+
+@pytest.mark.parametrize("shared", [0.3, 1.01])
+def test_a_sleeve_seen_apart_from_its_garment_does_not_split_it(shared):
+    """A navy sweater with a grey bib, seen whole by one sure detection and its sleeve
+    by another beside it: the sleeve is of the sweater's cloth, so the sweater stays
+    one (the package's sample sweater is seen so). Without the colour check
+    (``max_shared_colours`` above 1) the sleeve would be cut off."""
+    from napari_boostseg.split import DetectionSplitParams
+
+    image = np.full((300, 500, 3), 0.95, np.float32)
+    body = np.zeros((300, 500), bool)
+    body[40:280, 60:340] = True
+    sleeve = np.zeros((300, 500), bool)
+    sleeve[60:250, 340:420] = True
+    image[body | sleeve] = (0.1, 0.12, 0.25)
+    image[90:260, 130:270] = (0.55, 0.55, 0.52)  # the bib
+    from scipy import ndimage as ndi
+
+    masks = np.stack([ndi.binary_erosion(m, iterations=6) for m in (body, sleeve)])
+    out = split_by_detections(
+        (body | sleeve).astype(np.int32), image, masks, np.array([0.72, 0.84], np.float32), ["top", "outerwear"],
+        DetectionSplitParams(max_shared_colours=shared),
+    )
+    assert int(out.max()) == (1 if shared < 1 else 2)
+
+
 def test_parts_of_one_colour_are_joined_and_the_other_product_stays_apart():
     """Two detections on one blue product (its two halves) beside a red one: two objects, not three or one."""
     from napari_boostseg.metrics import match_instances
