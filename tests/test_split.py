@@ -300,6 +300,33 @@ def test_a_sleeve_seen_apart_from_its_garment_does_not_split_it(shared):
     assert int(out.max()) == (1 if shared < 1 else 2)
 
 
+@pytest.mark.parametrize(("sleeve", "objects"), [(45, 1), (60, 2)])
+def test_parts_that_share_a_very_long_border_are_one_product_whatever_their_colours(sleeve, objects):
+    """A navy jacket with tan sleeves, each part seen by a detection of its own: the
+    sleeves run along the body's whole height (2.3 times the square root of a 45 px
+    sleeve's area), so the jacket stays one. Two products laid side by side along
+    their whole length (trousers four times as long as wide, 2.0) stay two."""
+    from scipy import ndimage as ndi
+
+    image = np.full((300, 500, 3), 0.95, np.float32)
+    parts = np.zeros((300, 500), np.int32)
+    if objects == 1:
+        parts[30:270, 190 - sleeve : 190] = 1
+        parts[30:270, 190:310] = 2
+        parts[30:270, 310 : 310 + sleeve] = 3
+        image[parts == 2] = (0.1, 0.12, 0.3)
+        image[(parts == 1) | (parts == 3)] = (0.75, 0.6, 0.45)
+    else:
+        parts[30:270, 190 - sleeve : 190] = 1
+        parts[30:270, 190 : 190 + sleeve] = 2
+        image[parts == 1], image[parts == 2] = (0.1, 0.12, 0.3), (0.75, 0.6, 0.45)
+    n = int(parts.max())
+    masks = np.stack([ndi.binary_erosion(parts == k, iterations=4) for k in range(1, n + 1)])
+    scores = np.linspace(0.8, 0.6, n).astype(np.float32)
+    out = split_by_detections((parts > 0).astype(np.int32), image, masks, scores, ["outerwear"] * n)
+    assert int(out.max()) == objects
+
+
 def test_parts_of_one_colour_are_joined_and_the_other_product_stays_apart():
     """Two detections on one blue product (its two halves) beside a red one: two objects, not three or one."""
     from napari_boostseg.metrics import match_instances
