@@ -122,6 +122,25 @@ def test_a_hole_that_shows_the_paper_stays_open():
     assert (found[bag | ring] > 0).mean() > 0.98
 
 
+@pytest.mark.parametrize(("gap", "piece", "objects"), [(12, 30, 1), (60, 30, 2), (12, 90, 2)])
+def test_a_small_piece_close_beside_a_product_is_that_product(gap, piece, objects):
+    """A collar cut off from its garment by a neckline the colour of the paper, 12 px
+    (1.3 % of the frame's long side) above it, is a piece of the garment: one object.
+    The same piece 60 px away is a product of its own, and so is one of a tenth of
+    the garment's size however close: two objects."""
+    yy, xx = np.mgrid[0:900, 0:600]
+    photo = (215 + 20 * yy / 900)[..., None] * np.ones(3)
+    garment = (yy > 300) & (yy < 700) & (xx > 150) & (xx < 450)
+    top = 300 - gap
+    collar = (yy > top - piece) & (yy <= top) & (xx > 300 - piece) & (xx < 300 + piece)
+    photo[garment | collar] = (60, 80, 140)
+    photo = ndi.gaussian_filter(photo, (1, 1, 0))
+    found = backdrop_labels(photo.astype(np.uint8))
+    assert int(found.labels.max()) == objects, found.reason
+    assert (found.labels[garment] == 1).mean() > 0.98
+    assert (found.labels[collar] == (1 if objects == 1 else 2)).mean() > 0.9
+
+
 @pytest.mark.parametrize("seed, hard", [(5, "dark_on_dark"), (9, "dark_on_dark"), (10, "light_on_light")])
 def test_a_gap_in_the_outline_does_not_let_the_backdrop_in(seed, hard):
     # Trousers as dark as the black paper (or as light as the grey one): inside,
