@@ -43,6 +43,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -489,7 +490,7 @@ def _products_in(
     :func:`_colour_histogram`).
     """
     area = int(region.sum())
-    found: list[tuple[np.ndarray, int, bool, float]] = []  # (pixels inside the region, their count, sure, score)
+    found: list[tuple[np.ndarray, int, bool]] = []  # (pixels inside the region, their count, sure), best first
     for k in np.argsort(-scores, kind="stable"):
         size = int(masks[k].sum())
         if size == 0:
@@ -501,8 +502,8 @@ def _products_in(
                 return []
             continue
         if scores[k] >= params.min_score and held >= params.min_inside * size and held >= params.min_share * area:
-            found.append((inside, held, bool(scores[k] >= params.sure_score), float(scores[k])))
-    for i, (inside, held, sure, _) in enumerate(found):
+            found.append((inside, held, bool(scores[k] >= params.sure_score)))
+    for i, (inside, held, sure) in enumerate(found):
         # A sure detection of (nearly) the whole region sees one product, unless
         # another sure detection lies beside it rather than within it, and holds
         # other colours (not a sleeve of the same cloth, seen apart).
@@ -512,12 +513,12 @@ def _products_in(
                 and other_sure
                 and (inside & other).sum() < params.max_overlap * n
                 and np.minimum(colours(inside & ~other), colours(other & ~inside)).sum() < params.max_shared_colours
-                for j, (other, n, other_sure, _) in enumerate(found)
+                for j, (other, n, other_sure) in enumerate(found)
             )
             if not any(beside):
                 return []
     kept: list[tuple[np.ndarray, int, bool]] = []
-    for inside, held, sure, _ in found:
+    for inside, held, sure in found:
         if all((inside & other).sum() < params.max_overlap * min(held, n) for other, n, _ in kept):
             kept.append((inside, held, sure))
     parts = [inside for inside, _, _ in kept]
@@ -650,12 +651,10 @@ def split_by_detections(
         # (the last row or column for a partial block at the far edge).
         rows = np.minimum(np.arange(0, region.shape[0], f) + f // 2, region.shape[0] - 1)
         cols = np.minimum(np.arange(0, region.shape[1], f) + f // 2, region.shape[1] - 1)
-        working: list[np.ndarray] = []  # the box in CIELAB, made when first needed
 
-        def in_lab() -> np.ndarray:
-            if not working:
-                working.append(_lab(block_mean(np.ascontiguousarray(image_to_float(np.asarray(image)[box])), f)))
-            return working[0]
+        @functools.cache
+        def in_lab() -> np.ndarray:  # the box in CIELAB, made when first needed
+            return _lab(block_mean(np.ascontiguousarray(image_to_float(np.asarray(image)[box])), f))
 
         def colours(mask: np.ndarray) -> np.ndarray:
             return _colour_histogram(in_lab()[mask[np.ix_(rows, cols)]])
