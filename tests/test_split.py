@@ -389,6 +389,25 @@ def test_a_product_seen_as_a_person_does_not_hide_a_product_beside_it(beside):
         assert int(out.max()) == 1
 
 
+@pytest.mark.parametrize(("score", "objects"), [(0.44, 1), (0.35, 2)])
+def test_an_unsure_detection_of_the_whole_region_keeps_its_parts_together(score, objects):
+    """One product of two colours meeting along a short line, each part seen by a
+    sure detection, and the whole seen by an unsure one (0.4 or more) over 90 %
+    of the region: one object. Under ``min_score`` the whole does not count."""
+    from scipy import ndimage as ndi
+
+    image = np.full((320, 480, 3), 0.6, np.float32)
+    parts = np.zeros((320, 480), np.int32)
+    parts[60:200, 60:200] = 1
+    parts[200:260, 100:420] = 2
+    image[parts == 1], image[parts == 2] = (0.85, 0.45, 0.6), (0.95, 0.7, 0.5)
+    whole = ndi.binary_erosion(parts > 0, iterations=2)
+    masks = np.stack([ndi.binary_erosion(parts == k, iterations=4) for k in (1, 2)] + [whole])
+    scores = np.array([0.9, 0.55, score], np.float32)
+    out = split_by_detections((parts > 0).astype(np.int32), image, masks, scores, ["bottom", "outerwear", "top"])
+    assert int(out.max()) == objects
+
+
 def test_parts_of_one_colour_are_joined_and_the_other_product_stays_apart():
     """Two detections on one blue product (its two halves) beside a red one: two objects, not three or one."""
     from napari_boostseg.metrics import match_instances
