@@ -611,8 +611,10 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, params: DetectionSplitParam
             contact = m / np.sqrt(min(size[i], size[j]))
             long_border = contact >= params.short_contact
             barely_apart = colour < params.same_colour and contact >= params.least_contact
-            one_product = contact >= params.one_product_contact and not side_by_side(i, j)
-            if one_product or (colour < params.min_colour and (long_border or barely_apart)):
+            # The shape is measured only where the colours alone do not join them.
+            if (colour < params.min_colour and (long_border or barely_apart)) or (
+                contact >= params.one_product_contact and not side_by_side(i, j)
+            ):
                 alike.append((colour, i, j))
         if not alike:
             break
