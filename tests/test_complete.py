@@ -129,3 +129,45 @@ def test_fragments_reaching_a_cell_beyond_the_coarse_mask_still_lie_inside_it():
     # With no slack the collar and the hem do not lie inside: nothing is completed.
     _, completed = complete_by_detections(labels, coat, np.array([0.77]), ["top"], CompleteParams(slack=0))
     assert completed == 0
+
+
+def _skirt_in_two():
+    # A white skirt on white paper whose faint middle the backdrop left out:
+    # its waistband and its hem are two backdrop regions (ids 1 and 2), which
+    # the model sees whole, as it sees the bag beside them (id 3).
+    labels = np.zeros((120, 200), np.int32)
+    labels[10:45, 30:100], labels[70:110, 20:110] = 1, 2
+    labels[30:90, 150:190] = 3
+    skirt = np.zeros((120, 200), bool)
+    skirt[8:112, 18:112] = True
+    bag = np.zeros((120, 200), bool)
+    bag[28:92, 148:192] = True
+    return labels, skirt, bag
+
+
+def test_separate_regions_that_one_detection_holds_become_one_product():
+    labels, skirt, bag = _skirt_in_two()
+    out, joined = complete_by_detections(labels, np.stack([skirt, bag]), np.array([0.9, 0.9]), ["bottom", "bag"])
+    assert joined == 1
+    assert int(out.max()) == 2
+    assert (out[labels > 0][labels[labels > 0] < 3] == 1).all()  # waistband and hem: one product
+    assert (out[labels == 3] == 2).all()
+    assert (out[(labels == 0)] == 0).all()  # the faint middle stays for the refinement to decide
+
+
+@pytest.mark.parametrize("why", ["parts of one region", "seen apart too", "not asked"])
+def test_regions_the_model_sees_apart_stay_apart(why):
+    labels, skirt, bag = _skirt_in_two()
+    masks, scores, names = np.stack([skirt, bag]), np.array([0.9, 0.9]), ["bottom", "bag"]
+    origin, params = None, CompleteParams()
+    if why == "parts of one region":
+        origin = np.where(labels == 2, 1, labels)  # a split cut one backdrop region in two
+    elif why == "seen apart too":
+        hem = np.zeros_like(skirt)
+        hem[66:114, 16:114] = True
+        masks, scores, names = np.stack([skirt, bag, hem]), np.array([0.9, 0.9, 0.35]), ["bottom", "bag", "bottom"]
+    else:
+        params = CompleteParams(join_apart=False)
+    out, joined = complete_by_detections(labels, masks, scores, names, params, origin=origin)
+    assert joined == 0
+    np.testing.assert_array_equal(out, labels)

@@ -9,7 +9,8 @@ becomes one object, its mask together with the regions that lie mostly
 inside it and the small pieces of its outline beside it. A detection that
 the backdrop found almost entirely (nearly every product) changes nothing,
 and one on bare paper (found not at all) adds nothing: the backdrop model
-sees no product there.
+sees no product there. A detection that the backdrop found, but as separate
+regions, joins them into one product.
 
 Examples
 --------
@@ -92,6 +93,19 @@ class CompleteParams:
         found pixels); of the studio benchmark's training photos, 216 at
         1000 px and 216 at 1400 px, it changed that one only (coarse IoU 0.04
         -> 0.91 and 0.02 -> 0.90, one object).
+    join_apart : bool
+        Also join the regions that a detection the backdrop found (``max_found``
+        or more) holds together (``hold``, ``min_joined``), when they are
+        separate backdrop regions (a product whose faint middle the backdrop
+        left out) and no other detection, of any score, holds some of them
+        alone. Default True. On 270 studio photos of seeds the product model
+        never saw, it changed three, each to one object per product: a set (7
+        objects for 6 products -> 6, refined IoU 0.907 -> 0.910), a dark
+        product on black (3 objects -> 1, 0.501 -> 0.663) and a thin one (2 ->
+        1, 0.985 -> 0.994); none of 380 more at 1000 and at 1400 px. Other
+        detections first counted from ``min_score`` on; at 1400 px that joined
+        two products of a development set, which a detection of 0.50 saw
+        apart, so every detection counts now (the training photos unchanged).
     """
 
     min_score: float = 0.5
@@ -103,6 +117,7 @@ class CompleteParams:
     max_piece: float = 0.05
     reach: float = 0.003
     slack: float = 1 / 28
+    join_apart: bool = True
 
 
 def _widened(box: tuple[slice, ...], r: int) -> tuple[slice, ...]:
@@ -137,12 +152,56 @@ def _join_pieces(out: np.ndarray, product: int, max_piece: float, reach: int) ->
     out[np.isin(out, small)] = product  # whole regions, also where they leave the box
 
 
+def _join_apart(
+    out: np.ndarray,
+    origin: np.ndarray,
+    masks: np.ndarray,
+    taken: list[tuple[np.ndarray, int]],
+    done: list[int],
+    params: CompleteParams,
+) -> list[int]:
+    """Join (in place) the regions that one detection holds together as one product.
+
+    Only regions of different backdrop regions (``origin``) join, never the
+    parts of a region that a split made, nor the products in ``done``; and
+    not when another detection, of any score, holds some of them without the
+    others (the model sees them apart too). Returns the ids of the joined
+    products.
+    """
+    origin_of = np.zeros(int(out.max()) + 1, np.int64)
+    origin_of[out.ravel()] = np.asarray(origin).ravel()
+    joined: list[int] = []
+    for mask, size in taken:
+        if np.count_nonzero(out[mask]) < params.max_found * size:
+            continue  # found only in part: completed above, or not a product
+        area = np.maximum(np.bincount(out.ravel(), minlength=origin_of.size), 1)
+        held = np.bincount(out[_grown(mask, params.slack)], minlength=area.size)
+        joins = np.flatnonzero(held >= params.hold * area)
+        joins = joins[joins > 0]
+        if joins.size < 2 or held[joins].sum() < params.min_joined * held[1:].sum():
+            continue
+        if np.isin(joins, done + joined).any() or np.unique(origin_of[joins]).size < joins.size:
+            continue
+
+        def sees_apart(other: np.ndarray) -> bool:
+            inside = np.bincount(out[other], minlength=area.size)[joins] >= params.hold * area[joins]
+            return bool(inside.any() and not inside.all())
+
+        if any(sees_apart(other) for other in masks if not np.array_equal(other, mask)):
+            continue
+        out[np.isin(out, joins)] = joins[0]
+        joined.append(int(joins[0]))
+    return joined
+
+
 def complete_by_detections(
     labels: np.ndarray,
     masks: np.ndarray,
     scores: np.ndarray,
     class_names,
     params: CompleteParams | None = None,
+    *,
+    origin: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Labels where each product that the regions hold only in part is one whole object.
 
@@ -162,6 +221,10 @@ def complete_by_detections(
         "person"; a person standing on the backdrop is found whole by it, so
         that detection changes nothing.
     params : CompleteParams, optional
+    origin : (H, W) ndarray of int, optional
+        The backdrop's regions before they were split (``labels`` before
+        :func:`~napari_boostseg.split.split_by_detections`): parts of one
+        region are never joined again. Default ``labels``.
 
     Returns
     -------
@@ -180,7 +243,7 @@ def complete_by_detections(
     if out.min(initial=0) < 0:
         raise ValueError("labels must be >= 0 (0 backdrop, 1..N regions)")
     grown: list[int] = []  # the ids of the completed products
-    seen: list[tuple[np.ndarray, int]] = []
+    seen: list[tuple[np.ndarray, int]] = []  # the detections taken, their masks and sizes
     area = np.maximum(np.bincount(out.ravel()), 1)  # each region's pixels; changes only when one is completed
     for k in np.argsort(-scores, kind="stable"):
         if scores[k] < params.min_score:
@@ -203,6 +266,8 @@ def complete_by_detections(
         out[(mask & (out == 0)) | np.isin(out, joins)] = joins[0]
         area = np.maximum(np.bincount(out.ravel(), minlength=area.size), 1)
         grown.append(int(joins[0]))
+    if params.join_apart:
+        grown += _join_apart(out, labels if origin is None else origin, masks, seen, grown, params)
     for product in grown:
         _join_pieces(out, product, params.max_piece, max(1, round(params.reach * max(out.shape))))
     if grown:
