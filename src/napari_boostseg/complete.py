@@ -64,7 +64,12 @@ class CompleteParams:
         found by the backdrop: it changes nothing. Default 0.6.
     min_found : float
         A detection whose pixels the regions cover by less than this share lies
-        on bare paper: it adds nothing. Default 0.05.
+        on bare paper: it adds nothing. Default 0.005: a white coat on light
+        grey paper at 1000 px, found by the backdrop as one speck of 1 % of it
+        (the smallest product the backdrop keeps), was lost at 0.05; at 0.005
+        it is whole (coarse IoU 0.007 -> 0.891), and no other of 650 studio
+        photos of unseen training seeds at 1000, 1400 and 2400 px changed, nor
+        any development photo.
     hold : float
         Least share of a region's pixels inside the detection for the region to
         join the completed product (a fragment lies inside the product it
@@ -110,7 +115,7 @@ class CompleteParams:
 
     min_score: float = 0.5
     max_found: float = 0.6
-    min_found: float = 0.05
+    min_found: float = 0.005
     hold: float = 0.8
     max_overlap: float = 0.3
     min_joined: float = 0.9
