@@ -157,11 +157,22 @@ def _join_pieces(out: np.ndarray, product: int, max_piece: float, reach: int) ->
     out[np.isin(out, small)] = product  # whole regions, also where they leave the box
 
 
+def _held(out: np.ndarray, mask: np.ndarray, area: np.ndarray, params: CompleteParams) -> np.ndarray:
+    """The regions lying inside ``mask`` (``hold``, with ``slack``), or none when they make up less
+    than ``min_joined`` of the found pixels there (those belong to products found whole)."""
+    held = np.bincount(out[_grown(mask, params.slack)], minlength=area.size)
+    joins = np.flatnonzero(held >= params.hold * area)
+    joins = joins[joins > 0]
+    if held[joins].sum() < params.min_joined * held[1:].sum():
+        return joins[:0]
+    return joins
+
+
 def _join_apart(
     out: np.ndarray,
     origin: np.ndarray,
     masks: np.ndarray,
-    taken: list[tuple[np.ndarray, int]],
+    taken: list[tuple[int, int]],
     done: list[int],
     params: CompleteParams,
 ) -> list[int]:
@@ -175,26 +186,23 @@ def _join_apart(
     """
     origin_of = np.zeros(int(out.max()) + 1, np.int64)
     origin_of[out.ravel()] = np.asarray(origin).ravel()
+    area = np.maximum(np.bincount(out.ravel(), minlength=origin_of.size), 1)
     joined: list[int] = []
-    for mask, size in taken:
-        if np.count_nonzero(out[mask]) < params.max_found * size:
+    for k, size in taken:
+        if np.count_nonzero(out[masks[k]]) < params.max_found * size:
             continue  # found only in part: completed above, or not a product
-        area = np.maximum(np.bincount(out.ravel(), minlength=origin_of.size), 1)
-        held = np.bincount(out[_grown(mask, params.slack)], minlength=area.size)
-        joins = np.flatnonzero(held >= params.hold * area)
-        joins = joins[joins > 0]
-        if joins.size < 2 or held[joins].sum() < params.min_joined * held[1:].sum():
-            continue
-        if np.isin(joins, done + joined).any() or np.unique(origin_of[joins]).size < joins.size:
+        joins = _held(out, masks[k], area, params)
+        if joins.size < 2 or np.isin(joins, done + joined).any() or np.unique(origin_of[joins]).size < joins.size:
             continue
 
         def sees_apart(other: np.ndarray) -> bool:
             inside = np.bincount(out[other], minlength=area.size)[joins] >= params.hold * area[joins]
             return bool(inside.any() and not inside.all())
 
-        if any(sees_apart(other) for other in masks if not np.array_equal(other, mask)):
+        if any(sees_apart(masks[j]) for j in range(len(masks)) if j != k):
             continue
         out[np.isin(out, joins)] = joins[0]
+        area = np.maximum(np.bincount(out.ravel(), minlength=area.size), 1)
         joined.append(int(joins[0]))
     return joined
 
@@ -248,25 +256,23 @@ def complete_by_detections(
     if out.min(initial=0) < 0:
         raise ValueError("labels must be >= 0 (0 backdrop, 1..N regions)")
     grown: list[int] = []  # the ids of the completed products
-    seen: list[tuple[np.ndarray, int]] = []  # the detections taken, their masks and sizes
+    seen: list[tuple[int, int]] = []  # the detections taken: their indices and sizes
     area = np.maximum(np.bincount(out.ravel()), 1)  # each region's pixels; changes only when one is completed
     for k in np.argsort(-scores, kind="stable"):
         if scores[k] < params.min_score:
             continue
         mask = masks[k]
         size = int(mask.sum())
-        if size == 0 or any((mask & other).sum() > params.max_overlap * min(size, n) for other, n in seen):
+        if size == 0 or any((mask & masks[j]).sum() > params.max_overlap * min(size, n) for j, n in seen):
             continue
-        seen.append((mask, size))
+        seen.append((int(k), size))
         inside = out[mask]
         found = np.count_nonzero(inside) / size
         if not params.min_found <= found < params.max_found:
             continue
-        held = np.bincount(out[_grown(mask, params.slack)], minlength=area.size)
-        joins = np.flatnonzero(held >= params.hold * area)
-        joins = joins[joins > 0]
-        if not joins.size or held[joins].sum() < params.min_joined * held[1:].sum():
-            continue  # the pixels found there belong to products found whole (a detected sleeve)
+        joins = _held(out, mask, area, params)
+        if not joins.size:
+            continue  # nothing inside, or the pixels found there belong to products found whole (a detected sleeve)
         # The completed product takes the id of the first region it joins.
         out[(mask & (out == 0)) | np.isin(out, joins)] = joins[0]
         area = np.maximum(np.bincount(out.ravel(), minlength=area.size), 1)
