@@ -20,6 +20,17 @@ only the coarse mask and ``refine`` take label images.
 ``--photos thin`` scores generated thin and holed objects on busy backdrops
 (:mod:`napari_boostseg.synthetic.thin_objects`) instead, ``--first``/``--last`` being
 their seeds (seeds 0-999 for choosing parameters, 1000 on for reporting).
+
+``--photos studio`` scores the products of generated studio photos at
+2400 px (:mod:`napari_boostseg.synthetic.studio`: products cut out of CCP
+training photos, pasted with their true masks, so the truth follows the
+photo's edges exactly), per instance as ``--kinds garments`` does;
+``--first``/``--last`` are seeds, the layouts and hard cases taking turns
+(``--split dev``, the default: products of CCP 0701-0800, seeds 2000000-2000059;
+``--split train``: products of 0001-0700, for choosing parameters).
+
+    python benchmarks/bench_quality.py --photos studio
+    python benchmarks/bench_quality.py --photos studio --split train --first 1900000 --last 1900059
 *jittered* grows or shrinks the 28x28 mask by a cell with the cross,
 *harsh* with the 3x3 square. For ``ours`` the last column counts the
 objects that fell back to a safer choice, by kind (see
@@ -39,11 +50,11 @@ import numpy as np
 from napari_boostseg import RefineParams
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED, band_geometry
-from napari_boostseg.metrics import boundary_accuracy, boundary_f, intersection_union
+from napari_boostseg.metrics import boundary_accuracy, boundary_f, intersection_union, mba_radii
 from napari_boostseg.refine import refine_with_report
 from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
-from _data import CCP, ccp_pair
+from _data import CCP, ccp_pair, require
 from original import refine_original
 
 COARSE = {
@@ -54,13 +65,30 @@ COARSE = {
 
 
 def score(stats: dict, pred: np.ndarray, truth: np.ndarray) -> None:
-    """Add one mask's IoU, intersection, union, mBA and boundary F to ``stats``."""
+    """Add one mask's IoU, intersection, union, mBA and boundary F to ``stats``.
+
+    The boundary scores are computed on the crop around both masks, with the
+    radii and tolerance of the whole photo: the same figures, far quicker on
+    a small object in a large photo.
+    """
     inter, union = intersection_union(pred, truth)
     stats["iou"].append(inter / union if union else 1.0)
     stats["inter"].append(inter)
     stats["union"].append(union)
-    stats["mba"].append(boundary_accuracy(pred, truth))
-    stats["bf"].append(boundary_f(pred, truth))
+    crop = _around(pred | truth, max(mba_radii(truth.shape)) + round(0.0075 * np.hypot(*truth.shape)) + 2)
+    stats["mba"].append(boundary_accuracy(pred[crop], truth[crop], shape=truth.shape))
+    stats["bf"].append(boundary_f(pred[crop], truth[crop], shape=truth.shape))
+
+
+def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
+    """The box around ``mask`` grown by ``margin`` pixels, clipped to the photo (all of it when empty)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return (slice(None), slice(None))
+    return (
+        slice(max(rows[0] - margin, 0), rows[-1] + 1 + margin),
+        slice(max(cols[0] - margin, 0), cols[-1] + 1 + margin),
+    )
 
 
 def count(stats: dict, objects) -> None:
@@ -84,36 +112,93 @@ def tally(s: dict) -> str:
     return ", ".join(parts)
 
 
-def garment_stats(ids, make, params: RefineParams) -> dict:
-    """Per-instance scores of the coarse masks (from ``make``, one of :data:`COARSE`)
-    and of ``refine`` on every garment of each photo."""
+def ccp_garments(ids):
+    """(photo id, image, [(key, mask), ...]) of the garment instances of CCP photos ``ids``.
+
+    ``key`` is the instance's index in the photo, which seeds its jitter."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import ccp_instances
 
     data = ccp_instances.CCPInstances(CCP, ids)
-    stats = defaultdict(lambda: defaultdict(list))
     for n, photo_id in enumerate(data.ids):
         image, masks, classes = data.load(n)
         garments = np.flatnonzero(classes != ccp_instances.CLASS_NAMES.index("person"))
-        if not garments.size:
-            continue
+        if garments.size:
+            yield photo_id, image, [(int(k), masks[..., k]) for k in garments]
+
+
+def studio_products(seeds, split: str):
+    """(seed, image, [(key, mask), ...]) of the products of generated studio photos, at 2400 px.
+
+    The layouts and hard cases take turns by seed (seed modulo 10), so any
+    run of ten seeds holds each once; products come from the CCP photos of
+    ``split`` (``train``: 0001-0700, ``dev``: 0701-0800).
+    """
+    from napari_boostseg.synthetic import studio
+
+    ids = studio.TRAIN_CUTOUT_IDS if split == "train" else studio.DEV_CUTOUT_IDS
+    cutouts = studio.ccp_cutouts(require(CCP), ids)
+    groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", hard) for hard in studio.HARD_CASES]
+    for seed in seeds:
+        layout, hard = groups[seed % len(groups)]
+        photo = studio.render(cutouts, seed, layout=layout, hard=hard)
+        yield seed, photo.image, [(k, photo.truth == k) for k in range(1, photo.truth.max() + 1)]
+
+
+def instance_stats(photos, make, params: RefineParams, methods=("coarse", "ours")) -> dict:
+    """Per-instance scores of the coarse masks (from ``make``, one of :data:`COARSE`)
+    and of ``refine`` on every instance of each photo of ``photos`` (from
+    :func:`ccp_garments` or :func:`studio_products`); with ``grabcut`` in
+    ``methods``, of grabCut on each instance alone too (:func:`grabcut_around`)."""
+    stats = defaultdict(lambda: defaultdict(list))
+    for photo_id, image, masks in photos:
         coarse = np.zeros(image.shape[:2], np.int32)
-        for label, k in enumerate(garments, start=1):
+        for label, (key, mask) in enumerate(masks, start=1):
             # A seed per instance, so each gets its own jitter.
-            mask = make(masks[..., k], 1000 * photo_id + int(k))
-            coarse[mask & (coarse == 0)] = label
+            coarse[make(mask, 1000 * photo_id + key) & (coarse == 0)] = label
         t0 = time.perf_counter()
         refined, objects = refine_with_report(image, coarse, params)
         stats["ours"]["t"].append(time.perf_counter() - t0)
         count(stats["ours"], objects)
-        for label, k in enumerate(garments, start=1):
-            rows, cols = np.nonzero(masks[..., k])
+        for label, (_, mask) in enumerate(masks, start=1):
+            rows, cols = np.nonzero(mask)
             side = max(np.ptp(rows), np.ptp(cols)) + 1  # the box's long side, px
-            for method, pred in (("coarse", coarse == label), ("ours", refined == label)):
-                score(stats[method], pred, masks[..., k])
+            preds = {"coarse": coarse == label, "ours": refined == label}
+            if "grabcut" in methods:
+                t0 = time.perf_counter()
+                preds["grabcut"] = grabcut_around(image, coarse == label, params.band)
+                stats["grabcut"]["t"].append(time.perf_counter() - t0)
+            for method, pred in preds.items():
+                score(stats[method], pred, mask)
                 stats[method]["side"].append(side)
     return stats
 
+
+def grabcut_around(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
+    """:func:`grabcut` of one instance on the crop around its band (two bands and
+    10 pixels beyond its box): its colour models are those of its surroundings,
+    as a tool cutting out one object of a large photo would have them."""
+    rows, cols = np.flatnonzero(coarse.any(axis=1)), np.flatnonzero(coarse.any(axis=0))
+    if not rows.size:
+        return coarse
+    grow_y = int(2 * band * (rows[-1] + 1 - rows[0]) / 28) + 10
+    grow_x = int(2 * band * (cols[-1] + 1 - cols[0]) / 28) + 10
+    crop = (
+        slice(max(rows[0] - grow_y, 0), rows[-1] + 1 + grow_y),
+        slice(max(cols[0] - grow_x, 0), cols[-1] + 1 + grow_x),
+    )
+    out = np.zeros_like(coarse)
+    out[crop] = grabcut(image[crop], coarse[crop], band)
+    return out
+
+
+#: Default first and last photo ids (CCP) or seeds (generated photos).
+FIRST_LAST = {
+    "ccp": (801, 900),
+    "thin": (1000, 1099),
+    "studio dev": (2_000_000, 2_000_059),
+    "studio train": (1_900_000, 1_900_059),
+}
 
 #: Instance sizes (long side of the box, px) the garment scores are split by.
 SIZES = ((0, 56), (56, 150), (150, None))
@@ -154,12 +239,14 @@ def grabcut(image: np.ndarray, coarse: np.ndarray, band: float) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--first", type=int, default=801)
-    parser.add_argument("--last", type=int, default=900)
+    parser.add_argument("--first", type=int, help="first photo id or seed (default: see above)")
+    parser.add_argument("--last", type=int, help="last photo id or seed")
     parser.add_argument("--step", type=int, default=1)
     parser.add_argument("--kinds", default="person,clothing")
-    parser.add_argument("--photos", choices=("ccp", "thin"), default="ccp",
-                        help="CCP photos, or generated thin objects (--first/--last: seeds)")
+    parser.add_argument("--photos", choices=("ccp", "thin", "studio"), default="ccp",
+                        help="CCP photos, generated thin objects or generated studio photos (--first/--last: seeds)")
+    parser.add_argument("--split", choices=("train", "dev"), default="dev",
+                        help="studio photos: products of CCP 0001-0700 (train) or 0701-0800 (dev)")
     parser.add_argument("--coarse", default="oracle-28,jittered,harsh")
     parser.add_argument("--methods", default="coarse,original,grabcut,ours")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
@@ -178,10 +265,20 @@ def main() -> None:
         "original": lambda img, c: refine_original(img, c) > 0,
         "grabcut": lambda img, c: grabcut(img, c, params.band),
     }
+    first, last = FIRST_LAST[args.photos if args.photos != "studio" else f"studio {args.split}"]
+    args.first = first if args.first is None else args.first
+    args.last = last if args.last is None else args.last
     ids = range(args.first, args.last + 1, args.step)
     if args.photos == "thin":
         args.kinds = "thin"
         print(f"thin objects, seeds {args.first}-{args.last} step {args.step} ({len(ids)} photos); ours: {params}")
+    elif args.photos == "studio":
+        args.kinds = "studio"
+        print(
+            f"studio photos ({args.split} products), seeds {args.first}-{args.last} step {args.step} "
+            f"({len(ids)} photos); ours: {params}"
+        )
+        rendered = list(studio_products(ids, args.split))  # rendered once for every kind of coarse mask
     else:
         print(f"CCP ids {args.first:04d}-{args.last:04d} step {args.step} ({len(ids)} photos); ours: {params}")
     header = (
@@ -194,7 +291,9 @@ def main() -> None:
         for coarse_name in args.coarse.split(","):
             make = COARSE[coarse_name]
             if kind == "garments":
-                stats = garment_stats(ids, make, params)
+                stats = instance_stats(ccp_garments(ids), make, params, methods)
+            elif kind == "studio":
+                stats = instance_stats(rendered, make, params, methods)
             else:
                 stats = defaultdict(lambda: defaultdict(list))
                 for i in ids:

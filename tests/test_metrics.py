@@ -75,3 +75,22 @@ def test_shape_errors():
         iou(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="2-D"):
         boundary_accuracy(np.zeros(4), np.zeros(4))
+
+
+def test_a_crop_with_the_photo_shape_scores_as_the_whole_photo():
+    rng = np.random.default_rng(4)
+    shape = (1600, 2400)
+    margin = max(mba_radii(shape)) + round(0.0075 * np.hypot(*shape)) + 2
+    for box in ((slice(700, 900), slice(1000, 1400)), (slice(0, 300), slice(2200, 2400))):  # inside; at the edge
+        gt = np.zeros(shape, bool)
+        gt[box] = True
+        pred = np.roll(gt, (3, -5), axis=(0, 1)) ^ (rng.random(shape) < 0.01) & gt
+        rows, cols = np.nonzero(gt | pred)
+        crop = (
+            slice(max(rows.min() - margin, 0), rows.max() + 1 + margin),
+            slice(max(cols.min() - margin, 0), cols.max() + 1 + margin),
+        )
+        assert boundary_accuracy(pred[crop], gt[crop], shape=shape) == boundary_accuracy(pred, gt)
+        assert boundary_f(pred[crop], gt[crop], shape=shape) == boundary_f(pred, gt)
+        # Without the photo's shape the radii and tolerance follow the crop: other figures.
+        assert boundary_accuracy(pred[crop], gt[crop]) != boundary_accuracy(pred, gt)

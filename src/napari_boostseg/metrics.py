@@ -92,7 +92,7 @@ def mba_radii(shape: tuple[int, int], steps: int = 5) -> list[int]:
     return [1 + int((max_radius - 1) / steps * i) for i in range(steps)]
 
 
-def boundary_accuracy(pred: ArrayLike, gt: ArrayLike) -> float:
+def boundary_accuracy(pred: ArrayLike, gt: ArrayLike, *, shape: tuple[int, int] | None = None) -> float:
     """Mean boundary accuracy (mBA) of ``pred`` against ``gt``.
 
     For each of five radii (:func:`mba_radii`) the band is the morphological
@@ -103,10 +103,15 @@ def boundary_accuracy(pred: ArrayLike, gt: ArrayLike) -> float:
 
     A ground truth without any boundary (empty or full) scores 1.0 where the
     prediction equals it and 0.0 otherwise.
+
+    ``shape`` is the photo's (h, w) when ``pred`` and ``gt`` are a crop of it
+    (the radii follow the photo's size): a crop that holds both masks with
+    ``max(mba_radii(shape)) + 1`` pixels to spare, or reaching the photo's
+    edge, scores as the whole photo does, at a fraction of the cost.
     """
     pred, gt = _pair(pred, gt)
     accuracies = []
-    for radius in mba_radii(gt.shape):
+    for radius in mba_radii(gt.shape if shape is None else shape):
         kernel = ellipse_kernel(radius)
         band = ndi.binary_dilation(gt, kernel, border_value=0) & ~ndi.binary_erosion(
             gt, kernel, border_value=1
@@ -124,7 +129,9 @@ def _boundary(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndi.binary_erosion(mask, cross, border_value=1)
 
 
-def boundary_f(pred: ArrayLike, gt: ArrayLike, tolerance: float | None = None) -> float:
+def boundary_f(
+    pred: ArrayLike, gt: ArrayLike, tolerance: float | None = None, *, shape: tuple[int, int] | None = None
+) -> float:
     """DAVIS-style boundary F-measure.
 
     The boundary of a mask is the mask minus its erosion by a 3x3 cross.
@@ -138,10 +145,15 @@ def boundary_f(pred: ArrayLike, gt: ArrayLike, tolerance: float | None = None) -
         Predicted and true masks.
     tolerance : float, optional
         Distance in pixels. Default ``max(1, round(0.0075 * diagonal))``.
+    shape : (int, int), optional
+        The photo's (h, w) when ``pred`` and ``gt`` are a crop of it: the
+        default tolerance follows the photo's diagonal. A crop that holds both
+        masks with the tolerance and a pixel to spare, or reaching the photo's
+        edge, scores as the whole photo does.
     """
     pred, gt = _pair(pred, gt)
     if tolerance is None:
-        tolerance = max(1, round(0.0075 * float(np.hypot(*gt.shape))))
+        tolerance = max(1, round(0.0075 * float(np.hypot(*(gt.shape if shape is None else shape)))))
     pb, gb = _boundary(pred), _boundary(gt)
     n_p, n_g = np.count_nonzero(pb), np.count_nonzero(gb)
     if n_p == 0 and n_g == 0:
