@@ -117,3 +117,19 @@ def test_a_part_thinner_than_the_band_keeps_a_seed():
         assert seeded.all(), width
         # The seeds lie on the strap itself.
         assert not ((markers[80:160] == object_marker(1)) & ~mask[80:160]).any()
+
+
+def test_a_gap_between_two_objects_keeps_its_middle_line_as_background():
+    """Two garments a belt's width apart (1.6 cells): every pixel of the gap lies in
+    a band, yet its middle line stays sure background; a gap under a cell does not."""
+    for gap, seeded in ((8, True), (4, False)):
+        labels = np.zeros((400, 400), np.int32)
+        labels[40:180, 60:340] = 1  # cells of 5 x 10 px
+        labels[180 + gap : 320 + gap, 60:340] = 2
+        markers = band_geometry(labels, band=1.0, ridge=0.5).markers
+        middle = markers[180 : 180 + gap, 100:300]
+        assert (middle != UNDECIDED).any(axis=0).all() == seeded, gap
+        assert not np.isin(middle, (object_marker(1), object_marker(2))).any()
+        # A band of its own (an object moved by alignment) opens the gap as before.
+        moved = band_geometry(labels, band=1.0, ridge=0.5, bands={1: 1.0}).markers
+        assert (moved[180 : 180 + gap, 100:300] == UNDECIDED).all()

@@ -153,6 +153,7 @@ def _medial_ridge(signed: np.ndarray, depth: float, band: float, reach: int = 0)
 def _paint_object(
     crop, label_id, signed, by, bx, y0, y1, fy, x0, x1, fx, band,
     sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, oy, ox, pull,
+    gaps, first_id, first_d, cell, ridge,
 ):  # pragma: no cover - compiled
     """Sure pixels, band and closeness tent of one object, over its window at (oy, ox).
 
@@ -160,6 +161,14 @@ def _paint_object(
     ``by`` x ``bx`` pixels, read back bilinearly (``bilinear_taps``);
     ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside;
     the closeness tent is scaled by ``pull``.
+
+    ``first_id`` and ``first_d`` (empty: not wanted) record, for each
+    background pixel in a band, the first object whose band it lies in and
+    its distance in pixels (``cell`` pixels a cell), negative when nearer
+    than ``ridge`` cells. A background pixel in the bands of two objects,
+    as far from each (within a pixel) and at least ``ridge`` cells from
+    both, lies on the middle line of the gap between them and stays sure
+    background.
     """
     one = np.float32(1)
     bandf = np.float32(band)
@@ -188,6 +197,15 @@ def _paint_object(
                     kept[y, x] = True
                     near = False
                 sure = sure or ridge_in
+            if near and not inside and gaps:
+                p = d * cell if d >= ridge else -d * cell
+                other = first_id[y, x]
+                if other == 0:
+                    first_id[y, x] = label_id
+                    first_d[y, x] = p
+                elif other != label_id and p > 0 and first_d[y, x] > 0 and abs(p - first_d[y, x]) <= one:
+                    kept[y, x] = True
+                    near = False
             if sure:
                 markers[y, x] = label_id + 1
             if near:
@@ -238,8 +256,12 @@ def band_geometry(
         the middle line of such parts stays sure: pixels on the medial ridge
         of the object, or of the background between its parts, at least
         ``ridge`` cells from the coarse outline, or at any depth in a part or
-        gap thinner than ``2 * ridge`` for a cell along it. It must exceed the
-        coarse mask's typical error. 0 turns it off. Default
+        gap thinner than ``2 * ridge`` for a cell along it. The background
+        between two objects (a belt between a top and a skirt) keeps its
+        middle line too, where it lies at least ``ridge`` cells from both
+        and neither has a band of its own in ``bands`` (a moved outline is
+        only a guess, and the gap beside it may be the object). It must
+        exceed the coarse mask's typical error. 0 turns it off. Default
         ``RefineParams().ridge`` (0.5).
     bands : mapping of int to float, optional
         Half-widths for some object ids instead of ``band``, in cells: wider
@@ -268,7 +290,12 @@ def band_geometry(
     undecided = np.zeros(labels.shape, dtype=bool)
     kept = np.zeros(labels.shape, dtype=bool)
     default_band = band
-    for label_id, (sy, sx) in _object_boxes(labels, boxes):
+    listed = _object_boxes(labels, boxes)
+    # Gaps between two objects need the band's first owner of each pixel.
+    gaps = ridge > 0 and len(listed) > 1
+    first_id = np.zeros(labels.shape if gaps else (0, 0), np.int32)
+    first_d = np.zeros(labels.shape if gaps else (0, 0), np.float32)
+    for label_id, (sy, sx) in listed:
         band = bands.get(label_id, default_band)
         cell_y, cell_x = cell_size((sy, sx))
         # Work in the object's box grown by the band, plus one pixel so the
@@ -297,7 +324,9 @@ def band_geometry(
         _paint_object(
             crop, label_id, np.ascontiguousarray(signed, np.float32), *f, *taps, float(band),
             sure_in, sure_out, use_ridge, markers, closeness, undecided, kept, y1, x1,
-            np.float32(pulls.get(label_id, 1.0)),
+            np.float32(pulls.get(label_id, 1.0)), gaps and label_id not in bands, first_id, first_d,
+            np.float32(min(cell_y, cell_x)),
+            np.float32(ridge),
         )
     # Every pixel near an outline is undecided, on the object's side and on
     # the backdrop's; where objects touch, each opens its own side of the

@@ -119,9 +119,10 @@ class RefineParams:
         Default 0.5.
     ridge : float
         The middle line of parts thinner than the band (straps, shoes, a bag,
-        the gap between an arm and the body) stays sure, so the watershed
-        cannot give such a part away for want of a seed: pixels on the
-        medial ridge at least this many cells from the coarse outline. Must
+        the gap between an arm and the body, a belt between two garments)
+        stays sure, so the watershed cannot give such a part away for want of
+        a seed: pixels on the medial ridge at least this many cells from the
+        coarse outline (see :func:`napari_boostseg.markers.band_geometry`). Must
         exceed the typical error of the coarse outline. 0 turns it off.
         Default 0.5.
     align : float
