@@ -93,3 +93,14 @@ def test_boxes_after_large_moves_hold_the_moved_objects() -> None:
         guide, (move,) = align_objects(_photo(truth), labels, search=2.0)
         assert move.applied and move.growth >= 1.0  # a far move: shifted and grown
         assert _boxes_after_moves(guide, boxes, {1: 3.0}, 2.0) == object_boxes(guide)
+
+
+def test_a_grid_finer_than_the_pixels_is_not_moved() -> None:
+    """A box of 28 pixels or less has cells of a pixel or less: its outline is as
+    exact as the photo allows, and alignment leaves it where it is. A box of 40 px
+    with the same misplacement (a cell and a half) is moved."""
+    for radius, moved in ((13, False), (20, True)):
+        truth = _disc((120, 120), (60, 60), radius)
+        coarse = _disc((120, 120), (60, 62), radius)
+        _, moves = align_objects(_photo(truth), coarse.astype(np.int32))
+        assert [m.applied for m in moves] == ([True] if moved else []), radius

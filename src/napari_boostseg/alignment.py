@@ -71,6 +71,14 @@ SCALES = (-0.04, -0.02, 0.0, 0.02, 0.04)
 EDGE_KEEP = 0.75
 #: Blocks per cell side for the whole estimate.
 BLOCKS_PER_CELL = 4.0
+#: Objects whose cells are at most this many pixels on their longer side (a
+#: box of 28 pixels or less) are not moved: a cell is a pixel or less, so the
+#: coarse outline is as exact as the photo allows, and the colours of so few
+#: pixels mislead. On CCP training garments (every 16th photo of 0001-0800)
+#: the moves of such instances lowered IoU: from oracle-28 masks a top of 18
+#: px 1.00 -> 0.76, from jittered ones 5 instances -0.067 on average, from
+#: harsh ones -0.094.
+FINEST_CELL = 1.0
 
 
 def largest_move(search: float) -> float:
@@ -331,6 +339,8 @@ def align_objects(
         label_id = index + 1
         sy, sx = box
         cell_y, cell_x = cell_size((sy, sx))
+        if max(cell_y, cell_x) <= FINEST_CELL:
+            continue  # a grid finer than the pixels: its outline is as exact as the photo
         # Blocks as oblong as the cells, so the work follows the number of cells.
         fy = max(1, int(cell_y / BLOCKS_PER_CELL))
         fx = max(1, int(cell_x / BLOCKS_PER_CELL))
