@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from napari_boostseg import Refinement, RefineParams, refine, reflood
+from napari_boostseg import Refinement, RefineParams, refine, refine_with_report, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED
 from napari_boostseg.metrics import boundary_accuracy, iou
@@ -294,3 +294,46 @@ def test_a_good_mask_and_touching_objects_are_not_widened():
     coarse[beside] = 2
     _, reports = refine_with_report(image, coarse)
     assert not any(r.widened for r in reports)
+
+
+def test_a_belt_between_two_garments_stays_background():
+    """A dark belt lies across the narrow gap between a dark top and a skirt, touching
+    the top with no edge between them; every pixel of the gap lies in a band. The
+    gap's middle line is a background seed, so the top does not flood along the belt."""
+    rng = np.random.default_rng(0)
+    image = np.full((400, 400, 3), 210, np.uint8)
+    truth = np.zeros((400, 400), np.int32)
+    truth[40:180, 60:340] = 1  # cells of 5 x 10 px
+    truth[188:328, 60:340] = 2  # 8 px below: a gap of 1.6 cells
+    image[truth == 1] = (40, 40, 50)
+    image[truth == 2] = (150, 60, 60)
+    image[180:185, 60:340] = (40, 40, 50)  # the belt, the top's colour
+    image = np.clip(image + rng.normal(0, 3, image.shape), 0, 255).astype(np.uint8)
+    labels, objects = refine_with_report(image, truth)
+    assert [o.moved for o in objects] == [False, False]
+    assert iou(labels == 1, truth == 1) > 0.97
+    assert iou(labels == 2, truth == 2) > 0.97
+    assert np.count_nonzero(labels[181:188, 100:300]) < 0.1 * 7 * 200
+
+
+def test_a_small_object_does_not_flood_along_a_neighbours_wide_band():
+    """A tag of 18 x 20 px beside a shifted red object: alignment moves the red one
+    and gives it a 3-cell band, which holds a dark cord lying on the backdrop. The
+    tag floods along the cord in that band, far beyond its own, and then keeps
+    its coarse mask (a grid as fine as the pixels); what its flood reached
+    beyond its window goes back to the backdrop."""
+    rng = np.random.default_rng(0)
+    truth = np.zeros((300, 300), np.int32)
+    truth[50:250, 50:230] = 1
+    truth[140:160, 246:264] = 2
+    image = np.where(truth[..., None] > 0, [150, 40, 40], [200, 200, 200]).astype(np.float32)
+    image[truth == 2] = (40, 40, 60)
+    image[60:240, 236:246] = (40, 40, 60)  # the cord, the tag's colour, touching it
+    image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
+    coarse = np.zeros_like(truth)
+    coarse[60:260, 60:240] = 1  # 10 px off: 1.5 cells
+    coarse[truth == 2] = 2
+    labels, objects = refine_with_report(image, coarse)
+    assert [(o.moved, o.fallback) for o in objects] == [(True, ""), (False, "small")]
+    assert iou(labels == 1, truth == 1) > 0.99
+    np.testing.assert_array_equal(labels == 2, truth == 2)

@@ -308,6 +308,29 @@ def _passes(
     return kept >= params.min_core and not weak
 
 
+def _keep_within(out: np.ndarray, win: tuple[slice, slice], label_id: int, box: tuple[slice, slice]) -> None:
+    """Give back to the background the pixels of object ``label_id`` (over ``box``) outside ``win``.
+
+    A small object's flood can run on through a neighbour's wider band, far
+    beyond its own: what lies beyond its window (its widest band and a cell)
+    is not its own, and a fallback, which replaces the object in its window
+    only, would leave it behind.
+    """
+    if (
+        box[0].start >= win[0].start
+        and box[0].stop <= win[0].stop
+        and box[1].start >= win[1].start
+        and box[1].stop <= win[1].stop
+    ):
+        return
+    view = out[box]
+    stray = view == label_id
+    rows = slice(max(win[0].start - box[0].start, 0), max(win[0].stop - box[0].start, 0))
+    cols = slice(max(win[1].start - box[1].start, 0), max(win[1].stop - box[1].start, 0))
+    stray[rows, cols] = False
+    view[stray] = 0
+
+
 def _put(out: np.ndarray, win: tuple[slice, slice], label_id: int, mask: np.ndarray, coarse: np.ndarray) -> None:
     """Replace object ``label_id`` of ``out`` over ``win`` by ``mask``.
 
@@ -405,12 +428,15 @@ def _checked(
     failed: dict[int, tuple] = {}
     windows: dict[int, tuple] = {}  # objects refined in the first flood: (window, cells, coarse support)
     widest = _widest(params)
+    reached = object_boxes(out)
     for index, box in enumerate(_union(a, b) for a, b in zip(coarse_boxes, boxes)):
         if box is None or coarse_boxes[index] is None:
             continue
         label_id = index + 1
         y1, x1, y2, x2 = _grown(box, widest + 1, 2, shape)
         win = (slice(y1, y2), slice(x1, x2))
+        if index < len(reached) and reached[index] is not None:
+            _keep_within(out, win, label_id, reached[index])
         cells = cell_size(coarse_boxes[index])
         if label_id in moved:
             kept, support, coarse_support, moved_support = _measures(
