@@ -46,7 +46,10 @@ FALLBACKS = ("unmoved", "narrow", "small", "edge", "coarse")
 DOUBTFUL = ("unmoved", "narrow", "coarse")
 #: What each doubtful fallback did, in words for a person.
 FALLBACK_WORDS = {
-    "unmoved": "its refined outline failed a check; refined again without moving its coarse mask",
+    "unmoved": (
+        "its refined outline failed a check, or its move lay on weak edges; "
+        "refined again without moving its coarse mask"
+    ),
     "narrow": "its refined outlines failed a check; refined again in a narrower band",
     "coarse": "every refined outline failed a check; its coarse mask was kept",
 }
