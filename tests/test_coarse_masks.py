@@ -173,7 +173,8 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
     assert ("frame.png: 1 object; mask file frame.png; look at frame-1.png (its refined outline failed a "
-            "check; refined again without moving its coarse mask)") in capsys.readouterr().err
+            "check, or its move lay on weak edges; refined again without moving its coarse mask)"
+            ) in capsys.readouterr().err
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
     assert "look at frame-1.png (its refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
