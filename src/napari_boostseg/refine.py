@@ -620,8 +620,10 @@ def refine(
     that kept too little of its coarse mask's core, or whose outline lies
     on much weaker photo edges than the coarse one, falls back to a safer
     choice (the unmoved coarse mask in its band, a band half as wide, the
-    coarse mask); an unmoved coarse outline already on clear photo edges is
-    kept as it is, and an unmoved object touching no other whose refined
+    coarse mask); a move confirmed only on weak edges gives way to the
+    unmoved band's result where that lies on edges as strong; an unmoved
+    coarse outline already on clear photo edges is kept as it is, and an
+    unmoved object touching no other whose refined
     outline lies on no clear edge is tried again in a wider band
     (``wide_band``), kept where that finds clearly stronger edges.
     :func:`refine_with_report` and the ``objects`` of a :class:`Refinement`
