@@ -162,10 +162,10 @@ def _paint_object(
     ``sure_in`` and ``sure_out`` are its ridge blocks inside and outside;
     the closeness tent is scaled by ``pull``.
 
-    ``first_id`` and ``first_d`` (empty: not wanted) record, for each
-    background pixel in a band, the first object whose band it lies in and
-    its distance in pixels (``cell`` pixels a cell), negative when nearer
-    than ``ridge`` cells. A background pixel in the bands of two objects,
+    With ``gaps``, ``first_id`` and ``first_d`` record, for each background
+    pixel in a band, the first object whose band it lies in and its distance
+    in pixels (``cell`` pixels a cell), negative when nearer than ``ridge``
+    cells. A background pixel in the bands of two objects,
     as far from each (within a pixel) and at least ``ridge`` cells from
     both, lies on the middle line of the gap between them and stays sure
     background.
