@@ -50,7 +50,9 @@ import numpy as np
 from napari_boostseg import RefineParams
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.markers import BACKGROUND, UNDECIDED, band_geometry
-from napari_boostseg.metrics import boundary_accuracy, boundary_f, intersection_union, mba_radii
+from napari_boostseg.metrics import boundary_accuracy, boundary_f, boundary_tolerance, intersection_union, mba_radii
+from napari_boostseg.objects import object_boxes
+from napari_boostseg.params import GRID_CELLS
 from napari_boostseg.refine import refine_with_report
 from napari_boostseg.synthetic.thin_objects import thin_object_photo
 
@@ -75,19 +77,21 @@ def score(stats: dict, pred: np.ndarray, truth: np.ndarray) -> None:
     stats["iou"].append(inter / union if union else 1.0)
     stats["inter"].append(inter)
     stats["union"].append(union)
-    crop = _around(pred | truth, max(mba_radii(truth.shape)) + round(0.0075 * np.hypot(*truth.shape)) + 2)
+    margin = max(mba_radii(truth.shape)) + boundary_tolerance(truth.shape) + 2
+    crop = _around(pred | truth, margin, margin)
     stats["mba"].append(boundary_accuracy(pred[crop], truth[crop], shape=truth.shape))
     stats["bf"].append(boundary_f(pred[crop], truth[crop], shape=truth.shape))
 
 
-def _around(mask: np.ndarray, margin: int) -> tuple[slice, slice]:
-    """The box around ``mask`` grown by ``margin`` pixels, clipped to the photo (all of it when empty)."""
+def _around(mask: np.ndarray, grow_y: int, grow_x: int) -> tuple[slice, slice]:
+    """The box around ``mask`` grown by ``grow_y`` and ``grow_x`` pixels, clipped to the photo
+    (all of it when ``mask`` is empty)."""
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if not rows.size:
         return (slice(None), slice(None))
     return (
-        slice(max(rows[0] - margin, 0), rows[-1] + 1 + margin),
-        slice(max(cols[0] - margin, 0), cols[-1] + 1 + margin),
+        slice(max(rows[0] - grow_y, 0), rows[-1] + 1 + grow_y),
+        slice(max(cols[0] - grow_x, 0), cols[-1] + 1 + grow_x),
     )
 
 
@@ -178,15 +182,13 @@ def grabcut_around(image: np.ndarray, coarse: np.ndarray, band: float) -> np.nda
     """:func:`grabcut` of one instance on the crop around its band (two bands and
     10 pixels beyond its box): its colour models are those of its surroundings,
     as a tool cutting out one object of a large photo would have them."""
-    rows, cols = np.flatnonzero(coarse.any(axis=1)), np.flatnonzero(coarse.any(axis=0))
-    if not rows.size:
+    boxes = object_boxes(coarse.astype(np.int32))
+    if not boxes:
         return coarse
-    grow_y = int(2 * band * (rows[-1] + 1 - rows[0]) / 28) + 10
-    grow_x = int(2 * band * (cols[-1] + 1 - cols[0]) / 28) + 10
-    crop = (
-        slice(max(rows[0] - grow_y, 0), rows[-1] + 1 + grow_y),
-        slice(max(cols[0] - grow_x, 0), cols[-1] + 1 + grow_x),
-    )
+    sy, sx = boxes[0]
+    grow_y = int(2 * band * (sy.stop - sy.start) / GRID_CELLS) + 10
+    grow_x = int(2 * band * (sx.stop - sx.start) / GRID_CELLS) + 10
+    crop = _around(coarse, grow_y, grow_x)
     out = np.zeros_like(coarse)
     out[crop] = grabcut(image[crop], coarse[crop], band)
     return out

@@ -23,6 +23,7 @@ __all__ = [
     "intersection_union",
     "boundary_accuracy",
     "boundary_f",
+    "boundary_tolerance",
     "ellipse_kernel",
     "mba_radii",
 ]
@@ -129,6 +130,11 @@ def _boundary(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndi.binary_erosion(mask, cross, border_value=1)
 
 
+def boundary_tolerance(shape: tuple[int, int]) -> int:
+    """Default distance (pixels) of :func:`boundary_f` for a photo of ``shape`` (h, w): 0.75 % of its diagonal."""
+    return max(1, round(0.0075 * float(np.hypot(*shape))))
+
+
 def boundary_f(
     pred: ArrayLike, gt: ArrayLike, tolerance: float | None = None, *, shape: tuple[int, int] | None = None
 ) -> float:
@@ -153,7 +159,7 @@ def boundary_f(
     """
     pred, gt = _pair(pred, gt)
     if tolerance is None:
-        tolerance = max(1, round(0.0075 * float(np.hypot(*(gt.shape if shape is None else shape)))))
+        tolerance = boundary_tolerance(gt.shape if shape is None else shape)
     pb, gb = _boundary(pred), _boundary(gt)
     n_p, n_g = np.count_nonzero(pb), np.count_nonzero(gb)
     if n_p == 0 and n_g == 0:

@@ -427,6 +427,26 @@ def _widen(image, coarse, guide, boxes, moved, sigma, params: RefineParams, out,
             reports[k] = ObjectReport(k, False, "", kept, support, widened=True)
 
 
+def _unmoved_tries(image, coarse, coarse_boxes, tries: dict, sigma, params: RefineParams, band: float) -> list:
+    """Refine the objects of ``tries`` (id -> (window, cells)) again from their unmoved coarse masks.
+
+    They flood together, in a band ``band`` cells wide. Returns, per object,
+    ``(id, window, mask over the window, core kept, outline support, passes
+    the checks)``.
+    """
+    again = np.zeros(coarse.shape, np.int32)
+    again_boxes: list = [None] * len(coarse_boxes)
+    for k, (win, _) in tries.items():
+        again[win][coarse[win] == k] = k
+        again_boxes[k - 1] = coarse_boxes[k - 1]
+    flooded = _refined_labels(image, again, again_boxes, {}, sigma, params, band=band)
+    out = []
+    for k, (win, cells) in tries.items():
+        kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
+        out.append((k, win, flooded.labels[win] == k, kept, support, _passes(kept, support, coarse_support, params)))
+    return out
+
+
 def _weigh_doubtful_moves(image, coarse, coarse_boxes, sigma, params: RefineParams, out, reports, windows) -> None:
     """Refine each kept move on weak edges (under :data:`DOUBTED_MOVE`) again unmoved; keep the stronger.
 
@@ -435,23 +455,18 @@ def _weigh_doubtful_moves(image, coarse, coarse_boxes, sigma, params: RefinePara
     least as strong: colours that mislead alignment (white print on white
     paper) move an accurate mask onto texture edges only as strong as its own.
     """
-    doubtful = [
-        k for k, r in reports.items() if r.moved and not r.fallback and k in windows and r.support < DOUBTED_MOVE
-    ]
+    doubtful = {
+        k: windows[k][:2]
+        for k, r in reports.items()
+        if r.moved and not r.fallback and k in windows and r.support < DOUBTED_MOVE
+    }
     if not doubtful:
         return
-    again = np.zeros(coarse.shape, np.int32)
-    again_boxes: list = [None] * len(coarse_boxes)
-    for k in doubtful:
-        win = windows[k][0]
-        again[win][coarse[win] == k] = k
-        again_boxes[k - 1] = coarse_boxes[k - 1]
-    flooded = _refined_labels(image, again, again_boxes, {}, sigma, params)
-    for k in doubtful:
-        win, cells, _ = windows[k]
-        kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
-        if _passes(kept, support, coarse_support, params) and support >= reports[k].support:
-            _put(out, win, k, flooded.labels[win] == k, coarse)
+    for k, win, mask, kept, support, passes in _unmoved_tries(
+        image, coarse, coarse_boxes, doubtful, sigma, params, params.band
+    ):
+        if passes and support >= reports[k].support:
+            _put(out, win, k, mask, coarse)
             reports[k] = ObjectReport(k, False, "unmoved", kept, support)
 
 
@@ -519,21 +534,14 @@ def _checked(
         _widen(image, coarse, guide, boxes, moved, sigma, params, out, reports, windows)
     _weigh_doubtful_moves(image, coarse, coarse_boxes, sigma, params, out, reports, windows)
     for stage, band in (("unmoved", params.band), ("narrow", params.band / 2)):
-        ids = [k for k in failed if stage != "unmoved" or k in moved]
-        if not ids:
+        tries = {k: failed[k] for k in failed if stage != "unmoved" or k in moved}
+        if not tries:
             continue
-        guide = np.zeros(shape, np.int32)
-        stage_boxes: list = [None] * len(coarse_boxes)
-        for k in ids:
-            win, _ = failed[k]
-            guide[win][coarse[win] == k] = k
-            stage_boxes[k - 1] = coarse_boxes[k - 1]
-        flooded = _refined_labels(image, guide, stage_boxes, {}, sigma, params, band=band)
-        for k in ids:
-            win, cells = failed[k]
-            kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
-            if _passes(kept, support, coarse_support, params):
-                _put(out, win, k, flooded.labels[win] == k, coarse)
+        for k, win, mask, kept, support, passes in _unmoved_tries(
+            image, coarse, coarse_boxes, tries, sigma, params, band
+        ):
+            if passes:
+                _put(out, win, k, mask, coarse)
                 reports[k] = ObjectReport(k, False, stage, kept, support)
                 del failed[k]
     for k, (win, _) in failed.items():
