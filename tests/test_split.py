@@ -455,3 +455,56 @@ def test_split_by_detections_keeps_other_regions_and_checks_shapes():
         split_by_detections(labels, image, masks, scores[:1], ["top"])
     with pytest.raises(ValueError, match="differ in size"):
         split_by_detections(labels, image[:100], masks, scores, ["top", "bag"])
+
+
+@pytest.mark.parametrize(("name", "score", "objects"), [("top", 0.45, 2), ("top", 0.3, 1), ("person", 0.45, 1)])
+def test_a_colour_cut_that_the_detections_confirm_splits_a_region_they_left_whole(name, score, objects):
+    """Two shirts of different colours, sleeve on sleeve: a sure detection covers most of
+    the region (the first shirt and a sleeve of the second), an unsure one (``min_score``
+    or more) the second shirt. The detections alone keep the region whole; the colour cut between the
+    shirts, each of its parts seen by a detection, splits it. A detection under
+    ``min_score`` confirms nothing, and a sure person over much of the region keeps
+    it whole (a person's garments differ in colour and meet at notches too)."""
+    from napari_boostseg.metrics import match_instances
+
+    image, rng = _photo()
+    a = _shirt(image.shape[:2], 30, 20, 180)
+    b = _shirt(image.shape[:2], 40, 190, 170) & ~a
+    _paint(image, a, (0.15, 0.25, 0.55), rng)
+    _paint(image, b, (0.75, 0.2, 0.15), rng)
+    region = a | b
+    seen_whole = region.copy()
+    seen_whole[:, 250:] = False  # the first shirt and a sleeve of the second: the model's mistake
+    assert seen_whole.sum() >= 0.6 * region.sum()  # a sure detection of most of the region
+    masks = np.stack([seen_whole, b])
+    out = split_by_detections(
+        region.astype(np.int32), image, masks, np.array([0.9, score], np.float32), [name, "top"]
+    )
+    assert int(out.max()) == objects
+    if objects == 2:
+        truth = a.astype(np.int32) + 2 * b
+        assert min(iou for iou, _ in match_instances(out, truth)) > 0.97
+
+
+def test_a_colour_cut_also_splits_a_part_that_holds_two_products():
+    """Three shirts in a row, sleeve on sleeve. The model sees the first alone and the
+    other two as one (its detection covers the second and half the third); two more
+    detections, lower and overlapping it, see the second and the third apart. The
+    detections split the region in two; the colour cut, confirmed by those two, splits
+    the second part too."""
+    from napari_boostseg.metrics import match_instances
+
+    image, rng = _photo((240, 540))
+    a = _shirt(image.shape[:2], 30, 10, 180)
+    b = _shirt(image.shape[:2], 40, 180, 170) & ~a
+    c = _shirt(image.shape[:2], 30, 340, 180) & ~(a | b)
+    for shirt, colour in ((a, (0.15, 0.25, 0.55)), (b, (0.75, 0.2, 0.15)), (c, (0.2, 0.55, 0.25))):
+        _paint(image, shirt, colour, rng)
+    two = b | (c & (np.arange(540) < 430))  # the second shirt and half the third
+    masks = np.stack([a, two, b, c])
+    out = split_by_detections(
+        (a | b | c).astype(np.int32), image, masks, np.array([0.9, 0.8, 0.45, 0.6], np.float32), ["top"] * 4
+    )
+    assert int(out.max()) == 3
+    truth = a.astype(np.int32) + 2 * b + 3 * c
+    assert min(iou for iou, _ in match_instances(out, truth)) > 0.97

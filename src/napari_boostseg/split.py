@@ -294,6 +294,20 @@ def _keep(cut: Cut | None, region: np.ndarray, params: SplitParams) -> bool:
     return notch >= params.min_notch and overlap <= params.max_hull_overlap
 
 
+def _colour_parts(lab: np.ndarray, gradient: np.ndarray, region: np.ndarray, params: SplitParams) -> list[np.ndarray]:
+    """``region`` cut by :func:`best_cut` again and again while :func:`_keep` keeps the cut."""
+    parts: list[np.ndarray] = []
+    todo = [region]
+    while todo:
+        piece = todo.pop()
+        found = best_cut(lab, gradient, piece, params) if len(parts) + len(todo) + 1 < params.max_parts else None
+        if _keep(found, piece, params):
+            todo += [found.part, piece & ~found.part]
+        else:
+            parts.append(piece)
+    return parts
+
+
 def split_touching(labels: np.ndarray, image: np.ndarray, params: SplitParams | None = None) -> np.ndarray:
     """Labels with each region of several touching products split into one per product.
 
@@ -324,20 +338,8 @@ def split_touching(labels: np.ndarray, image: np.ndarray, params: SplitParams | 
         if box is None:
             continue
         box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)
-        todo = [labels[box] == k]
         lab = _lab(image[box])
-        gradient = _gradient(lab)
-        parts = []
-        while todo:
-            region = todo.pop()
-            found = None
-            if len(parts) + len(todo) + 1 < params.max_parts:
-                found = best_cut(lab, gradient, region, params)
-            if _keep(found, region, params):
-                todo += [found.part, region & ~found.part]
-            else:
-                parts.append(region)
-        pieces += [(box, p) for p in parts]
+        pieces += [(box, p) for p in _colour_parts(lab, _gradient(lab), labels[box] == k, params)]
     sizes = [int(p.sum()) for _, p in pieces]
     for new, at in enumerate(np.argsort(sizes, kind="stable")[::-1], start=1):
         box, part = pieces[at]
@@ -419,6 +421,18 @@ class DetectionSplitParams:
         notches of their outline at least ``min_notch`` deep and their convex
         hulls overlap by at most ``max_hull_overlap``. Defaults 0.2, 0.2 (as
         in :class:`SplitParams`).
+    confirm_iou : float
+        A product that the detections leave whole (none sees its parts apart,
+        or the parts were joined as alike) is cut by colour as
+        :func:`split_touching` cuts (:class:`SplitParams`), and the cut is
+        kept where each of its parts is seen by a detection of ``min_score``
+        or more, any class, with at least this IoU and ``min_inside`` of its
+        pixels in that part, one of them sure
+        (``sure_score``): the colour cut and the
+        model agree that two products lie there. Not where a detection
+        covers ``unsure_whole_cover`` of the product (the model sees it
+        whole), nor where a sure "person" covers ``person_cover`` of it (a
+        person's garments differ in colour). Default 0.5.
     working_size : int
         Long side, in pixels, of the reduced copy the parts are flooded on.
         Default 600.
@@ -505,6 +519,7 @@ class DetectionSplitParams:
     one_product_contact: float = 2.2
     min_notch: float = 0.2
     max_hull_overlap: float = 0.2
+    confirm_iou: float = 0.5
     working_size: int = 600
 
 
@@ -634,6 +649,60 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, params: DetectionSplitParam
     return rank[parts]
 
 
+def _sees(mask: np.ndarray, part: np.ndarray, params: DetectionSplitParams) -> bool:
+    """Whether a detection sees ``part``: IoU ``confirm_iou`` or more, ``min_inside`` of its pixels in it."""
+    inside = np.count_nonzero(mask & part)
+    union = np.count_nonzero(mask | part)
+    return inside >= params.confirm_iou * union and inside >= params.min_inside * np.count_nonzero(mask)
+
+
+def _could_be_confirmed(region: np.ndarray, detections: list[tuple[np.ndarray, float, bool]], params) -> bool:
+    """Whether the detections could confirm a colour cut of ``region`` (see :func:`_confirmed_colour_cut`).
+
+    Not where one detection covers nearly all of it (``unsure_whole_cover``:
+    the model sees it whole) or a sure person much of it (``person_cover``: a
+    person's garments differ in colour and meet at notches), nor without two
+    detections that each could lie mostly in a part of their own
+    (``min_inside``), one of them sure.
+    """
+    area = np.count_nonzero(region)
+    over = [(mask & region, score, person) for mask, score, person in detections]
+    over = [(mask, score, person, np.count_nonzero(mask)) for mask, score, person in over if mask.any()]
+    if any(
+        size >= params.unsure_whole_cover * area
+        or (person and score >= params.sure_score and size >= params.person_cover * area)
+        for _, score, person, size in over
+    ):
+        return False
+    return any(
+        a[1] >= params.sure_score and np.count_nonzero(a[0] & b[0]) <= (1 - params.min_inside) * (a[3] + b[3])
+        for a in over
+        for b in over
+        if a is not b
+    )
+
+
+def _confirmed_colour_cut(
+    region: np.ndarray,
+    lab: np.ndarray,
+    gradient: np.ndarray,
+    detections: list[tuple[np.ndarray, float, bool]],
+    params: DetectionSplitParams,
+) -> list[np.ndarray]:
+    """``region`` cut by colour (as :func:`split_touching` cuts) where the detections confirm the cut.
+
+    ``detections`` are (mask, score, is a person) on the grid of ``region``.
+    Each part must be seen by a detection (IoU ``confirm_iou`` or more, and
+    ``min_inside`` of its pixels in the part), one part by a sure one;
+    otherwise, or when the colour cut finds no split, ``[region]``.
+    """
+    parts = _colour_parts(lab, gradient, region, SplitParams())
+    seen_by = [[score for mask, score, _ in detections if _sees(mask, part, params)] for part in parts]
+    if len(parts) < 2 or not all(seen_by) or max(max(scores) for scores in seen_by) < params.sure_score:
+        return [region]
+    return sorted(parts, key=lambda part: -int(part.sum()))
+
+
 def split_by_detections(
     labels: np.ndarray,
     image: np.ndarray,
@@ -650,7 +719,10 @@ def split_by_detections(
     gradient inside the region, so the parts meet at the photo's edge
     between the products, not at the detections' coarse outlines. The split
     is kept only when the parts differ in colour, and a region that a
-    "person" detection covers stays whole.
+    "person" detection covers stays whole. A product that the detections
+    leave whole (one detection over two products, or two products joined as
+    alike) is then cut by colour as :func:`split_touching` cuts, where
+    detections confirm each part (``confirm_iou``).
 
     Parameters
     ----------
@@ -712,22 +784,40 @@ def split_by_detections(
         def in_lab() -> np.ndarray:  # the box in CIELAB, made when first needed
             return _lab(block_mean(np.ascontiguousarray(image_to_float(np.asarray(image)[box])), f))
 
+        @functools.cache
+        def in_gradient() -> np.ndarray:
+            return _gradient(in_lab())
+
         def colours(mask: np.ndarray) -> np.ndarray:
             return _colour_histogram(in_lab()[mask[np.ix_(rows, cols)]])
 
         kept = _products_in(region, masks[(slice(None), *box)], scores, class_names, params, colours)
-        if not kept:
-            continue
-        # Seeds: the pixels of one detection only; the rest is flooded.
-        owners = np.sum(kept, axis=0)
-        seeds = np.zeros(region.shape, np.int32)
-        for i, part in enumerate(kept, start=1):
-            seeds[part & (owners == 1)] = i
         small_region = block_mean(region.astype(np.float32), f) >= 0.5
-        small_seeds = seeds[np.ix_(rows, cols)] * small_region
-        lab = in_lab()
-        parts = watershed(_gradient(lab), small_seeds, mask=small_region)
-        parts = _merge_alike(parts, lab, params)
+        # The detections that may confirm a colour cut, on the working grid.
+        candidates = [
+            (masks[k][box][np.ix_(rows, cols)] & small_region, float(scores[k]), class_names[k] == "person")
+            for k in np.flatnonzero(scores >= params.min_score)
+        ]
+        parts = small_region.astype(np.int32)
+        if kept:
+            # Seeds: the pixels of one detection only; the rest is flooded.
+            owners = np.sum(kept, axis=0)
+            seeds = np.zeros(region.shape, np.int32)
+            for i, part in enumerate(kept, start=1):
+                seeds[part & (owners == 1)] = i
+            parts = watershed(in_gradient(), seeds[np.ix_(rows, cols)] * small_region, mask=small_region)
+            parts = _merge_alike(parts, in_lab(), params)
+        # Each product the detections left whole, cut by colour where they confirm the cut.
+        pieces = []
+        for i in range(1, int(parts.max()) + 1):
+            part = parts == i
+            if _could_be_confirmed(part, candidates, params):
+                pieces += _confirmed_colour_cut(part, in_lab(), in_gradient(), candidates, params)
+            else:
+                pieces.append(part)
+        parts = np.zeros(parts.shape, np.int32)
+        for i, piece in enumerate(pieces, start=1):
+            parts[piece] = i
         if parts.max() < 2:
             continue
         # Back to the photo's pixels: each pixel of the region takes the part
