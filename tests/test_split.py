@@ -182,19 +182,47 @@ def test_detections_split_a_region_cut_by_the_frame_at_any_height(height):
     assert min(score for score, _ in match_instances(out, truth)) > 0.97
 
 
-@pytest.mark.parametrize("shade", [1.0, 0.82])
-def test_detections_on_the_halves_of_one_product_do_not_split_it(shade):
-    """One blue jacket seen by its upper and its lower half: the halves share a long border,
-    of one colour, or the lower one in shade (about 11 CIELAB units darker)."""
+def _jacket_halves(shade: float, sharp: bool, contact_shadow: bool = False, params=None) -> int:
+    """Objects found in a blue region seen by two detections, its upper and its lower half."""
+    rng = np.random.default_rng(0)
     image = np.full((300, 500, 3), 0.93, np.float32)
     jacket = np.zeros((300, 500), bool)
     jacket[60:240, 60:440] = True
-    image[jacket] = (0.1, 0.2, 0.6)
-    image[150:240, 60:440] *= shade
+    _paint(image, jacket, (0.1, 0.2, 0.6), rng)
+    if sharp:  # the lower half darker from row 150 on
+        fall = (np.arange(300) >= 150).astype(np.float32)
+    else:  # light falling off over 30 rows around row 150, as across a fold
+        fall = np.clip((np.arange(300) - 135) / 30, 0, 1).astype(np.float32)
+    image *= (1 - (1 - shade) * fall[:, None] * jacket)[..., None]
+    if contact_shadow:  # the upper product lies over the lower one and shades it
+        image[150:154, 60:440] *= 0.35
     masks = np.zeros((2, 300, 500), bool)
     masks[0, 66:145, 66:434], masks[1, 155:234, 66:434] = True, True
-    out = split_by_detections(jacket.astype(np.int32), image, masks, np.array([0.8, 0.6]), ["outerwear", "top"])
-    assert int(out.max()) == 1
+    out = split_by_detections(
+        jacket.astype(np.int32), image, masks, np.array([0.8, 0.6]), ["outerwear", "top"], params
+    )
+    return int(out.max())
+
+
+@pytest.mark.parametrize("shade", [1.0, 0.82])
+def test_detections_on_the_halves_of_one_product_do_not_split_it(shade):
+    """One blue jacket seen by its upper and its lower half: the halves share a long border,
+    of one colour, or the lower one in shade (about 11 CIELAB units darker, the light
+    falling off across a fold)."""
+    assert _jacket_halves(shade, sharp=False) == 1
+
+
+@pytest.mark.parametrize("contact_shadow", [False, True])
+def test_two_products_of_one_colour_with_a_strong_edge_between_them_stay_two(contact_shadow):
+    """The same blue region, but its halves meet at a sharp edge, many times as strong as
+    the fabric's texture (``apart_edge``): one product laid over another of its colour,
+    which it shades, and at times a thin contact shadow along the edge. Two objects;
+    with ``apart_edge`` out of reach the halves are joined as one product's."""
+    from napari_boostseg.split import DetectionSplitParams
+
+    assert _jacket_halves(0.82, sharp=True, contact_shadow=contact_shadow) == 2
+    no_edge_rule = DetectionSplitParams(apart_edge=1e9)
+    assert _jacket_halves(0.82, sharp=True, contact_shadow=contact_shadow, params=no_edge_rule) == 1
 
 
 def test_two_products_of_one_colour_that_meet_briefly_stay_apart():
