@@ -635,10 +635,11 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
     sums = np.stack(
         [np.bincount(index, weights=lab[..., k].ravel(), minlength=n + 1)[1:] for k in range(lab.shape[2])], 1
     )
-    border = {(int(i), int(j)): float(m) for i, j, m in zip(*_links(parts))}
-    # The colour gradient summed along each border; a border whose mean is above
-    # ``strong`` lies on an edge between two products.
-    edge = {(int(i), int(j)): float(e) for i, j, e in zip(*_links(parts, gradient))}
+    # Each border's length and the colour gradient summed along it; a border whose
+    # mean gradient is above ``strong`` lies on an edge between two products.
+    first, second, length = _links(parts)
+    edge = _links(parts, gradient)[2]  # the same pairs, in the same order
+    border = {(int(i), int(j)): (float(m), float(e)) for i, j, m, e in zip(first, second, length, edge)}
     strong = params.apart_edge * max(float(np.median(gradient[parts > 0])), _LEAST_GRADIENT)
     owner = np.arange(n)
 
@@ -651,12 +652,12 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
 
     while True:
         alike = []
-        for (i, j), m in border.items():
+        for (i, j), (m, e) in border.items():
             colour = float(np.linalg.norm(sums[i] / size[i] - sums[j] / size[j]))
             contact = m / np.sqrt(min(size[i], size[j]))
             long_border = contact >= params.short_contact
             barely_apart = colour < params.same_colour and contact >= params.least_contact
-            alike_apart = edge[(i, j)] > strong * m
+            alike_apart = e > strong * m
             # The shape is measured only where the colours alone do not join them.
             if (colour < params.min_colour and (long_border or barely_apart) and not alike_apart) or (
                 contact >= params.one_product_contact and not side_by_side(i, j)
@@ -669,15 +670,13 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
         size[i] += size[j]
         size[j] = 0
         owner[owner == j] = i
-        joined: dict[tuple[int, int], float] = {}
-        joined_edge: dict[tuple[int, int], float] = {}
-        for (x, y), m in border.items():
-            e = edge[(x, y)]
+        joined: dict[tuple[int, int], tuple[float, float]] = {}
+        for (x, y), (m, e) in border.items():
             x, y = sorted((i if x == j else x, i if y == j else y))
             if x != y:
-                joined[(x, y)] = joined.get((x, y), 0.0) + m
-                joined_edge[(x, y)] = joined_edge.get((x, y), 0.0) + e
-        border, edge = joined, joined_edge
+                total_m, total_e = joined.get((x, y), (0.0, 0.0))
+                joined[(x, y)] = (total_m + m, total_e + e)
+        border = joined
     rank = np.zeros(n + 1, np.int32)
     rank[1:] = np.searchsorted(np.flatnonzero(size > 0), owner) + 1
     return rank[parts]
