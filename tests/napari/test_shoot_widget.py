@@ -224,3 +224,25 @@ def test_a_new_photo_of_touching_products_is_split(make_napari_viewer, qtbot, tm
         widget.find.value = find
         enabled[find] = widget.split_touching.enabled
     assert enabled == {"model": False, "none": False, "backdrop": True, "auto": True}
+
+
+def test_a_photo_that_cannot_be_read_says_so_and_can_be_skipped(make_napari_viewer, qtbot, shoot_folders, shown):
+    photos, out, review = shoot_folders
+    (photos / "aaa_broken.jpg").write_bytes(b"")  # first in the list, and new
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    qtbot.waitUntil(lambda: bool(shown["error"]), timeout=WAIT_MS)
+    assert widget.current == 0 and widget.shoot.names[0] == "aaa_broken"
+    message = shown["error"][-1]
+    assert message.startswith("Cannot open aaa_broken:") and "the file is empty" in message, message
+    assert "Skip it" in message and widget.status.value == message
+    assert not widget.accept_button.enabled and widget.skip_button.enabled
+    assert not [layer for layer in viewer.layers if layer.name.startswith("aaa_broken")]
+    widget.skip()
+    assert widget.shoot.status("aaa_broken") == "skipped"
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    assert widget.current == 1 and widget.accept_button.enabled
+    qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)

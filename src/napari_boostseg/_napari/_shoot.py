@@ -353,7 +353,12 @@ class ShootWidget(Container):
     def _failed(self, index: int, exc: BaseException) -> None:
         if index == self._wanted and not self._closed:
             self.progress.visible = False
-            _report_error(self.status, f"Cannot open {self.shoot.names[index]}: {exc}")
+            self.accept_button.enabled = False  # nothing of it to accept
+            _report_error(
+                self.status,
+                f"Cannot open {self.shoot.names[index]}: {str(exc).rstrip('.')}. Skip it, or replace the file "
+                "and open the shoot again.",
+            )
 
     def _on_screen(self) -> bool:
         name = self.shoot.names[self.current]
