@@ -154,6 +154,45 @@ def test_train_is_wired(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--init-weights", "x.h5"]) == 2
     assert "--init-weights" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_train_starts_from_the_bundled_model_by_default(tmp_path):
+    from napari_boostseg.cli import build_parser, train_setup
+    from napari_boostseg.models import default_weights
+    from napari_boostseg.mrcnn import MaskRCNNConfig
+
+    parse = build_parser().parse_args
+    args = parse(["train", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert (args.layers, args.optimizer, args.learning_rate, args.epochs, args.steps_per_epoch) == (
+        "heads", "adam", 1e-4, 3, 20
+    )
+    config, weights = train_setup(args)
+    assert weights == default_weights()
+    assert config == MaskRCNNConfig.from_json(default_weights().with_suffix(".json"))
+    assert config.name == "garments"
+    config, weights = train_setup(parse(["train", str(tmp_path), "--out", "o", "--from-scratch"]))
+    assert weights is None and config == MaskRCNNConfig()
+    lonely = tmp_path / "lonely.h5"
+    lonely.write_bytes(b"")
+    with pytest.raises(ValueError, match="no config beside it"):
+        train_setup(parse(["train", str(tmp_path), "--out", "o", "--init-weights", str(lonely)]))
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--learning-rate", "-1"], "must be > 0"),
+        (["--layers", "foo"], "heads"),
+        (["--from-scratch", "--init-weights", "x.h5"], "not allowed with"),
+    ],
+)
+def test_train_refuses_bad_options_before_any_work(tmp_path, capsys, extra, words):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", str(tmp_path), "--out", str(tmp_path / "o"), *extra])
+    assert stop.value.code == 2
+    assert words in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def _check_demo_outputs(out, names):

@@ -201,40 +201,106 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+#: Layers ``train`` can train, from the fewest to all.
+TRAIN_LAYERS = ("heads", "5+", "4+", "3+", "all")
+
+
 def _add_train(sub) -> None:
     p = sub.add_parser(
         "train",
-        help="train the Mask R-CNN on photos and label images",
+        help="fine-tune the Mask R-CNN on photos and label images",
         description=(
-            "Train the Mask R-CNN on DATA_DIR (photos and instance label images, "
-            "laid out as napari_boostseg.mrcnn.dataset describes; label images as "
-            "'segment' writes them). Checkpoints and a loss log go to a run folder "
-            "inside --out."
+            "Fine-tune the Mask R-CNN on DATA_DIR (photos and instance label images, "
+            "laid out as napari_boostseg.mrcnn.dataset describes; the review folder of "
+            "the Shoot review widget is one). It starts from the bundled garment model "
+            "and its config unless --init-weights or --from-scratch says otherwise, and "
+            "trains as the Train widget does by default (heads, Adam at 0.0001, 3 epochs "
+            "of 20 steps). Checkpoints and a loss log go to a run folder inside --out."
         ),
     )
-    p.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+    p.add_argument(
+        "data_dir", type=Path, metavar="DATA_DIR",
+        help="folder with images/ and labels/ (label images as 'segment' writes them)",
+    )
     p.add_argument("--out", "-o", required=True, type=Path, metavar="DIR", help="folder for the run folder")
     p.add_argument(
-        "--config", type=Path, metavar="JSON", help="Mask R-CNN config (default: MaskRCNNConfig defaults)"
+        "--config", type=Path, metavar="JSON",
+        help="Mask R-CNN config (default: the one beside the starting weights; with --from-scratch, "
+        "the MaskRCNNConfig defaults)",
+    )
+    p.add_argument("--epochs", type=_positive_int, default=3, help="train up to this epoch number (default 3)")
+    p.add_argument(
+        "--steps-per-epoch", type=_positive_int, default=20, metavar="N",
+        help="steps per epoch, one batch of the config's images_per_batch photos each (default 20)",
     )
     p.add_argument(
-        "--epochs", type=_positive_int, default=30, help="train up to this epoch number (default 30)"
+        "--layers", default="heads", choices=TRAIN_LAYERS,
+        help="layers to train: heads, 5+, 4+, 3+ or all (default heads)",
     )
-    p.add_argument(
-        "--layers", default="heads", help="layers to train: heads, 3+, 4+, 5+ or all (default heads)"
+    start = p.add_mutually_exclusive_group()
+    start.add_argument(
+        "--init-weights", type=Path, metavar="H5",
+        help="weights to start from (default: the bundled garment model)",
     )
-    p.add_argument("--init-weights", type=Path, metavar="H5", help="weights to start from")
+    start.add_argument(
+        "--from-scratch", action="store_true", help="start from random weights (train all layers, for hours)"
+    )
     p.add_argument(
         "--new-classes",
         action="store_true",
-        help="do not load the class-specific layers of --init-weights (other number of classes)",
+        help="do not load the class-specific layers of the starting weights (another number of classes)",
     )
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
-    p.add_argument("--learning-rate", type=float, metavar="LR", help="base learning rate (default: config)")
-    p.add_argument("--steps-per-epoch", type=_positive_int, metavar="N", help="default: config")
+    p.add_argument(
+        "--optimizer", choices=("adam", "sgd"), default="adam", help="optimizer (default adam)"
+    )
+    p.add_argument(
+        "--learning-rate", type=_positive_float, default=1e-4, metavar="LR",
+        help="base learning rate (default 0.0001)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_verbose(p)
     p.set_defaults(func=_cmd_train)
+
+
+def train_setup(args: argparse.Namespace):
+    """The config and starting weights ``train`` uses for ``args``: ``(config, weights or None)``.
+
+    Without ``--init-weights`` or ``--from-scratch``, the bundled garment model;
+    without ``--config``, the config beside the starting weights.
+
+    Raises
+    ------
+    ValueError
+        With a message for the user: a missing file, or no bundled model.
+    """
+    from .models import default_weights
+    from .mrcnn import MaskRCNNConfig
+    from .mrcnn.model import config_path_for
+
+    weights = None
+    if not args.from_scratch:
+        weights = args.init_weights or default_weights()
+        if weights is None:
+            raise ValueError("this installation has no bundled model to start from; give --init-weights H5 "
+                             "or --from-scratch")
+        if not Path(weights).is_file():
+            raise ValueError(f"--init-weights {weights}: no such file")
+    if args.config is not None:
+        return MaskRCNNConfig.from_json(args.config), weights
+    if weights is not None:
+        beside = config_path_for(weights)
+        if not beside.is_file():
+            raise ValueError(f"{weights} has no config beside it ({beside.name}); give --config JSON")
+        return MaskRCNNConfig.from_json(beside), weights
+    return MaskRCNNConfig(), None
 
 
 def _add_demo(sub) -> None:
@@ -498,25 +564,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
     if not args.data_dir.is_dir():
         return _fail(f"DATA_DIR {args.data_dir}: no such folder")
-    if args.init_weights is not None and not args.init_weights.is_file():
-        return _fail(f"--init-weights {args.init_weights}: no such file")
+    if args.config is not None and not args.config.is_file():
+        return _fail(f"--config {args.config}: no such file")
+    try:
+        config, weights = train_setup(args)
+    except ValueError as exc:
+        return _fail(str(exc))
     _quiet_tensorflow(args.verbose)
     try:
-        config = (
-            mrcnn.MaskRCNNConfig.from_json(args.config)
-            if args.config is not None
-            else mrcnn.MaskRCNNConfig()
-        )
         result = mrcnn.train(  # imports TensorFlow
             config,
             args.data_dir,
             args.out,
             epochs=args.epochs,
-            layers=args.layers,
-            init_weights=args.init_weights,
+            layers="all" if args.from_scratch else args.layers,
+            init_weights=weights,
             exclude=mrcnn.CLASS_SPECIFIC_LAYERS if args.new_classes else (),
             resume=args.resume,
             learning_rate=args.learning_rate,
+            optimizer=args.optimizer,
             steps_per_epoch=args.steps_per_epoch,
             verbose=not args.no_progress,
         )
