@@ -504,3 +504,31 @@ def test_evaluate_names_what_it_did_not_score(tmp_path, capsys):
     (tmp_path / "tables").mkdir()
     assert main(["evaluate", pred, gt, "--csv", str(tmp_path / "tables"), "--overwrite"]) == 2
     assert "is a folder" in capsys.readouterr().err
+
+
+def test_segment_says_what_is_wrong_with_its_mask_options(tmp_path, capsys):
+    from napari_boostseg import files
+
+    shoot, masks = tmp_path / "shoot", tmp_path / "masks"
+    shoot.mkdir()
+    masks.mkdir()
+    files.write_image(shoot / "wide.png", np.full((60, 120, 3), 200, np.uint8))
+    out = tmp_path / "out"
+    assert main(["segment", str(shoot), "--masks", str(masks), "--coarse", "backdrop", "--out", str(out)]) == 2
+    assert "--coarse backdrop chooses them only without --masks" in capsys.readouterr().err
+    a_file = tmp_path / "masks.txt"
+    a_file.write_text("not a folder")
+    assert main(["segment", str(shoot), "--masks", str(a_file), "--out", str(out)]) == 2
+    assert "is a file; give the folder of mask files" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["segment", str(shoot), "--out", str(out), "--jpeg", "--jpeg-quality", "100"])
+    assert stop.value.code == 2 and "must be 1-95" in capsys.readouterr().err
+    assert not out.exists()
+    # A mask of another aspect ratio: the photo's line says so in words, without an exception's name.
+    mask = np.zeros((100, 100), np.uint8)
+    mask[20:80, 20:80] = 1
+    files.write_labels(masks / "wide.png", mask)
+    assert main(["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "mask of 100x100 px does not fit the photo of 120x60 px" in err
+    assert "ValueError" not in err

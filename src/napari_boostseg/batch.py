@@ -43,7 +43,7 @@ from typing import Literal
 
 from . import manifest
 from ._text import counted
-from .coarse_masks import NoBackdropError, coarse_from_mask, find_mask, product_splitter_weights
+from .coarse_masks import MaskMismatchError, NoBackdropError, coarse_from_mask, find_mask, product_splitter_weights
 from .cutouts import CROP_MARGIN, cutout_files, cutout_name, flatten_on_white, product_cutouts, write_cutout
 from .files import (
     IMAGE_SUFFIXES,
@@ -77,7 +77,7 @@ __all__ = [
 
 #: Errors whose message says in words what is wrong; a failed photo's line
 #: gives their message alone (others keep their type's name).
-_WORDED = (ImageReadError, NoBackdropError, FileExistsError, FileNotFoundError)
+_WORDED = (ImageReadError, NoBackdropError, MaskMismatchError, FileExistsError, FileNotFoundError)
 
 Status = Literal["done", "skipped", "failed"]
 

@@ -32,6 +32,13 @@ EXIT_EMPTY = 3
 # Refinement parameters settable from the command line: (field, type, help).
 
 
+def _jpeg_quality(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 95:
+        raise argparse.ArgumentTypeError(f"must be 1-95 (Pillow's range for JPEG), got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -108,7 +115,9 @@ def _add_segment(sub) -> None:
         "--labels-format", choices=("png", "tif"), default="png", help="label image format (default png)"
     )
     out.add_argument("--jpeg", action="store_true", help="also write each cut-out flattened on white")
-    out.add_argument("--jpeg-quality", type=int, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)")
+    out.add_argument(
+        "--jpeg-quality", type=_jpeg_quality, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)"
+    )
     out.add_argument(
         "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
     )
@@ -415,6 +424,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             return _fail(
                 "--coarse model needs --weights FILE.h5: this installation has no bundled model"
             )
+    if args.masks is not None and args.coarse is not None:
+        return _fail(f"--masks gives the coarse masks; --coarse {args.coarse} chooses them only without --masks")
+    if args.masks is not None and args.masks.is_file():
+        return _fail(f"--masks {args.masks} is a file; give the folder of mask files")
     if args.masks is not None and not args.masks.is_dir():
         return _fail(f"--masks {args.masks}: no such folder")
     if args.weights is not None and not args.weights.is_file():

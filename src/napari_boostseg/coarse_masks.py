@@ -50,6 +50,7 @@ __all__ = [
     "SOURCES",
     "CoarseMasks",
     "NoBackdropError",
+    "MaskMismatchError",
     "try_backdrop",
     "product_splitter_weights",
     "from_model",
@@ -68,6 +69,10 @@ SOURCES = ("auto", "backdrop", "model")
 
 class NoBackdropError(ValueError):
     """The photo has no plain backdrop, so the backdrop source cannot segment it."""
+
+
+class MaskMismatchError(ValueError):
+    """A coarse mask file does not fit its photo (another aspect ratio)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         mh, mw = mask.shape
         h, w = shape
         if abs(mh / mw - h / w) > 0.01 * (h / w):
-            raise ValueError(
+            raise MaskMismatchError(
                 f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
                 "aspect ratio); was the photo rotated by its EXIF orientation?"
             )

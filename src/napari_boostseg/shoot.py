@@ -13,7 +13,7 @@ segmented better. :class:`Shoot` holds that state in a review folder::
         images/<stem>.<ext>         accepted photos (byte copies) } training
         labels/<stem>.png           their label images           } layout of
         labels/<stem>.json          and each object's class      } mrcnn.dataset
-        cutouts/<stem>_<id>.png     one RGBA cut-out per accepted object
+        cutouts/<stem>-<id>.png     one RGBA cut-out per accepted object
 
 Statuses:
 
