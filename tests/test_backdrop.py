@@ -515,3 +515,42 @@ def test_street_photos_have_no_plain_backdrop(shared_data):
         if backdrop_labels(photo).plain:
             plain.append(i)
     assert plain == []
+
+
+
+def _bag_in_its_shadow(window: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A brown bag with a ring handle on white paper, lit from the top left: its soft
+    drop shadow falls down and to the right, over half of the handle's hole. With
+    ``window``, the hole is a patch of flat grey fabric that many levels darker than
+    the paper instead. Returns the photo, the bag and the hole."""
+    yy, xx = np.mgrid[0:1200, 0:900]
+    bag = (yy > 600) & (yy < 1000) & (xx > 250) & (xx < 650)
+    r = np.hypot((yy - 600) / 1.1, xx - 450)
+    ring = (r < 170) & (r > 120) & (yy <= 600)
+    hole = (r <= 120) & (yy <= 600)
+    cast = ndi.gaussian_filter(ndi.shift((bag | ring).astype(float), (12, 12), order=0), 20)
+    photo = np.repeat((250 * (1 - 0.25 * cast))[..., None], 3, axis=2)
+    photo[bag | ring] = (120, 75, 40)
+    if window is not None:
+        photo[hole] = 250 - window
+    return _shot(photo), bag | ring, hole
+
+
+def test_a_hole_in_the_products_shadow_stays_open():
+    # The hole shows the paper, but the bag's shadow darkens over half of it:
+    # darkest along its rim, lighter towards its middle. It was filled as product.
+    photo, bag, hole = _bag_in_its_shadow()
+    found = backdrop_labels(photo).labels
+    assert int(found.max()) == 1
+    assert (found[hole] > 0).mean() < 0.05, (found[hole] > 0).mean()
+    assert (found[bag] > 0).mean() > 0.98
+
+
+def test_a_grey_patch_inside_a_product_stays_product():
+    # Grey fabric in the handle's place, as dark all over as a deep shadow is at its
+    # darkest: not paper, however enclosed.
+    photo, bag, hole = _bag_in_its_shadow(window=40)
+    found = backdrop_labels(photo).labels
+    assert int(found.max()) == 1
+    assert (found[hole] > 0).mean() > 0.95, (found[hole] > 0).mean()
+    assert (found[bag] > 0).mean() > 0.98
