@@ -532,3 +532,28 @@ def test_segment_says_what_is_wrong_with_its_mask_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mask of 100x100 px does not fit the photo of 120x60 px" in err
     assert "ValueError" not in err
+
+
+def test_a_bare_command_shows_what_it_can_do(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert "usage: boostseg" in err and "segment" in err and "train" in err
+
+
+def test_the_summary_names_its_sources_and_where_the_outputs_are_on_a_rerun(tmp_path, capsys):
+    from napari_boostseg import files
+
+    shoot, masks, out = tmp_path / "shoot", tmp_path / "masks", tmp_path / "out"
+    shoot.mkdir()
+    photo = np.full((60, 80, 3), 220, np.uint8)
+    photo[20:40, 20:60] = (40, 60, 120)
+    files.write_image(shoot / "p.png", photo)
+    mask = np.zeros((60, 80), np.uint8)
+    mask[18:42, 18:62] = 1
+    files.write_labels(masks / "p.png", mask)
+    argv = ["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert "coarse masks from mask files 1" in capsys.readouterr().err
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "1 skipped" in err and f"outputs in {out.resolve()}" in err

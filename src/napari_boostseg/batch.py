@@ -81,6 +81,9 @@ _WORDED = (ImageReadError, NoBackdropError, MaskMismatchError, FileExistsError, 
 
 Status = Literal["done", "skipped", "failed"]
 
+#: How the run's summary names each source of coarse masks.
+_SOURCE_WORDS = {"masks": "mask files"}
+
 
 @dataclass(frozen=True)
 class SegmentOptions:
@@ -251,7 +254,7 @@ class BatchSummary:
         used = ""
         if self.sources:
             used = "; coarse masks from " + ", ".join(
-                f"{name} {count}" for name, count in sorted(self.sources.items())
+                f"{_SOURCE_WORDS.get(name, name)} {count}" for name, count in sorted(self.sources.items())
             )
         return (
             f"{counted(self.total, 'photo')}: {self.done} done, {self.skipped} skipped "
@@ -813,7 +816,7 @@ def run_batch(
             if result.status == "failed":
                 say(f"FAILED {result.path}: {result.message}")
             elif result.status == "done":
-                found = counted(result.objects, "object") if result.objects else "NOTHING FOUND"
+                found = counted(result.objects, "object") if result.objects else "no object found"
                 say(f"{Path(result.path).name}: {found}; {result.note}")
             bar.set_postfix(failed=summary.failed, skipped=summary.skipped, refresh=False)
             bar.update(1)

@@ -96,7 +96,7 @@ def _add_segment(sub) -> None:
         "--masks",
         type=Path,
         metavar="DIR",
-        help="folder of coarse masks named like the photos (NAME.png or NAME.tif), instead",
+        help="folder of coarse masks named like the photos (NAME.png or NAME.tif), instead of finding them",
     )
     src.add_argument(
         "--weights", type=Path, metavar="H5", help="Mask R-CNN weights (default: the bundled model)"
@@ -498,7 +498,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
                 raise
             return _fail(f"cannot reach the Dask scheduler {args.scheduler}: {exc}")
     print(summary.describe(), file=sys.stderr)
-    if summary.done:
+    if summary.done or summary.skipped:
         print(f"outputs in {Path(args.out).resolve()}", file=sys.stderr)
     if summary.empty:
         print(f"no object found in {counted(len(summary.empty), 'photo')}; they have no cut-out:", file=sys.stderr)
@@ -506,7 +506,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             print(f"  {path}", file=sys.stderr)
     if summary.failed:
         print(
-            f"{counted(summary.failed, 'photo')} failed (listed above); fix or remove them and "
+            f"{counted(summary.failed, 'photo')} failed (listed above); fix or remove "
+            f"{'it' if summary.failed == 1 else 'them'} and "
             "run the same command again: finished photos are skipped.",
             file=sys.stderr,
         )
@@ -610,6 +611,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``boostseg`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # a bare 'boostseg': what it can do, not only what is missing
+        parser.print_help(sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
