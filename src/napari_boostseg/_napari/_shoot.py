@@ -160,7 +160,7 @@ class ShootWidget(Container):
         self.split_touching = split_touching_box(self.find)
         classes = _model_classes()
         self.class_name = ComboBox(
-            label="class", choices=classes, value=classes[0],
+            label="class of unnamed objects", choices=classes, value=classes[0],
             tooltip="Class saved for objects that have none (from segment outputs or painted "
             "by hand): one of the bundled model's classes, so the accepted photos can teach it.",
         )
