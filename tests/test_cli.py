@@ -552,8 +552,11 @@ def test_the_summary_names_its_sources_and_where_the_outputs_are_on_a_rerun(tmp_
     mask[18:42, 18:62] = 1
     files.write_labels(masks / "p.png", mask)
     argv = ["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]
+    files.write_labels(masks / "p_typo.png", mask)
     assert main(argv) == 0
-    assert "coarse masks from mask files 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "coarse masks from mask files 1" in err
+    assert f"1 mask file in {masks} matches no photo (p_typo.png)" in err
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "1 skipped" in err and f"outputs in {out.resolve()}" in err

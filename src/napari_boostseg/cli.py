@@ -500,6 +500,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     print(summary.describe(), file=sys.stderr)
     if summary.done or summary.skipped:
         print(f"outputs in {Path(args.out).resolve()}", file=sys.stderr)
+    if args.masks is not None:
+        _stray_masks(args.masks, photos)
     if summary.empty:
         print(f"no object found in {counted(len(summary.empty), 'photo')}; they have no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):
@@ -513,6 +515,23 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     return EXIT_EMPTY if summary.empty else EXIT_OK
+
+
+def _stray_masks(masks: Path, photos) -> None:
+    """Name the mask files of ``masks`` that belong to none of ``photos`` (a misspelt name)."""
+    stems = {Path(p).stem for p in photos}
+    stray = sorted(
+        p.name for p in masks.iterdir()
+        if p.is_file() and p.suffix.lower() in (".png", ".tif", ".tiff") and p.stem not in stems
+    )
+    if stray:
+        shown = ", ".join(stray[:5]) + (", ..." if len(stray) > 5 else "")
+        print(
+            f"{counted(len(stray), 'mask file')} in {masks} {'matches' if len(stray) == 1 else 'match'} no photo "
+            f"({shown}); a mask is "
+            "named like its photo (NAME.png for NAME.jpg)",
+            file=sys.stderr,
+        )
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
