@@ -240,8 +240,9 @@ def test_demo_refuses_an_earlier_run_before_any_work(tmp_path, capsys, monkeypat
 
     monkeypatch.setattr(demo, "_coarse", no_work)
     assert main(["demo", "--out", str(out), "--no-model"]) == 2
-    err = capsys.readouterr().err
-    assert "street.png exists" in err and "--overwrite" in err
+    printed = capsys.readouterr()
+    assert "street.png exists" in printed.err and "--overwrite" in printed.err
+    assert "IoU:" not in printed.out + printed.err  # the refusal comes alone, not after the demo's legend
 
 
 def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):

@@ -149,13 +149,13 @@ def run_demo(
     from .refine import refine_with_report
     from .safety import doubtful_objects
 
-    loader = _model_loader(weights, log)
-    log("IoU: how much an object and the true product overlap (1 is a perfect match), coarse masks -> "
-        "refined; mBA: how closely the refined outline follows the true one (1 is perfect).")
     out = Path(out_dir)
     photos = demo_photos()
     if not overwrite:  # said before any work
         _refuse_existing([out / folder / f"{p.name}.png" for p in photos for folder in ("photos", "coarse", "labels")])
+    loader = _model_loader(weights, log)
+    log("IoU: how much an object and the true product overlap (1 is a perfect match), coarse masks -> "
+        "refined; mBA: how closely the refined outline follows the true one (1 is perfect).")
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     scored: list[tuple[int, int, float]] = []  # (found, true products, refined mean IoU) per photo
