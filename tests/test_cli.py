@@ -561,3 +561,14 @@ def test_the_summary_names_its_sources_and_where_the_outputs_are_on_a_rerun(tmp_
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "1 skipped" in err and f"outputs in {out.resolve()}" in err
+
+
+def test_a_wrong_option_is_one_line_that_says_where_the_options_are(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["segment", "shoot", "--out", "out", "--coarse", "foo"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "boostseg segment: error: argument --coarse: invalid choice: 'foo' (choose from 'auto', 'backdrop', "
+        "'model') (see 'boostseg segment --help')"
+    ]

@@ -346,9 +346,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors come in one line and say where the options are,
+    rather than after the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``boostseg`` (for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="boostseg",
         description="Pixel-accurate product cut-outs from studio photos.",
     )
