@@ -154,6 +154,8 @@ def test_train_is_wired(tmp_path, capsys):
     assert "no such folder" in capsys.readouterr().err
     assert main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--init-weights", "x.h5"]) == 2
     assert "--init-weights" in capsys.readouterr().err
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "o"), "--from-scratch", "--layers", "heads"]) == 2
+    assert "boostseg train: error: --from-scratch trains all layers" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
@@ -165,8 +167,8 @@ def test_train_starts_from_the_bundled_model_by_default(tmp_path):
     parse = build_parser().parse_args
     args = parse(["train", str(tmp_path), "--out", str(tmp_path / "o")])
     assert (args.layers, args.optimizer, args.learning_rate, args.epochs, args.steps_per_epoch) == (
-        "heads", "adam", 1e-4, 3, 20
-    )
+        None, "adam", 1e-4, 3, 20
+    )  # no --layers: the heads, or all of them with --from-scratch
     config, weights = train_setup(args)
     assert weights == default_weights()
     assert config == MaskRCNNConfig.from_json(default_weights().with_suffix(".json"))
@@ -572,3 +574,26 @@ def test_a_wrong_option_is_one_line_that_says_where_the_options_are(capsys):
         "boostseg segment: error: argument --coarse: invalid choice: 'foo' (choose from 'auto', 'backdrop', "
         "'model') (see 'boostseg segment --help')"
     ]
+
+
+def test_train_writes_one_line_per_epoch_to_a_log_file(tmp_path, capsys, monkeypatch):
+    # stderr is not a terminal here (a log file): no bar, one line per epoch.
+    from napari_boostseg import mrcnn
+    from napari_boostseg.mrcnn.training import TrainProgress
+
+    seen = {}
+
+    def fake_train(config, data, out, **kwargs):
+        seen.update(kwargs)
+        for epoch in (1, 2):
+            kwargs["progress"](TrainProgress(
+                phase="epoch", epoch=epoch, epochs=2, step=20, steps=20,
+                losses={"loss": 1.0 / epoch, "val_loss": 2.0 / epoch}, learning_rate=1e-4,
+            ))
+        return type("Result", (), {"log_dir": out / "run", "checkpoints": []})()
+
+    monkeypatch.setattr(mrcnn, "train", fake_train)
+    assert main(["train", str(tmp_path), "--out", str(tmp_path / "runs"), "--epochs", "2"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/2: loss 1.000, validation loss 2.000" in err and "epoch 2/2: loss 0.500" in err
+    assert seen["verbose"] is False and seen["layers"] == "heads" and seen["optimizer"] == "adam"

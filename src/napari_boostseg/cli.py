@@ -250,8 +250,8 @@ def _add_train(sub) -> None:
         help="steps per epoch, one batch of the config's images_per_batch photos each (default 20)",
     )
     p.add_argument(
-        "--layers", default="heads", choices=TRAIN_LAYERS,
-        help="layers to train: heads, 5+, 4+, 3+ or all (default heads)",
+        "--layers", choices=TRAIN_LAYERS,
+        help="layers to train: heads, 5+, 4+, 3+ or all (default heads; all with --from-scratch)",
     )
     start = p.add_mutually_exclusive_group()
     start.add_argument(
@@ -395,8 +395,12 @@ def _model_classes(weights: Path, config: Path | None, spec: str) -> tuple[str, 
         raise ValueError(f"--classes {spec}: {exc} (or 'all')") from None
 
 
+#: The command a message comes from ("boostseg segment"), set once the arguments are parsed.
+_prog = "boostseg"
+
+
 def _fail(message: str) -> int:
-    print(f"boostseg: error: {message}", file=sys.stderr)
+    print(f"{_prog}: error: {message}", file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -607,25 +611,36 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _fail(f"DATA_DIR {args.data_dir}: no such folder")
     if args.config is not None and not args.config.is_file():
         return _fail(f"--config {args.config}: no such file")
+    if args.from_scratch and args.layers not in (None, "all"):
+        return _fail(f"--from-scratch trains all layers (random weights); drop --layers {args.layers}")
     try:
         config, weights = train_setup(args)
     except ValueError as exc:
         return _fail(str(exc))
     _quiet_tensorflow(args.verbose)
+    # A bar on a terminal; in a log file one line per epoch instead.
+    bar = not args.no_progress and sys.stderr.isatty()
+
+    def epoch_line(p) -> None:
+        if p.phase == "epoch":
+            names = {"loss": "loss", "val_loss": "validation loss"}
+            seen = ", ".join(f"{words} {p.losses[key]:.3f}" for key, words in names.items() if key in p.losses)
+            print(f"epoch {p.epoch}/{p.epochs}: {seen}", file=sys.stderr, flush=True)
     try:
         result = mrcnn.train(  # imports TensorFlow
             config,
             args.data_dir,
             args.out,
             epochs=args.epochs,
-            layers="all" if args.from_scratch else args.layers,
+            layers=args.layers or ("all" if args.from_scratch else "heads"),
             init_weights=weights,
             exclude=mrcnn.CLASS_SPECIFIC_LAYERS if args.new_classes else (),
             resume=args.resume,
             learning_rate=args.learning_rate,
             optimizer=args.optimizer,
             steps_per_epoch=args.steps_per_epoch,
-            verbose=not args.no_progress,
+            verbose=bar,
+            progress=None if bar or args.no_progress else epoch_line,
         )
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
@@ -643,6 +658,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     args = parser.parse_args(argv)
+    global _prog
+    _prog = f"boostseg {args.command}"
     try:
         return int(args.func(args))
     except KeyboardInterrupt:
