@@ -100,7 +100,7 @@ def test_dataset_folder_and_sidecar(tmp_path):
     (tmp_path / "labels" / "shape0.json").write_text(json.dumps({"classes": {"1": "shoe"}}))
     assert InstanceDataset(tmp_path, ("BG", "box", "shoe")).load(0)[2].tolist() == [2]
     (tmp_path / "labels" / "shape0.json").write_text(json.dumps({"classes": {"1": "hat"}}))
-    with pytest.raises(ValueError, match="'hat'.*not one of"):
+    with pytest.raises(ValueError, match=r"'hat'.*not one of the config's classes \['box', 'shoe'\]; train with"):
         InstanceDataset(tmp_path, ("BG", "box", "shoe")).load(0)
     (tmp_path / "labels" / "shape0.json").write_text(json.dumps({"classes": {"2": 1}}))
     with pytest.raises(ValueError, match="no class for instance 1"):

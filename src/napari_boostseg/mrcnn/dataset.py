@@ -111,20 +111,20 @@ class InstanceDataset:
         for k, inst in enumerate(ids):
             value = mapping.get(int(inst))
             if value is None:
-                raise ValueError(f"Sidecar {str(sidecar)!r} gives no class for instance {int(inst)}.")
+                raise ValueError(f"sidecar {str(sidecar)!r} gives no class for instance {int(inst)}")
             if isinstance(value, str):
                 if value not in self.class_names[1:]:
                     raise ValueError(
-                        f"Sidecar {str(sidecar)!r}: class {value!r} of instance {int(inst)} is not one of "
-                        f"{list(self.class_names[1:])}."
+                        f"sidecar {str(sidecar)!r}: class {value!r} of instance {int(inst)} is not one of "
+                        f"the config's classes {list(self.class_names[1:])}; train with a config that lists it"
                     )
                 out[k] = self.class_names.index(value)
             elif isinstance(value, int) and 1 <= value < len(self.class_names):
                 out[k] = value
             else:
                 raise ValueError(
-                    f"Sidecar {str(sidecar)!r}: class {value!r} of instance {int(inst)} must be a class "
-                    f"name or an index 1..{len(self.class_names) - 1}."
+                    f"sidecar {str(sidecar)!r}: class {value!r} of instance {int(inst)} must be a class "
+                    f"name or an index 1..{len(self.class_names) - 1}"
                 )
         return out
 
