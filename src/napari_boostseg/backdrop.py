@@ -489,14 +489,15 @@ def _ring_share(regions: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
     held = np.bincount(owner[ring], weights=where[ring], minlength=n + 1)
     return held / np.maximum(np.bincount(owner[ring], minlength=n + 1), 1)
 
-def _in_shadow(regions: np.ndarray, ids: np.ndarray, darkness: np.ndarray) -> np.ndarray:
-    """Which of the regions ``ids`` of ``regions`` look like paper in a product's
-    shadow (see ``_SHADOWED_RISE``), as a lookup table indexed by label.
+
+def _in_shadow(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarray) -> np.ndarray:
+    """Which of the regions ``ids`` of the ``n`` labelled ``regions`` look like paper
+    in a product's shadow (see ``_SHADOWED_RISE``), as a lookup table indexed by label.
 
     ``darkness`` is each pixel's brightness change from the fitted surface in
     departure levels (negative: darker).
     """
-    out = np.zeros(int(regions.max()) + 1, bool)
+    out = np.zeros(n + 1, bool)
     boxes = ndi.find_objects(regions)
     for i in ids:
         box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
@@ -972,7 +973,7 @@ def backdrop_labels(
         hole = enclosed_hole & (paperlike >= 0.5 * area)
         shaded = enclosed_hole & ~hole
         if shaded.any():
-            hole |= _in_shadow(holes, np.flatnonzero(shaded), bright / level)
+            hole |= _in_shadow(holes, k, np.flatnonzero(shaded), bright / level)
         if hole.any():
             sure_backdrop |= _erode(hole[holes], 5)
     # A light product on paper of its own colour departs only along its rim

@@ -39,6 +39,13 @@ def _jpeg_quality(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -208,13 +215,6 @@ def _add_evaluate(sub) -> None:
         help="score only ground truths that have a prediction (the others are counted)",
     )
     p.set_defaults(func=_cmd_evaluate)
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 #: Layers ``train`` can train, from the fewest to all.
@@ -531,17 +531,19 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
 def _stray_masks(masks: Path, photos) -> None:
     """Name the mask files of ``masks`` that belong to none of ``photos`` (a misspelt name)."""
+    from .files import LABEL_SUFFIXES
+
     stems = {Path(p).stem for p in photos}
     stray = sorted(
         p.name for p in masks.iterdir()
-        if p.is_file() and p.suffix.lower() in (".png", ".tif", ".tiff") and p.stem not in stems
+        if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES and p.stem not in stems
     )
     if stray:
         shown = ", ".join(stray[:5]) + (", ..." if len(stray) > 5 else "")
+        verb = "matches" if len(stray) == 1 else "match"
         print(
-            f"{counted(len(stray), 'mask file')} in {masks} {'matches' if len(stray) == 1 else 'match'} no photo "
-            f"({shown}); a mask is "
-            "named like its photo (NAME.png for NAME.jpg)",
+            f"{counted(len(stray), 'mask file')} in {masks} {verb} no photo ({shown}); "
+            "a mask is named like its photo (NAME.png for NAME.jpg)",
             file=sys.stderr,
         )
 
