@@ -401,6 +401,17 @@ def test_classes_choose_which_detections_are_cut_out(tmp_path, monkeypatch):
         labels = files.read_labels(out / "labels" / "c.png")
         # Refinement moves edges but each kept object stays where it was detected.
         assert (labels[70, 90] > 0) and ((labels[25, 30] > 0) == (1 in kept))
+        # Each object's class lies beside the labels, as `boostseg train` reads it.
+        named = files.read_classes(out / "labels" / "c.png")
+        assert named[int(labels[70, 90])] == "shoe" and len(named) == len(kept) == labels.max()
+        if 1 in kept:
+            assert named[int(labels[25, 30])] == "person"
+        record = json.loads((out / "manifests" / "c.json").read_text())
+        assert "labels/c.json" in record["files"]
+    # Redone from a mask file, which names no class: the old classes go with the old set.
+    again = batch.SegmentOptions(out_dir=out, masks_dir=shoot["masks"], overwrite=True)
+    assert batch.segment_photo(shoot["images"] / "c.tif", again).status == "done"
+    assert not (out / "labels" / "c.json").exists() and (out / "labels" / "c.png").exists()
     bad = batch.SegmentOptions(out_dir=tmp_path / "bad", weights=weights, classes=("hat",))
     result = batch.segment_photo(shoot["images"] / "c.tif", bad)
     assert result.status == "failed" and "no class 'hat'" in result.message and "person, shoe" in result.message

@@ -12,6 +12,8 @@ same jobs on a Dask cluster.
 Outputs for a photo ``NAME.ext`` land in sub-folders of the output folder::
 
     OUT/labels/NAME.png      label image, 0 background, 1..N objects
+    OUT/labels/NAME.json     each object's class, where a model named it (the
+                             sidecar that ``boostseg train`` reads)
     OUT/cutouts/NAME-ID.png  RGBA cut-out of object ID, one per product, cropped
                              to it with a margin (``full_frame=True``: the whole
                              frame); 16-bit photos give 16-bit PNGs
@@ -50,7 +52,9 @@ from .files import (
     ImageReadError,
     Photo,
     read_image,
+    sidecar_path,
     temporary_name,
+    write_classes,
     write_image,
     write_labels,
 )
@@ -352,16 +356,19 @@ def collect_photos(
 
 
 def output_paths(
-    photo: str | os.PathLike, options: SegmentOptions, objects: Iterable[int] = ()
+    photo: str | os.PathLike, options: SegmentOptions, objects: Iterable[int] = (), classes: bool = False
 ) -> dict[str, Path]:
     """Where the outputs of ``photo`` go, by kind.
 
-    Kinds: ``labels``; ``cutout-ID`` (and ``white-ID`` with ``jpeg``) for each
-    object id in ``objects``; ``soft`` and ``markers`` with ``inspect``.
+    Kinds: ``labels`` (and its ``classes`` sidecar when ``classes`` is True);
+    ``cutout-ID`` (and ``white-ID`` with ``jpeg``) for each object id in
+    ``objects``; ``soft`` and ``markers`` with ``inspect``.
     """
     stem = Path(photo).stem
     out = Path(options.out_dir)
     paths = {"labels": out / "labels" / f"{stem}.{options.label_format}"}
+    if classes:
+        paths["classes"] = sidecar_path(paths["labels"])
     for k in objects:
         paths[f"cutout-{k}"] = out / "cutouts" / cutout_name(stem, k)
         if options.jpeg:
@@ -386,7 +393,7 @@ def _every_output(photo: str | os.PathLike, out_dir: Path) -> dict[str, list[Pat
     """Every file any options could write for ``photo``, by folder; for replacing a set."""
     stem = Path(photo).stem
     return {
-        "labels": [out_dir / "labels" / f"{stem}.png", out_dir / "labels" / f"{stem}.tif"],
+        "labels": [out_dir / "labels" / f"{stem}{suffix}" for suffix in (".png", ".tif", ".json")],
         "cutouts": cutout_files(out_dir / "cutouts", stem),
         "white": cutout_files(out_dir / "white", stem, ".jpg"),
         "inspect": [out_dir / "inspect" / f"{stem}_soft.png", out_dir / "inspect" / f"{stem}_markers.png"],
@@ -583,7 +590,11 @@ def _outputs(photo: Path, options: SegmentOptions):
         writers["soft"] = lambda p: write_image(p, result.soft_mask, overwrite=True)
         writers["markers"] = lambda p: write_labels(p, result.markers, overwrite=True)
     objects = sorted(int(kind.split("-")[1]) for kind in writers if kind.startswith("cutout-"))
-    paths = output_paths(photo, options, objects)
+    # The class of each object, where a model named it (the backdrop names none).
+    named = {k: found.class_names[k - 1] for k in objects if k <= len(found.class_names)}
+    if named:
+        writers["classes"] = lambda p: write_classes(p, named, overwrite=True)
+    paths = output_paths(photo, options, objects, classes=bool(named))
     return {kind: (path, writers[kind]) for kind, path in paths.items()}, len(objects), found
 
 
