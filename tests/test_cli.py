@@ -434,6 +434,8 @@ def test_help_shows_percent_signs_as_text():
     assert "``" not in text and ":func:" not in text and ":mod:" not in text  # plain text, no Sphinx markup
     assert "(see napari_boostseg.alignment)" in text
     assert "--hard-edges cut-outs take the label image's hard 0/1 alpha" in text
+    # Refinement values are named by their unit, not by their own name in capitals.
+    assert "--band CELLS" in text and "--edge-sigma PX" in text and "--prior X" in text and "BAND" not in text
 
 
 @pytest.mark.slow

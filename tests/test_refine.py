@@ -137,6 +137,16 @@ def test_one_range_per_parameter_read_by_validation_and_the_spin_boxes():
     assert 1.01 not in ranges["min_core"] and 0 not in ranges["band"]
 
 
+def test_each_unit_is_the_one_its_documentation_states():
+    docs, units = RefineParams.field_help(), RefineParams.units()
+    assert set(units) == {f.name for f in dataclasses.fields(RefineParams)}
+    words = {"cells": "cell", "px": "pixel", "percentile": "percentile", "share": "share", "nats": "nats"}
+    for name, unit in units.items():
+        if unit:
+            assert words[unit] in docs[name].lower(), name
+    assert units["band"] == "cells" and units["edge_sigma"] == "px" and units["prior"] == ""
+
+
 def test_step_functions_default_to_the_refinement_defaults():
     import inspect
 

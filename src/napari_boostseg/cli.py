@@ -162,9 +162,11 @@ def _add_segment(sub) -> None:
 
     docs = RefineParams.field_help()
     ranges = RefineParams.ranges()
+    units = RefineParams.units()
     for field in dataclasses.fields(RefineParams):
         ref.add_argument(
             f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
+            metavar=units[field.name].upper() or "X",
             # argparse formats help with %: a literal one is written %%.
             help=docs.get(field.name, "").split(". ")[0].replace("%", "%%")
             + f" (default {field.default}; {ranges[field.name].describe()})",

@@ -85,8 +85,8 @@ class Range:
         return {"min": low, "max": high, "step": self.step}
 
 
-def _field(default: float, allowed: Range):
-    return dataclasses.field(default=default, metadata={"range": allowed})
+def _field(default: float, allowed: Range, unit: str = ""):
+    return dataclasses.field(default=default, metadata={"range": allowed, "unit": unit})
 
 
 @dataclass(frozen=True)
@@ -206,24 +206,24 @@ class RefineParams:
         from 0.953 to 0.961 mean IoU and left jittered ones as they were
         (2: 0.953). 0 turns it off. Default 3.0.
     """
-    band: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1))
+    band: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
     prior: float = _field(0.6, Range(0.0, ui_high=5.0, step=0.05))
-    edge_sigma: float = _field(1.0, Range(0.0, ui_high=10.0, step=0.1))
-    edge_percentile: float = _field(98.0, Range(0.0, 100.0, low_open=True, step=1.0))
-    soft_sigma: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1))
+    edge_sigma: float = _field(1.0, Range(0.0, ui_high=10.0, step=0.1), "px")
+    edge_percentile: float = _field(98.0, Range(0.0, 100.0, low_open=True, step=1.0), "percentile")
+    soft_sigma: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
     soft_strength: float = _field(0.5, Range(0.0, 1.0, step=0.05))
-    ridge: float = _field(0.5, Range(0.0, ui_high=10.0, step=0.1))
-    align: float = _field(2.0, Range(0.0, ui_high=10.0, step=0.5))
-    align_gain: float = _field(0.08, Range(0.0, ui_high=3.0, step=0.01))
-    moved_band: float = _field(3.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1))
+    ridge: float = _field(0.5, Range(0.0, ui_high=10.0, step=0.1), "cells")
+    align: float = _field(2.0, Range(0.0, ui_high=10.0, step=0.5), "cells")
+    align_gain: float = _field(0.08, Range(0.0, ui_high=3.0, step=0.01), "nats")
+    moved_band: float = _field(3.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
     moved_prior: float = _field(0.4, Range(0.0, ui_high=5.0, step=0.05))
-    wide_band: float = _field(4.0, Range(0.0, ui_high=10.0, step=0.1))
-    core_depth: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1))
-    min_core: float = _field(0.6, Range(0.0, 1.0, step=0.05))
+    wide_band: float = _field(4.0, Range(0.0, ui_high=10.0, step=0.1), "cells")
+    core_depth: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
+    min_core: float = _field(0.6, Range(0.0, 1.0, step=0.05), "share")
     min_support: float = _field(0.5, Range(0.0, ui_high=5.0, step=0.05))
     confirm_move: float = _field(1.4, Range(0.0, ui_high=10.0, step=0.1))
     keep_edge: float = _field(0.6, Range(0.0, ui_high=2.0, step=0.05))
-    small_cell: float = _field(3.0, Range(0.0, ui_high=10.0, step=0.5))
+    small_cell: float = _field(3.0, Range(0.0, ui_high=10.0, step=0.5), "px")
 
     def __post_init__(self) -> None:
         bad = [
@@ -238,6 +238,11 @@ class RefineParams:
     def ranges(cls) -> dict[str, Range]:
         """Each field's allowed :class:`Range`."""
         return {f.name: f.metadata["range"] for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def units(cls) -> dict[str, str]:
+        """Each field's unit ("cells", "px", "percentile", "share", "nats"); "" for a plain number."""
+        return {f.name: f.metadata["unit"] for f in dataclasses.fields(cls)}
 
     @classmethod
     def field_help(cls) -> dict[str, str]:

@@ -543,9 +543,13 @@ def _param_widgets() -> dict[str, Any]:
 
     docs = RefineParams.field_help()
     ranges = RefineParams.ranges()
+    units = RefineParams.units()
     widgets: dict[str, Any] = {}
     for field in dataclasses.fields(RefineParams):
-        common = dict(label=field.name.replace("_", " "), tooltip=_summary(docs.get(field.name, "")))
+        label, unit = field.name.replace("_", " "), units[field.name]
+        if unit and unit not in label:
+            label = f"{label} ({unit})"
+        common = dict(label=label, tooltip=_summary(docs.get(field.name, "")))
         widgets[field.name] = FloatSpinBox(value=field.default, **ranges[field.name].spin_box(), **common)
     return widgets
 
