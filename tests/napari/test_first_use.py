@@ -93,9 +93,10 @@ def test_refine_keeps_its_parameters_folded_until_asked(make_napari_viewer):
     viewer = make_napari_viewer()
     refine = dock(viewer, RefineWidget(viewer))
     assert {"photo", "coarse", "stroke reach"} <= shown_names(refine)
-    assert "band" not in shown_names(refine)
+    assert "band (cells)" not in shown_names(refine)
     refine.show_params.value = True
-    assert "band" in shown_names(refine)
+    # Each value is labelled with its unit where it has one.
+    assert {"band (cells)", "edge sigma (px)", "prior", "edge percentile"} <= shown_names(refine)
     # Tooltips say what a parameter does and its default, not the measurements behind it.
     for name, widget in refine.params.items():
         assert "Default" in widget.tooltip, name

@@ -156,7 +156,7 @@ def test_parameters_update_the_layers_and_keep_hand_edits(make_napari_viewer, qt
     # After all this, every field still shows its name beside it.
     assert widget.labels
     shown = {w.text() for w in widget.native.findChildren(type(widget.status.native)) if not w.isHidden()}
-    assert {"photo", "coarse", "band", "moved band"} <= shown
+    assert {"photo", "coarse", "band (cells)", "moved band (cells)"} <= shown
 
 
 def test_grayscale_photo(make_napari_viewer, qtbot):
