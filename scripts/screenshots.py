@@ -78,8 +78,8 @@ def shoot_loop(viewer, args) -> None:
     row, col = int(np.median(rows)), int(np.median(cols))
     before = int(((segmentation.data > 0) != (truth > 0)).sum())
     markers.brush_size = 8
-    with markers.block_history():  # a zigzag across that part
-        for r in range(row - 12, row + 13, 6):
+    with markers.block_history():  # a zigzag along that part
+        for r in range(int(rows.min()), int(rows.max()) + 1, 6):
             for c in np.flatnonzero(wrong[r] == biggest)[::4]:
                 markers.paint((r, int(c)), BACKGROUND, refresh=False)
     markers.refresh()

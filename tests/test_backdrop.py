@@ -192,6 +192,28 @@ def test_a_drop_shadow_on_coloured_paper_stays_backdrop(paper):
     assert (found & product).sum() / (found | product).sum() > 0.98
 
 
+def test_the_neutral_shadow_beside_a_tinted_white_top_stays_backdrop():
+    # A bluish white top on light grey paper is close to the paper in level. It
+    # must not pull the backdrop surface towards its colour: the neutral drop
+    # shadow beside it (between its straps, along its side) would then differ
+    # from the surface in colour, and be taken for product.
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:1200, 0:800]
+    body = (np.abs(xx - 400) < 220) & (yy > 330) & (yy < 1000)
+    straps = ((np.abs(xx - 250) < 70) | (np.abs(xx - 550) < 70)) & (yy > 150) & (yy <= 330)
+    top = body | straps
+    cast = ndi.gaussian_filter(ndi.shift(top.astype(float), (18, 18), order=0), 8)
+    photo = np.full((1200, 800, 3), 236.0) * ((1 - 0.02 * yy / 1200) * (1 - 0.35 * cast))[..., None]
+    cloth = np.array([204.0, 210.0, 230.0]) * (1 - 0.06 * np.sin(xx / 37.0))[..., None]
+    photo = np.where(top[..., None], cloth, photo) + rng.normal(0, 1.2, photo.shape)
+    found = backdrop_labels(np.clip(photo, 0, 255).astype(np.uint8)).labels > 0
+    shadow = (cast > 0.1) & ~ndi.binary_dilation(top, iterations=6)
+    neck = shadow & (yy < 330) & (np.abs(xx - 400) < 80)
+    assert neck.sum() > 3000 and found[neck].mean() < 0.01  # 0.065 when the surface took the top's colour
+    assert found[shadow].mean() < 0.6  # 0.73 then
+    assert (found & top).sum() / (found | top).sum() > 0.9  # 0.81 then
+
+
 def test_a_grey_top_with_a_dark_print_is_found_whole_not_only_its_print():
     # A mid-grey tank top on white paper with a soft drop shadow: its grey
     # only darkens the paper, as a shadow does, and only the dark print in its
@@ -501,6 +523,22 @@ def test_compiled_texture_and_depth_match_scipy():
         mask[:, :5] |= touch  # a region at the frame's edge
         assert np.array_equal(_depth(mask), ndi.distance_transform_edt(mask))
     assert not _depth(np.zeros((4, 4), bool)).any()
+
+
+def test_compiled_hue_check_matches_numpy():
+    from napari_boostseg.backdrop import _leave_off_hue
+
+    rng = np.random.default_rng(1)
+    small = rng.random((30, 40, 3)).astype(np.float32)
+    reference = np.array([0.9, 0.8, 0.85], np.float32)
+    error = np.zeros((30, 40), np.float32)
+    _leave_off_hue(small, reference, np.float32(0.1), error)
+    scaled = reference * (small.mean(axis=2, keepdims=True) / reference.mean())
+    assert np.array_equal(error == 1, np.abs(small - scaled).max(axis=2) > 0.1)
+    grey = small * 0 + rng.random((30, 40, 1)).astype(np.float32)  # neutral pixels on neutral paper
+    error[:] = 0
+    _leave_off_hue(grey, np.full(3, 0.9, np.float32), np.float32(0.01), error)
+    assert not error.any()
 
 
 @pytest.mark.shared_data
