@@ -482,6 +482,26 @@ def test_one_cut_out_per_product_and_a_smaller_set_leaves_none_behind(tmp_path):
     assert batch.segment_photo(photo, redo).objects == 1
     assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json", "white/a-1.jpg"]
     assert files.read_image(out / "cutouts" / "a-1.png").pixels.shape == (96, 128, 4)
+    # Redone without the extras: their folder goes too when the run leaves it empty.
+    plain = batch.SegmentOptions(out_dir=out, masks_dir=shoot["masks"], full_frame=True, overwrite=True)
+    assert batch.run_batch([photo], plain, progress=False).done == 1
+    assert sorted(p.name for p in out.iterdir()) == ["cutouts", "labels", "manifests"]
+
+
+def test_a_folder_removed_while_writing_is_made_again(tmp_path):
+    from napari_boostseg.files.atomic import atomic_write
+
+    folder = tmp_path / "white"
+    calls = []
+
+    def write(tmp):
+        calls.append(tmp)
+        if len(calls) == 1:
+            folder.rmdir()  # another run tidied the empty folder in between
+        tmp.write_bytes(b"jpeg")
+
+    assert atomic_write(folder / "a-1.jpg", write).read_bytes() == b"jpeg"
+    assert len(calls) == 2 and sorted(p.name for p in folder.iterdir()) == ["a-1.jpg"]
 
 
 def test_overwrite_removes_the_files_an_earlier_record_lists(tmp_path, shoot):

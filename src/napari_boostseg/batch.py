@@ -834,4 +834,15 @@ def run_batch(
     finally:
         bar.close()
         summary.seconds = time.perf_counter() - start
+    _remove_empty_folders(options.out_dir)
     return summary
+
+
+def _remove_empty_folders(out_dir: str | os.PathLike) -> None:
+    """Remove output sub-folders left empty (a rerun with ``overwrite`` and without
+    the extras of the run before: its ``white/`` or ``inspect/`` files went)."""
+    for name in _OUTPUT_FOLDERS:
+        try:
+            (Path(out_dir) / name).rmdir()  # only if empty
+        except OSError:
+            pass

@@ -61,7 +61,15 @@ def atomic_write(
     # over to the final file.
     tmp = path.parent / temporary_name(path)
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except FileNotFoundError:
+            if path.parent.is_dir():
+                raise
+            # The folder went in between (a batch removes output folders it left
+            # empty, and another may be writing into the same output folder).
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write(tmp)
         if overwrite:
             os.replace(tmp, path)
         else:
