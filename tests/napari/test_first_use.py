@@ -68,6 +68,21 @@ def test_detect_follows_the_photo_just_opened(make_napari_viewer):
 
 
 
+def test_detect_lists_every_class_in_a_box_no_taller_than_they_need(make_napari_viewer):
+    viewer = make_napari_viewer()
+    detect = dock(viewer, DetectWidget(viewer))
+    view, rows = detect.classes.native, len(detect.classes.choices)
+    assert rows >= 7  # the bundled model's person and garment classes
+    row = view.sizeHintForRow(0)
+    assert rows * row <= view.height() <= rows * row + 12  # every class shows, no empty box below
+    from qtpy.QtCore import QPoint
+
+    def top(widget):
+        return widget.native.mapTo(detect.native, QPoint(0, 0)).y()
+
+    assert 0 < top(detect.run_button) - (top(detect.classes) + view.height()) < 40  # the button right below
+
+
 def test_detect_progress_reads_as_a_sentence(make_napari_viewer):
     viewer = make_napari_viewer()
     detect = dock(viewer, DetectWidget(viewer))

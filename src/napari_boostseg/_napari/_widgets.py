@@ -334,6 +334,8 @@ class DetectWidget(Container):
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.weights.changed.connect(self._weights_chosen)
+        self.native.layout().addStretch(1)  # the fields packed at the top of a tall dock
+        self._fit_class_list()
         self._weights_chosen()
         self.source.changed.connect(self._source_chosen)
         self._source_chosen()
@@ -372,6 +374,15 @@ class DetectWidget(Container):
         self._class_names = list(loaded.class_names[1:])
         self.classes.reset_choices()
         self.classes.value = list(default_classes(weights, loaded.class_names))
+        self._fit_class_list()
+
+    def _fit_class_list(self) -> None:
+        """The class list as tall as the model's classes (3 to 12 rows), not a fixed tall box."""
+        view = self.classes.native
+        row = view.sizeHintForRow(0) if self._class_names else -1
+        row = row if row > 0 else view.fontMetrics().height() + 2
+        rows = min(max(len(self._class_names), 3), 12)
+        view.setFixedHeight(rows * row + 2 * view.frameWidth() + 2)
 
     def _check(self) -> tuple[np.ndarray, str, Path | None, Path | None]:
         layer = self.image.value
