@@ -221,11 +221,12 @@ def test_a_white_product_the_backdrop_found_in_part_is_completed_by_the_product_
         pytest.skip("this installation has no product model")
     # White trousers on light grey paper: a backdrop source made less sensitive
     # finds only a fold of them (as the default one did before departures in
-    # small photos were measured on a blurred copy).
+    # small photos were measured on a blurred copy; at sensitivity 0.7 it finds
+    # them since the surface's first fit leaves out pixels of another hue).
     photo = render(drawn_cutouts(), 6, layout="single", hard="light_on_light", size=900)
-    alone, _ = try_backdrop(photo.image, "backdrop", split=False, sensitivity=0.7)
+    alone, _ = try_backdrop(photo.image, "backdrop", split=False, sensitivity=0.5)
     ((before, _),) = match_instances(alone.labels, photo.truth)
-    found, _ = try_backdrop(photo.image, "backdrop", split=True, sensitivity=0.7)
+    found, _ = try_backdrop(photo.image, "backdrop", split=True, sensitivity=0.5)
     ((after, _),) = match_instances(found.labels, photo.truth)
     assert before < 0.1 and after > 0.8, (before, after)
     assert found.count == 1
