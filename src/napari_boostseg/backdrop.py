@@ -397,13 +397,14 @@ def _leave_out(small, reference, limit, ceiling, error):  # pragma: no cover - c
     ref_mean = max(ref_mean / c, np.float32(1e-3))
     for i in range(h):
         for j in range(w):
-            mean = np.float32(0)
+            level = np.float32(0)
             for k in range(c):
-                mean += small[i, j, k]
-            if mean / c > ceiling:
+                level += small[i, j, k]
+            level /= c
+            if level > ceiling:
                 error[i, j] = 1
                 continue
-            scale = mean / c / ref_mean
+            scale = level / ref_mean
             for k in range(c):
                 if abs(small[i, j, k] - reference[k] * scale) > limit:
                     error[i, j] = 1
@@ -857,9 +858,10 @@ def backdrop_labels(
     hist = np.zeros(1 << 16, np.int64)
     _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
     limit = max(_FIRST_FLOOR, _FIRST_LIMIT * min(1.0, float(reference.mean()) / _LIGHT_PAPER))
+    paper = float(reference.mean())
     ceiling = np.inf
-    if float(reference.mean()) >= _BRIGHT_PAPER:
-        ceiling = float(np.percentile(small[border].mean(axis=1), 95)) + _BRIGHTEST * float(reference.mean())
+    if paper >= _BRIGHT_PAPER:
+        ceiling = float(np.percentile(small[border].mean(axis=1), 95)) + _BRIGHTEST * paper
     _leave_out(small, reference, np.float32(max(_HUE * limit, _HUE_FLOOR)), np.float32(ceiling), error)
     noise = 0.02
     cells = np.minimum(g, h - np.arange(0, h, g))[:, None] * np.minimum(g, w - np.arange(0, w, g))[None, :]
