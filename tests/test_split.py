@@ -303,6 +303,31 @@ def test_a_sure_detection_of_most_of_the_region_does_not_hide_a_product_beside_i
         assert int(out.max()) == 1
 
 
+@pytest.mark.parametrize(("second", "objects"), [((0.1, 0.1, 0.17), 2), ((0.08, 0.08, 0.1), 1)])
+def test_two_detections_that_tile_a_region_of_alike_colours_split_it(second, objects):
+    """A black pair of shorts seen whole by one sure detection (75 % of the region)
+    and a navy sweater laid against it seen by another: their colours fall in the
+    same bins, so the colour check alone keeps them one, but the two detections
+    tile the region and their colours differ (about 8 CIELAB units): two objects.
+    Two halves of one colour (an open jacket's fronts, seen apart) stay one."""
+    from napari_boostseg.metrics import match_instances
+
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    truth = np.zeros((300, 500), np.int32)
+    truth[40:280, 40:340] = 1
+    truth[60:260, 340:460] = 2
+    rng = np.random.default_rng(1)
+    _paint(image, truth == 1, (0.08, 0.08, 0.1), rng)
+    _paint(image, truth == 2, second, rng)
+    masks, _ = _detections(truth, shrink=3)
+    out = split_by_detections(
+        (truth > 0).astype(np.int32), image, masks, np.array([0.95, 0.7], np.float32), ["bottom", "outerwear"]
+    )
+    assert int(out.max()) == objects
+    if objects == 2:
+        assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
 @pytest.mark.parametrize("shared", [0.3, 1.01])
 def test_a_sleeve_seen_apart_from_its_garment_does_not_split_it(shared):
     """A navy sweater with a grey bib, seen whole by one sure detection and its sleeve

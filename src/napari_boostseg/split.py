@@ -407,6 +407,16 @@ class DetectionSplitParams:
         ... and whose colours differ from the whole one's: the share of colours
         they have in common (histogram intersection, bins of 12.5 lightness
         and 16 a* and b* units) is below this. Default 0.3.
+    tile_cover : float
+        ... or, whatever colours they share, the two detections tile the
+        region: together they cover this share of it, the part that the one
+        beside sees alone and the rest of the region are both broad
+        (``min_breadth``), and their mean colours differ by ``same_colour`` or
+        more (a black pair of shorts with a navy sweater laid against it; the
+        two fronts of one jacket seen apart are of one colour). Default 0.9.
+    min_breadth : float
+        Widest inscribed disc over the square root of the area, as in
+        :class:`SplitParams`: a sleeve or a strap is narrow. Default 0.4.
     min_colour : float
         Least CIELAB distance between the mean colours of two touching parts:
         parts closer in colour are one product seen by two detections (the
@@ -535,6 +545,8 @@ class DetectionSplitParams:
     person_cover: float = 0.5
     max_overlap: float = 0.3
     max_shared_colours: float = 0.3
+    tile_cover: float = 0.9
+    min_breadth: float = 0.4
     min_colour: float = 13.0
     short_contact: float = 1.3
     same_colour: float = 3.0
@@ -558,12 +570,12 @@ def _colour_histogram(lab: np.ndarray) -> np.ndarray:
 
 
 def _products_in(
-    region: np.ndarray, masks: np.ndarray, scores: np.ndarray, names, params, colours
+    region: np.ndarray, masks: np.ndarray, scores: np.ndarray, names, params, colours, mean_colour
 ) -> list[np.ndarray]:
     """The detections that each hold one product of ``region`` (cropped masks).
 
     ``colours(mask)`` gives the colour histogram of a mask's pixels (see
-    :func:`_colour_histogram`).
+    :func:`_colour_histogram`), ``mean_colour(mask)`` their mean CIELAB colour.
     """
     area = int(region.sum())
     found: list[tuple[np.ndarray, int, bool]] = []  # (pixels inside the region, their count, sure), best first
@@ -584,13 +596,31 @@ def _products_in(
             if held >= (params.whole_cover if sure else params.unsure_whole_cover) * area:
                 wholes.append(inside)
 
+    # Breadths are measured on a copy of about 40 000 pixels of the region.
+    step = max(1, int(np.sqrt(area / 40_000)))
+
+    def tiles(whole: np.ndarray, other: np.ndarray) -> bool:
+        # ``whole`` and ``other`` cover the region together, the part that
+        # ``other`` sees alone and the rest are broad, and they differ in colour.
+        if np.count_nonzero(whole | other) < params.tile_cover * area:
+            return False
+        own = other & ~whole
+        small = own[::step, ::step]
+        if min(_breadth(small), _breadth(region[::step, ::step] & ~small)) < params.min_breadth:
+            return False
+        return float(np.linalg.norm(mean_colour(own) - mean_colour(whole & ~other))) >= params.same_colour
+
     def alone(whole: np.ndarray) -> bool:
         # No other sure detection lies beside ``whole`` rather than within it
-        # and holds other colours (not a sleeve of the same cloth, seen apart).
+        # and holds other colours (not a sleeve of the same cloth, seen apart),
+        # or tiles the region with it.
         return not any(
             sure
             and (whole & other).sum() < params.max_overlap * n
-            and np.minimum(colours(whole & ~other), colours(other & ~whole)).sum() < params.max_shared_colours
+            and (
+                np.minimum(colours(whole & ~other), colours(other & ~whole)).sum() < params.max_shared_colours
+                or tiles(whole, other)
+            )
             for other, n, sure in found
             if other is not whole
         )
@@ -824,7 +854,10 @@ def split_by_detections(
         def colours(mask: np.ndarray) -> np.ndarray:
             return _colour_histogram(in_lab()[mask[np.ix_(rows, cols)]])
 
-        kept = _products_in(region, masks[(slice(None), *box)], scores, class_names, params, colours)
+        def mean_colour(mask: np.ndarray) -> np.ndarray:
+            return in_lab()[mask[np.ix_(rows, cols)]].mean(axis=0)
+
+        kept = _products_in(region, masks[(slice(None), *box)], scores, class_names, params, colours, mean_colour)
         small_region = block_mean(region.astype(np.float32), f) >= 0.5
         # The detections that may confirm a colour cut, on the working grid.
         candidates = [
