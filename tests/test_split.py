@@ -328,6 +328,29 @@ def test_two_detections_that_tile_a_region_of_alike_colours_split_it(second, obj
         assert min(score for score, _ in match_instances(out, truth)) > 0.97
 
 
+def test_a_sure_detection_across_two_products_does_not_keep_out_the_detections_of_each():
+    """A sure detection over the join of two touching products (35 % of the region)
+    overlaps the detection of each: taken best first it kept them out and left the
+    region whole. The two that cover most of the region together split it."""
+    from napari_boostseg.metrics import match_instances
+
+    image = np.full((300, 500, 3), 0.93, np.float32)
+    truth = np.zeros((300, 500), np.int32)
+    truth[60:240, 60:250] = 1
+    truth[60:240, 250:440] = 2  # same height: no notch, so the colour split alone keeps them one
+    rng = np.random.default_rng(2)
+    _paint(image, truth == 1, (0.1, 0.2, 0.6), rng)
+    _paint(image, truth == 2, (0.7, 0.1, 0.1), rng)
+    masks, _ = _detections(truth)
+    across = np.zeros((1, 300, 500), bool)
+    across[0, 66:234, 185:315] = True
+    masks = np.concatenate([across, masks])
+    scores = np.array([0.9, 0.7, 0.6], np.float32)
+    out = split_by_detections((truth > 0).astype(np.int32), image, masks, scores, ["outerwear", "top", "bottom"])
+    assert int(out.max()) == 2
+    assert min(score for score, _ in match_instances(out, truth)) > 0.97
+
+
 @pytest.mark.parametrize("shared", [0.3, 1.01])
 def test_a_sleeve_seen_apart_from_its_garment_does_not_split_it(shared):
     """A navy sweater with a grey bib, seen whole by one sure detection and its sleeve

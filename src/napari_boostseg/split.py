@@ -44,6 +44,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -417,6 +418,12 @@ class DetectionSplitParams:
     min_breadth : float
         Widest inscribed disc over the square root of the area, as in
         :class:`SplitParams`: a sleeve or a strap is narrow. Default 0.4.
+    most_tried : int
+        Where the detections taken best first (each unless it overlaps one
+        taken before by ``max_overlap``) cover less than ``min_cover`` of the
+        region, the set of these many best that covers most of it is taken
+        instead: a sure detection of a part of two products had kept out the
+        detection of one of them. Default 8.
     min_colour : float
         Least CIELAB distance between the mean colours of two touching parts:
         parts closer in colour are one product seen by two detections (the
@@ -546,6 +553,7 @@ class DetectionSplitParams:
     max_overlap: float = 0.3
     max_shared_colours: float = 0.3
     tile_cover: float = 0.9
+    most_tried: int = 8
     min_breadth: float = 0.4
     min_colour: float = 13.0
     short_contact: float = 1.3
@@ -629,14 +637,45 @@ def _products_in(
     # of it, sees one product, unless a sure detection of another lies beside it.
     if any(alone(whole) for whole in wholes):
         return []
+    # The detections taken best first, each unless it overlaps one taken
+    # before; where they do not cover the region, the set that covers most.
     kept: list[tuple[np.ndarray, int, bool]] = []
     for inside, held, sure in found:
         if all((inside & other).sum() < params.max_overlap * min(held, n) for other, n, _ in kept):
             kept.append((inside, held, sure))
+    if len(kept) < 2 or np.logical_or.reduce([inside for inside, _, _ in kept]).sum() < params.min_cover * area:
+        kept = _covering_most(found[: params.most_tried], step, params)
     parts = [inside for inside, _, _ in kept]
     if len(parts) < 2 or np.logical_or.reduce(parts).sum() < params.min_cover * area:
         return []
     return parts if any(sure for _, _, sure in kept) else []
+
+
+def _covering_most(found: list[tuple[np.ndarray, int, bool]], step: int, params) -> list[tuple[np.ndarray, int, bool]]:
+    """The two or more detections of ``found`` that cover most of the region together.
+
+    No two of them overlap by ``max_overlap`` of the smaller one or more, and
+    one is sure; among sets that cover as much, the one listed first (best
+    scores first) wins. Areas are counted every ``step`` pixels; ``[]`` when
+    no such set exists.
+    """
+    n = len(found)
+    small = [inside[::step, ::step] for inside, _, _ in found]
+    apart = np.ones((n, n), bool)
+    for a, b in itertools.combinations(range(n), 2):
+        apart[a, b] = apart[b, a] = (found[a][0] & found[b][0]).sum() < params.max_overlap * min(
+            found[a][1], found[b][1]
+        )
+    best: tuple[int, ...] = ()
+    best_cover = -1
+    for size in range(2, n + 1):
+        for group in itertools.combinations(range(n), size):
+            if not any(found[a][2] for a in group) or not all(apart[a, b] for a, b in itertools.combinations(group, 2)):
+                continue
+            cover = int(np.count_nonzero(np.logical_or.reduce([small[a] for a in group])))
+            if cover > best_cover:
+                best, best_cover = group, cover
+    return [found[a] for a in best]
 
 
 def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, params: DetectionSplitParams) -> np.ndarray:
