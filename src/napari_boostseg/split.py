@@ -373,7 +373,10 @@ class DetectionSplitParams:
     Attributes
     ----------
     min_score : float
-        Least score of a product detection that may split a region. Default 0.4.
+        Least score of a product detection that may split a region: 0.3, the
+        least the product model is asked for, so every detection counts (0.4
+        until detections of 0.30-0.39 were seen to hold a product of their
+        own, as the only detection of it). Default 0.3.
     sure_score : float
         A detection this sure decides: a split needs at least one sure part,
         and a sure detection of (nearly) the whole region, or a sure "person"
@@ -542,7 +545,7 @@ class DetectionSplitParams:
     photo.
     """
 
-    min_score: float = 0.4
+    min_score: float = 0.3
     sure_score: float = 0.5
     min_inside: float = 0.7
     min_share: float = 0.05
