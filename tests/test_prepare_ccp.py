@@ -1,23 +1,19 @@
 """scripts/prepare_ccp.py: the public CCP layout turned into the one the benchmarks read."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _scripts import load_script
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "prepare_ccp.py"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ccp"
 NAMES = ["null", "accessories", "bag", "hair", "jeans", "skin", "top"]
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("prepare_ccp", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("prepare_ccp")
 
 
 def _dataset(root: Path, sizes=((40, 30), (36, 24))) -> list[np.ndarray]:

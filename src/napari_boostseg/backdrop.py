@@ -857,8 +857,8 @@ def backdrop_labels(
     inliers = np.empty((h, w), bool)
     hist = np.zeros(1 << 16, np.int64)
     _errors(small, surface, *taps, border, error, hist)  # all pixels against the border's colour
-    limit = max(_FIRST_FLOOR, _FIRST_LIMIT * min(1.0, float(reference.mean()) / _LIGHT_PAPER))
     paper = float(reference.mean())
+    limit = max(_FIRST_FLOOR, _FIRST_LIMIT * min(1.0, paper / _LIGHT_PAPER))
     ceiling = np.inf
     if paper >= _BRIGHT_PAPER:
         ceiling = float(np.percentile(small[border].mean(axis=1), 95)) + _BRIGHTEST * paper

@@ -643,15 +643,20 @@ def _products_in(
     # The detections taken best first, each unless it overlaps one taken
     # before; where they do not cover the region, the set that covers most.
     kept: list[tuple[np.ndarray, int, bool]] = []
-    for inside, held, sure in found:
-        if all((inside & other).sum() < params.max_overlap * min(held, n) for other, n, _ in kept):
-            kept.append((inside, held, sure))
+    for detection in found:
+        if all(_apart(detection, other, params) for other in kept):
+            kept.append(detection)
     if len(kept) < 2 or np.logical_or.reduce([inside for inside, _, _ in kept]).sum() < params.min_cover * area:
         kept = _covering_most(found[: params.most_tried], step, params)
     parts = [inside for inside, _, _ in kept]
     if len(parts) < 2 or np.logical_or.reduce(parts).sum() < params.min_cover * area:
         return []
     return parts if any(sure for _, _, sure in kept) else []
+
+
+def _apart(a: tuple[np.ndarray, int, bool], b: tuple[np.ndarray, int, bool], params) -> bool:
+    """Whether two detections (pixels in the region, count, sure) overlap by under ``max_overlap`` of the smaller."""
+    return (a[0] & b[0]).sum() < params.max_overlap * min(a[1], b[1])
 
 
 def _covering_most(found: list[tuple[np.ndarray, int, bool]], step: int, params) -> list[tuple[np.ndarray, int, bool]]:
@@ -666,9 +671,7 @@ def _covering_most(found: list[tuple[np.ndarray, int, bool]], step: int, params)
     small = [inside[::step, ::step] for inside, _, _ in found]
     apart = np.ones((n, n), bool)
     for a, b in itertools.combinations(range(n), 2):
-        apart[a, b] = apart[b, a] = (found[a][0] & found[b][0]).sum() < params.max_overlap * min(
-            found[a][1], found[b][1]
-        )
+        apart[a, b] = apart[b, a] = _apart(found[a], found[b], params)
     best: tuple[int, ...] = ()
     best_cover = -1
     for size in range(2, n + 1):
