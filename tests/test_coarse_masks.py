@@ -275,3 +275,36 @@ def test_a_product_the_backdrop_found_as_two_regions_is_joined_by_the_product_mo
     assert found.count == 1, found.note
     assert found.labels[180, 200] == found.labels[410, 200] == 1
     assert found.note.endswith("; the product model completed 1 product the backdrop found only in part")
+
+
+def test_a_product_found_in_part_beside_another_is_completed_with_its_fragment_in_that_region():
+    from napari_boostseg.mrcnn.detect import Detections
+
+    # A light shirt on light paper: the backdrop finds its red cuff, which touches a navy
+    # jacket (one region with it), and its red hem; the product model sees both products.
+    rng = np.random.default_rng(1)
+    image = np.full((600, 500, 3), 235.0) + rng.normal(0, 1.0, (600, 500, 3))
+    image[100:500, 300:450] = (40, 40, 80)  # the jacket
+    image[250:300, 200:300] = (170, 50, 50)  # the cuff, against the jacket
+    image[460:490, 60:260] = (170, 50, 50)  # the hem
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    shirt, jacket = np.zeros((600, 500), bool), np.zeros((600, 500), bool)
+    shirt[80:500, 40:296] = True
+    jacket[90:510, 296:460] = True
+
+    class Splitter:
+        def detect(self, images):
+            return [Detections(
+                boxes=np.array([[90, 296, 510, 460], [80, 40, 500, 296]], np.int32),
+                class_ids=np.array([4, 2], np.int32), class_names=("outerwear", "top"),
+                scores=np.array([0.9, 0.7], np.float32), masks=np.stack([jacket, shirt]),
+                mask_probs=np.zeros((2, 28, 28), np.float32), image_shape=(600, 500),
+            )]
+
+    found, _ = try_backdrop(image, "backdrop", split=True, splitter=Splitter())
+    labels = found.labels
+    assert found.count == 2, found.note
+    assert labels[275, 250] == labels[475, 150] > 0  # cuff and hem: the shirt
+    assert labels[300, 400] > 0 and labels[300, 400] != labels[275, 250]  # the jacket
+    assert (labels[105:495, 305:445] == labels[300, 400]).all()  # the whole jacket but its corners
+    assert found.note.endswith("; the product model completed 1 product the backdrop found only in part")

@@ -183,3 +183,58 @@ def test_a_product_the_backdrop_found_as_one_speck_is_completed():
     out, completed = complete_by_detections(labels, coat[None], np.array([0.69]), ["dress"])
     assert completed == 1
     assert (out[coat] == 1).all() and int(out.max()) == 1
+
+
+def _shirt_against_a_jacket(fragment_colour):
+    """A white shirt on white paper touching a dark jacket: the backdrop found the jacket whole,
+    the shirt's hem (id 2) and a sleeve fragment that runs into the jacket (both id 1)."""
+    image = np.full((120, 200, 3), 250, np.uint8)
+    labels = np.zeros((120, 200), np.int32)
+    labels[20:100, 110:180] = 1
+    image[20:100, 110:180] = (40, 40, 60)  # the jacket
+    labels[40:60, 60:110] = 1
+    image[40:60, 60:110] = fragment_colour
+    labels[95:105, 20:90] = 2
+    image[95:105, 20:90] = (236, 236, 240)  # the hem, a fold in shade
+    shirt = np.zeros((120, 200), bool)
+    shirt[10:108, 15:108] = True
+    jacket = np.zeros((120, 200), bool)
+    jacket[18:102, 108:182] = True
+    return image, labels, np.stack([jacket, shirt]), np.array([0.9, 0.7]), ["outerwear", "top"]
+
+
+def test_a_product_found_in_part_takes_back_its_fragment_from_the_product_it_touches():
+    image, labels, masks, scores, names = _shirt_against_a_jacket((236, 236, 240))
+    out, completed = complete_by_detections(labels, masks, scores, names, image=image)
+    assert completed == 1
+    assert int(out.max()) == 2
+    assert (out[masks[1]] == out[100, 50]).all() and out[100, 50] != out[50, 150]  # the shirt, sleeve and all
+    assert (out[20:100, 110:180] == out[50, 150]).all()  # the jacket keeps every pixel
+    # Without the photo its colours are unknown, and the sleeve fragment found in the
+    # jacket's region holds the shirt back, as before.
+    out, completed = complete_by_detections(labels, masks, scores, names)
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_a_piece_of_the_neighbours_colour_is_not_taken():
+    # The piece of region 1 inside the shirt's mask has the jacket's colours: it is the
+    # jacket's (the model's mask reaches too far), and the region stays whole.
+    image, labels, masks, scores, names = _shirt_against_a_jacket((44, 42, 62))
+    out, completed = complete_by_detections(labels, masks, scores, names, image=image)
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+    params = CompleteParams(min_colour=np.inf)
+    image, labels, masks, scores, names = _shirt_against_a_jacket((236, 236, 240))
+    out, completed = complete_by_detections(labels, masks, scores, names, params, image=image)
+    assert completed == 0
+
+
+def test_a_detection_that_completes_nothing_does_not_hold_back_one_that_sees_the_whole_product():
+    labels, shirt = _shirt_in_fragments()
+    part = np.zeros_like(shirt)
+    part[5:60, 60:105] = True  # the better detection sees the shirt's right shoulder and half its collar
+    out, completed = complete_by_detections(labels, np.stack([part, shirt]), np.array([0.8, 0.7]), ["top", "top"])
+    assert completed == 1
+    assert (out[shirt] == out[100, 50]).all() and out[100, 50] > 0
+    assert int(out.max()) == 2

@@ -342,7 +342,9 @@ def _split_by_model(image: ArrayLike, labels: np.ndarray, splitter) -> tuple[np.
     split = split_by_detections(labels, image, found.masks, found.scores, found.class_names)
     before = int(labels.max())
     regions = np.unique(labels[split > before]).size if split.max() > before else 0
-    whole, completed = complete_by_detections(split, found.masks, found.scores, found.class_names, origin=labels)
+    whole, completed = complete_by_detections(
+        split, found.masks, found.scores, found.class_names, origin=labels, image=np.asarray(image)
+    )
     return whole, int(regions), completed
 
 
