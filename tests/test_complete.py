@@ -238,3 +238,24 @@ def test_a_detection_that_completes_nothing_does_not_hold_back_one_that_sees_the
     assert completed == 1
     assert (out[shirt] == out[100, 50]).all() and out[100, 50] > 0
     assert int(out.max()) == 2
+
+
+def test_a_detection_below_the_least_score_only_takes_back_its_fragments():
+    image, labels, masks, _, names = _shirt_against_a_jacket((236, 236, 240))
+    take = CompleteParams().take_score
+    low = (take + CompleteParams().min_score) / 2  # the model is unsure of the shirt
+    out, completed = complete_by_detections(labels, masks, np.array([0.9, low]), names, image=image)
+    assert completed == 1
+    assert (out[masks[1]] == out[100, 50]).all() and out[100, 50] != out[50, 150]
+    assert (out[20:100, 110:180] == out[50, 150]).all()
+    # Below take_score it does nothing.
+    out, completed = complete_by_detections(labels, masks, np.array([0.9, take - 0.05]), names, image=image)
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
+    # With no neighbour to take from, the unsure detection does not join fragments as a sure one does.
+    labels, shirt = _shirt_in_fragments()
+    image = np.full((120, 200, 3), 250, np.uint8)
+    image[labels > 0] = 230
+    out, completed = complete_by_detections(labels, shirt[None], np.array([low]), ["top"], image=image)
+    assert completed == 0
+    np.testing.assert_array_equal(out, labels)
