@@ -185,6 +185,24 @@ def test_a_product_the_backdrop_found_as_one_speck_is_completed():
     assert (out[coat] == 1).all() and int(out.max()) == 1
 
 
+@pytest.mark.parametrize("gap", [0, 6])
+def test_a_speck_along_the_outside_of_a_detection_is_what_the_backdrop_found_of_it(gap):
+    # White trousers on white paper: the backdrop kept one speck along the hem, just
+    # outside the model's mask (which comes from a 28x28 grid). Within a cell of the mask,
+    # the speck is the product's; a cell further off, the detection lies on bare paper.
+    labels = np.zeros((200, 160), np.int32)
+    labels[178 + gap : 181 + gap, 50:90] = 1
+    trousers = np.zeros((200, 160), bool)
+    trousers[20:178, 40:120] = True
+    out, completed = complete_by_detections(labels, trousers[None], np.array([0.64]), ["dress"])
+    if gap:
+        assert completed == 0
+        np.testing.assert_array_equal(out, labels)
+    else:
+        assert completed == 1
+        assert (out[trousers] == 1).all() and (out[labels == 1] == 1).all() and int(out.max()) == 1
+
+
 def _shirt_against_a_jacket(fragment_colour):
     """A white shirt on white paper touching a dark jacket: the backdrop found the jacket whole,
     the shirt's hem (id 2) and a sleeve fragment that runs into the jacket (both id 1)."""
