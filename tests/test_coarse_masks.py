@@ -308,3 +308,42 @@ def test_a_product_found_in_part_beside_another_is_completed_with_its_fragment_i
     assert labels[300, 400] > 0 and labels[300, 400] != labels[275, 250]  # the jacket
     assert (labels[105:495, 305:445] == labels[300, 400]).all()  # the whole jacket but its corners
     assert found.note.endswith("; the product model completed 1 product the backdrop found only in part")
+
+
+def test_where_nothing_stands_out_from_the_backdrop_the_product_model_may_see_the_product():
+    from napari_boostseg.mrcnn.detect import Detections
+
+    # White trousers on white paper, too faint for the backdrop source to find anything.
+    rng = np.random.default_rng(2)
+    trousers = np.zeros((600, 400), bool)
+    trousers[100:500, 120:280] = True
+    image = np.full((600, 400, 3), 250.0) - trousers[..., None]  # one level darker than the paper
+    image = np.clip(image + rng.normal(0, 1.0, (600, 400, 3)), 0, 255).astype(np.uint8)
+
+    class Splitter:
+        def __init__(self, sees):
+            self.sees = sees
+
+        def detect(self, images):
+            n = int(self.sees)
+            return [Detections(
+                boxes=np.array([[100, 120, 500, 280]] * n, np.int32).reshape(n, 4),
+                class_ids=np.ones(n, np.int32), class_names=("bottom",) * n,
+                scores=np.full(n, 0.92, np.float32), masks=trousers[None][:n],
+                mask_probs=np.zeros((n, 28, 28), np.float32), image_shape=(600, 400),
+            )]
+
+    assert try_backdrop(image, "backdrop")[0].count == 0  # nothing stands out
+    found, _ = try_backdrop(image, "auto", split=True, splitter=Splitter(True))
+    assert found.source == "backdrop" and found.count == 1, found.note
+    np.testing.assert_array_equal(found.labels, trousers.astype(np.int32))
+    assert found.note.startswith("backdrop: nothing stands out from the white backdrop (level ")
+    assert found.note.endswith("; the product model sees 1 product on it")
+    # Where the product model sees nothing either, the photo goes to the model as before
+    # (or, forced, keeps its empty backdrop).
+    found, why = try_backdrop(image, "auto", split=True, splitter=Splitter(False))
+    assert found is None and why == "nothing stands out from the backdrop"
+    model = _Model(image.shape[:2])
+    assert coarse_masks(image, "auto", model=model, splitter=Splitter(False)).source == "model"
+    found, _ = try_backdrop(image, "backdrop", split=True, splitter=Splitter(False))
+    assert found.count == 0 and found.note == "backdrop: a plain backdrop with nothing on it"

@@ -277,3 +277,19 @@ def test_a_detection_below_the_least_score_only_takes_back_its_fragments():
     out, completed = complete_by_detections(labels, shirt[None], np.array([low]), ["top"], image=image)
     assert completed == 0
     np.testing.assert_array_equal(out, labels)
+
+
+def test_where_the_backdrop_found_nothing_each_sure_detection_is_a_product():
+    # A white shirt on white paper in a small photo: nothing departs from the paper. The model
+    # sees the shirt, its sleeve apart (overlapping it), a bag beside it and, unsure, a fold.
+    labels = np.zeros((120, 200), np.int32)
+    shirt, sleeve, bag, fold = (np.zeros((120, 200), bool) for _ in range(4))
+    shirt[10:110, 10:100] = True
+    sleeve[20:60, 60:100] = True
+    bag[40:90, 130:180] = True
+    fold[5:20, 110:125] = True
+    masks, scores = np.stack([sleeve, shirt, bag, fold]), np.array([0.8, 0.9, 0.7, 0.4])
+    out, completed = complete_by_detections(labels, masks, scores, ["top", "top", "bag", "top"])
+    assert completed == 2
+    assert (out[shirt] == 1).all() and (out[bag] == 2).all()
+    assert not out[~(shirt | bag)].any()

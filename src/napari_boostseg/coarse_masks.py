@@ -254,7 +254,12 @@ def try_backdrop(
         Split regions of touching products into one object each: by the
         product model's detections (:func:`split_by_detections`) where the
         installation has the model and TensorFlow, else by colour
-        (``backdrop_labels(split=True)``). The note says which. Default False.
+        (``backdrop_labels(split=True)``). The note says which. With the
+        product model, a plain backdrop from which nothing stands out (a
+        white product on white paper in a small photo) holds the products
+        that the model sees on it (see
+        :func:`~napari_boostseg.complete.complete_by_detections`).
+        Default False.
     splitter : MaskRCNN, optional
         The detector that splits; default the shipped product model
         (:func:`load_detector` of :data:`napari_boostseg.models.PRODUCT_WEIGHTS`).
@@ -277,21 +282,29 @@ def try_backdrop(
     weights, why_not = (None, "") if not split or splitter is not None else product_splitter_weights()
     by_model = split and (splitter is not None or weights is not None)
     found = backdrop_labels(image, split=split and not by_model, **options)
-    if found.plain and (found.count or source == "backdrop"):
+    if found.plain and (found.count or source == "backdrop" or by_model):
         note = f"backdrop: {found.reason}"
         labels = found.labels
-        if by_model and found.count:
-            try:  # the model is loaded only for a photo with products on its backdrop
+        if by_model:
+            try:  # loaded only for a photo with a plain backdrop
                 splitter = splitter or load_detector(weights, min_score=_SPLIT_MIN_SCORE)
             except RuntimeError as exc:
                 by_model, why_not = False, str(exc)
-                labels = backdrop_labels(image, split=True, **options).labels
+                if found.count:
+                    labels = backdrop_labels(image, split=True, **options).labels
             if by_model:
                 labels, regions, completed = _split_by_model(image, labels, splitter)
-                note = _model_note(int(labels.max()), found.backdrop, regions, completed)
-        if split and not by_model:
+                if found.count:
+                    note = _model_note(int(labels.max()), found.backdrop, regions, completed)
+                elif completed:
+                    from ._text import counted
+
+                    note = (f"backdrop: nothing stands out from the {found.backdrop}; the product model "
+                            f"sees {counted(completed, 'product')} on it")
+        if split and not by_model and found.count:
             note += f"; touching products split by colour ({why_not})"
-        return CoarseMasks(labels, "backdrop", note), found.backdrop
+        if labels.max() or source == "backdrop":
+            return CoarseMasks(labels, "backdrop", note), found.backdrop
     if source == "backdrop":
         raise NoBackdropError(f"{found.reason}; use the model for this photo")
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
