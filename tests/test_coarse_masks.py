@@ -337,8 +337,8 @@ def test_where_nothing_stands_out_from_the_backdrop_the_product_model_may_see_th
     found, _ = try_backdrop(image, "auto", split=True, splitter=Splitter(True))
     assert found.source == "backdrop" and found.count == 1, found.note
     np.testing.assert_array_equal(found.labels, trousers.astype(np.int32))
-    assert found.note.startswith("backdrop: nothing stands out from the white backdrop (level ")
-    assert found.note.endswith("; the product model sees 1 product on it")
+    assert found.note.startswith("backdrop: 1 product on a white backdrop (level ")
+    assert found.note.endswith("; nothing stands out from the backdrop, but the product model sees it")
     # Where the product model sees nothing either, the photo goes to the model as before
     # (or, forced, keeps its empty backdrop).
     found, why = try_backdrop(image, "auto", split=True, splitter=Splitter(False))

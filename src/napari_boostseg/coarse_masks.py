@@ -299,8 +299,8 @@ def try_backdrop(
                 elif completed:
                     from ._text import counted
 
-                    note = (f"backdrop: nothing stands out from the {found.backdrop}; the product model "
-                            f"sees {counted(completed, 'product')} on it")
+                    note = (f"backdrop: {counted(completed, 'product')} on a {found.backdrop}; nothing stands out "
+                            f"from the backdrop, but the product model sees {'it' if completed == 1 else 'them'}")
         if split and not by_model and found.count:
             note += f"; touching products split by colour ({why_not})"
         if labels.max() or source == "backdrop":
