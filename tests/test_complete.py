@@ -293,3 +293,23 @@ def test_where_the_backdrop_found_nothing_each_sure_detection_is_a_product():
     assert completed == 2
     assert (out[shirt] == 1).all() and (out[bag] == 2).all()
     assert not out[~(shirt | bag)].any()
+
+
+@pytest.mark.parametrize("hem_colour", [(200, 60, 60), (60, 60, 200)])
+def test_regions_of_one_colour_join_even_where_the_model_sees_them_apart(hem_colour):
+    # The waistband and hem of a red skirt, seen whole by a sure detection and the hem apart by
+    # an unsure one: of one colour, they are one product's parts. A blue "hem" is a product of
+    # its own, as the unsure detection says.
+    labels, skirt, bag = _skirt_in_two()
+    hem = np.zeros_like(skirt)
+    hem[66:114, 16:114] = True
+    image = np.full((120, 200, 3), 250, np.uint8)
+    image[labels == 1], image[labels == 2], image[labels == 3] = (200, 60, 60), hem_colour, (30, 30, 30)
+    masks, scores = np.stack([skirt, bag, hem]), np.array([0.9, 0.9, 0.35])
+    out, joined = complete_by_detections(labels, masks, scores, ["bottom", "bag", "bottom"], image=image)
+    if hem_colour == (200, 60, 60):
+        assert joined == 1 and int(out.max()) == 2
+        assert (out[(labels == 1) | (labels == 2)] == 1).all() and (out[labels == 3] == 2).all()
+    else:
+        assert joined == 0
+        np.testing.assert_array_equal(out, labels)
