@@ -294,13 +294,8 @@ def try_backdrop(
                     labels = backdrop_labels(image, split=True, **options).labels
             if by_model:
                 labels, regions, completed = _split_by_model(image, labels, splitter)
-                if found.count:
-                    note = _model_note(int(labels.max()), found.backdrop, regions, completed)
-                elif completed:
-                    from ._text import counted
-
-                    note = (f"backdrop: {counted(completed, 'product')} on a {found.backdrop}; nothing stands out "
-                            f"from the backdrop, but the product model sees {'it' if completed == 1 else 'them'}")
+                if labels.max():
+                    note = _model_note(int(labels.max()), found.backdrop, regions, completed, bare=not found.count)
         if split and not by_model and found.count:
             note += f"; touching products split by colour ({why_not})"
         if labels.max() or source == "backdrop":
@@ -310,10 +305,14 @@ def try_backdrop(
     return None, found.reason if not found.plain else "nothing stands out from the backdrop"
 
 
-def _model_note(count: int, backdrop: str, regions: int, completed: int) -> str:
-    """The photo's line when the product model checked the backdrop's products."""
+def _model_note(count: int, backdrop: str, regions: int, completed: int, bare: bool = False) -> str:
+    """The photo's line when the product model checked the backdrop's products (``bare``: it found
+    them where nothing stood out from the backdrop)."""
     from ._text import counted
 
+    if bare:
+        return (f"backdrop: {counted(count, 'product')} on a {backdrop}; nothing stands out from the backdrop, "
+                f"but the product model sees {'it' if count == 1 else 'them'}")
     did = []
     if regions:
         did.append(f"split {counted(regions, 'region')} of touching products")

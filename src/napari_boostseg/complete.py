@@ -331,6 +331,12 @@ def _join_apart(
     return joined
 
 
+def _seen_before(mask: np.ndarray, size: int, masks: np.ndarray, taken, params: CompleteParams) -> bool:
+    """Whether ``mask`` overlaps a detection of ``taken`` (index, size) by more than ``max_overlap`` of
+    the smaller: one product seen twice."""
+    return any((mask & masks[j]).sum() > params.max_overlap * min(size, n) for j, n in taken)
+
+
 def _on_bare_paper(masks: np.ndarray, scores: np.ndarray, params: CompleteParams) -> np.ndarray:
     """One product per sure detection (``min_score``), best first, leaving out one that overlaps a
     product taken before by more than ``max_overlap`` of the smaller (a part seen apart)."""
@@ -340,7 +346,7 @@ def _on_bare_paper(masks: np.ndarray, scores: np.ndarray, params: CompleteParams
         size = int(masks[k].sum())
         if scores[k] < params.min_score or size == 0:
             continue
-        if any((masks[k] & masks[j]).sum() > params.max_overlap * min(size, n) for j, n in taken):
+        if _seen_before(masks[k], size, masks, taken, params):
             continue
         taken.append((int(k), size))
         out[masks[k] & (out == 0)] = len(taken)
@@ -416,7 +422,7 @@ def complete_by_detections(
         low = scores[k] < params.min_score  # it may only take back its fragments from a neighbour's region
         mask = masks[k]
         size = int(mask.sum())
-        if size == 0 or any((mask & masks[j]).sum() > params.max_overlap * min(size, n) for j, n in seen):
+        if size == 0 or _seen_before(mask, size, masks, seen, params):
             continue
         found = np.count_nonzero(out[mask]) / size
         if found < params.min_found:
