@@ -205,6 +205,16 @@ class RefineParams:
         32nd photo of 0001-0800) 3 lifted oracle-28 instances of 56-150 px
         from 0.953 to 0.961 mean IoU and left jittered ones as they were
         (2: 0.953). 0 turns it off. Default 3.0.
+    shadow_depth : float
+        Deepest, in cells, that a soft shadow taken in by a refined outline
+        may reach inside it before it is given back to the backdrop (see
+        :mod:`napari_boostseg.shadows`): where a light product's edge is
+        faint, the watershed can follow the outer rim of its contact or drop
+        shadow, and the cut-out carries a grey halo. A shadow is read from
+        the outline's profile: brightness falling steadily inwards, of the
+        paper's colour. On training photos of the studio generator 0.5 lifted
+        light products on light paper and left the others as they were (see
+        docs/studio.md). 0 turns it off. Default 0.5.
     """
     band: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
     prior: float = _field(0.6, Range(0.0, ui_high=5.0, step=0.05))
@@ -224,6 +234,7 @@ class RefineParams:
     confirm_move: float = _field(1.4, Range(0.0, ui_high=10.0, step=0.1))
     keep_edge: float = _field(0.6, Range(0.0, ui_high=2.0, step=0.05))
     small_cell: float = _field(3.0, Range(0.0, ui_high=10.0, step=0.5), "px")
+    shadow_depth: float = _field(0.5, Range(0.0, ui_high=3.0, step=0.1), "cells")
 
     def __post_init__(self) -> None:
         bad = [

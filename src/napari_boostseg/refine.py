@@ -14,7 +14,9 @@ step:
    middle of thin parts sure;
 4. :func:`~napari_boostseg.edges.gradient_magnitude` and
    :func:`~napari_boostseg.edges.edge_map` make the elevation;
-5. :func:`~napari_boostseg.flood.flood` runs the watershed in the band.
+5. :func:`~napari_boostseg.flood.flood` runs the watershed in the band;
+6. :func:`~napari_boostseg.shadows.trim_shadows` gives back to the backdrop
+   a soft shadow that an outline took in.
 
 Without intermediates, steps 2 and 4 are computed only in the box around
 the band, and the watershed only touches the band.
@@ -36,6 +38,7 @@ from .markers import UNDECIDED, BandGeometry, band_geometry, labels_from_markers
 from .objects import object_boxes
 from .params import GRID_CELLS, RefineParams, cell_size
 from .safety import ObjectReport, core_kept, outline_support
+from .shadows import trim_shadows
 from .softmask import apply_soft_mask, blur_block, blur_mask
 
 __all__ = ["ObjectReport", "RefineParams", "Refinement", "refine", "refine_with_report", "reflood", "soft_sigma_pixels"]
@@ -550,13 +553,12 @@ def _checked(
     return out, tuple(reports[k] for k in sorted(reports))
 
 
-def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, reports, params: RefineParams) -> None:
-    """Make the markers around each object that fell back or was widened say its labels, so a re-flood keeps it."""
+def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, ids, params: RefineParams) -> None:
+    """Make the markers around each object of ``ids`` (one that fell back, was widened or gave a
+    shadow back) say its labels, so a re-flood keeps it."""
     widest = _widest(params)
-    for report in reports:
-        if not report.fallback and not report.widened:
-            continue
-        boxes = [(object_boxes((image == report.label_id).astype(np.int32)) or [None])[0] for image in (coarse, labels)]
+    for label_id in ids:
+        boxes = [(object_boxes((image == label_id).astype(np.int32)) or [None])[0] for image in (coarse, labels)]
         box = _union(*boxes)
         if box is None:
             continue
@@ -587,8 +589,9 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     if not return_intermediates:
         first = _refined_labels(image, guide, boxes, moved, sigma, params)
         if not checks:
-            return first.labels, ()
-        return _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
+            return trim_shadows(image, first.labels, params.shadow_depth), ()
+        refined, reports = _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
+        return trim_shadows(image, refined, params.shadow_depth), reports
     geometry = band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
     shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
@@ -601,7 +604,13 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
         first = _Flooded(refined, edges, geometry.closeness, params.prior, full)
         refined, reports = _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
         markers = markers.copy()
-        _frozen(markers, refined, labels, reports, params)
+        _frozen(markers, refined, labels, [r.label_id for r in reports if r.fallback or r.widened], params)
+    trimmed = trim_shadows(image, refined, params.shadow_depth)
+    shaded = np.unique(refined[trimmed != refined])
+    if shaded.size:  # a re-flood keeps the shadow with the backdrop
+        markers = markers.copy() if markers is geometry.markers else markers
+        _frozen(markers, trimmed, labels, shaded.tolist(), params)
+    refined = trimmed
     return Refinement(
         labels=refined,
         coarse=labels,
