@@ -606,10 +606,9 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
         markers = markers.copy()
         _frozen(markers, refined, labels, [r.label_id for r in reports if r.fallback or r.widened], params)
     trimmed = trim_shadows(image, refined, params.shadow_depth)
-    shaded = np.unique(refined[trimmed != refined])
-    if shaded.size:  # a re-flood keeps the shadow with the backdrop
+    if trimmed is not refined:  # a re-flood keeps the shadow with the backdrop
         markers = markers.copy() if markers is geometry.markers else markers
-        _frozen(markers, trimmed, labels, shaded.tolist(), params)
+        _frozen(markers, trimmed, labels, np.unique(refined[trimmed != refined]).tolist(), params)
     refined = trimmed
     return Refinement(
         labels=refined,
