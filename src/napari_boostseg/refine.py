@@ -68,8 +68,9 @@ class Refinement:
         as ``coarse`` where no object was moved. None: not recorded.
     objects : tuple of ObjectReport
         What the refinement made of each object (moved, fallback); around
-        objects that fell back the band is decided in ``markers``, so a
-        re-flood keeps them.
+        objects that fell back, or gave a soft shadow back to the backdrop
+        (:mod:`napari_boostseg.shadows`), the band is decided in
+        ``markers``, so a re-flood keeps them.
         Empty: not recorded.
     """
 
@@ -641,7 +642,9 @@ def refine(
     coarse outline already on clear photo edges is kept as it is, and an
     unmoved object touching no other whose refined
     outline lies on no clear edge is tried again in a wider band
-    (``wide_band``), kept where that finds clearly stronger edges.
+    (``wide_band``), kept where that finds clearly stronger edges. Last, a
+    soft shadow that an outline took in along the backdrop goes back to it
+    (``shadow_depth``, :func:`~napari_boostseg.shadows.trim_shadows`).
     :func:`refine_with_report` and the ``objects`` of a :class:`Refinement`
     say which objects fell back or were widened.
 
