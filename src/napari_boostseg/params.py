@@ -206,15 +206,16 @@ class RefineParams:
         from 0.953 to 0.961 mean IoU and left jittered ones as they were
         (2: 0.953). 0 turns it off. Default 3.0.
     shadow_depth : float
-        Deepest, in cells, that a soft shadow taken in by a refined outline
-        may reach inside it before it is given back to the backdrop (see
-        :mod:`napari_boostseg.shadows`): where a light product's edge is
-        faint, the watershed can follow the outer rim of its contact or drop
-        shadow, and the cut-out carries a grey halo. A shadow is read from
-        the outline's profile: brightness falling steadily inwards, of the
-        paper's colour. On training photos of the studio generator 0.5 lifted
-        light products on light paper and left the others as they were (see
-        docs/studio.md). 0 turns it off. Default 0.5.
+        How deep inside a refined outline, in cells (0 turns it off), a soft
+        shadow that the outline took in may be given back to the backdrop
+        (see :mod:`napari_boostseg.shadows`; here a cell is the longer side
+        of the object's box / 28): where a light product's edge is faint,
+        the watershed can follow the outer rim of its contact or drop shadow,
+        and the cut-out carries a grey halo. A shadow is read from the
+        outline's profile: brightness falling steadily inwards, of the
+        paper's colour. On training photos of the studio generator 0.5
+        lifted light products on light paper and left the others as they
+        were (see docs/studio.md). Default 0.5.
     """
     band: float = _field(1.0, Range(0.0, low_open=True, ui_high=10.0, step=0.1), "cells")
     prior: float = _field(0.6, Range(0.0, ui_high=5.0, step=0.05))

@@ -14,11 +14,18 @@ outline (one-pixel steps), inside and out. From the first pixel outside,
 inwards, while each step is darker by at least :data:`DROP` levels but by no
 more than :data:`STEEPEST` (an edge, not a shadow), keeps the paper's colour
 (:data:`HUE`) and no less than :data:`LIGHT` of its brightness, the pixels
-passed are shadow; inside the outline they go back to the backdrop, when
-each keeps the paper's colour itself. A product's own face is flat or
+passed are shadow, when the darkest of them is at least :data:`DARKEST`
+levels under the paper; inside the outline they go back to the backdrop,
+each that keeps the paper's colour itself. A product's own face is flat or
 textured, not a steady fall, and its edge against the paper or the shadow
 is a step: the walk stops there. Nothing deeper than ``depth`` is ever
-given back, nor more than :data:`MOST` of an object.
+given back, and nothing at all of an object whose shadow would be more than
+:data:`MOST` of it, or whose ``depth`` is under 2 px.
+
+Known gap: the stretches are squares of a fixed grid, and where an outline
+runs along the border between two squares, its first pixel inside and its
+first pixel outside fall in different squares; neither square then holds
+the whole profile, and that stretch of halo stays.
 
 On training photos of the studio generator (products of CCP 0001-0700, seeds
 1,900,000 on; see docs/studio.md) light products on light paper rose from
@@ -54,7 +61,8 @@ HUE = 0.015
 LIGHT = 0.5
 #: A shadow's darkest step is at least this many levels below the paper.
 DARKEST = 4.0
-#: Largest share of an object given back: a shadow is a rim, not the product.
+#: An object whose shadow would be more than this share of it gives nothing
+#: back: a shadow is a rim, not the product.
 MOST = 0.15
 #: Length of a stretch of outline whose profile is read at once, in ``depth``.
 STRETCH = 2
