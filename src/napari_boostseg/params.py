@@ -206,11 +206,10 @@ class RefineParams:
         from 0.953 to 0.961 mean IoU and left jittered ones as they were
         (2: 0.953). 0 turns it off. Default 3.0.
     shadow_depth : float
-        How deep inside a refined outline, in cells (0 turns it off), a soft
-        shadow that the outline took in may be given back to the backdrop
-        (see :mod:`napari_boostseg.shadows`; here a cell is the longer side
-        of the object's box / 28): where a light product's edge is faint,
-        the watershed can follow the outer rim of its contact or drop shadow,
+        How deep inside a refined outline, in cells of the box's longer side
+        (0 turns it off), a soft shadow it took in may go back to the
+        backdrop (:mod:`napari_boostseg.shadows`): where a light product's
+        edge is faint, the watershed can follow the outer rim of its shadow,
         and the cut-out carries a grey halo. A shadow is read from the
         outline's profile: brightness falling steadily inwards, of the
         paper's colour. On training photos of the studio generator 0.5
