@@ -589,9 +589,10 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     checks = params.min_core > 0 or params.min_support > 0 or params.keep_edge <= 1
     if not return_intermediates:
         first = _refined_labels(image, guide, boxes, moved, sigma, params)
-        if not checks:
-            return trim_shadows(image, first.labels, params.shadow_depth), ()
-        refined, reports = _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
+        refined, reports = (
+            _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first) if checks
+            else (first.labels, ())
+        )
         return trim_shadows(image, refined, params.shadow_depth), reports
     geometry = band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
     shape = labels.shape

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 
 from .inputs import check_image, intensity_scale
 from .objects import object_boxes
-from .params import GRID_CELLS
+from .params import cell_size
 
 __all__ = ["trim_shadows", "DROP", "STEEPEST", "HUE", "LIGHT", "DARKEST", "MOST", "STRETCH"]
 
@@ -241,8 +241,7 @@ def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.
     for index, box in enumerate(object_boxes(ids)):
         if box is None:
             continue
-        cells = max(box[0].stop - box[0].start, box[1].stop - box[1].start) / GRID_CELLS
-        reach = int(round(depth * cells))
+        reach = int(round(depth * max(cell_size(box))))
         if reach < 2:
             continue
         pad = 2 * reach + 2
