@@ -106,20 +106,41 @@ def _hole_kept(photo) -> float:
     return (found & core).sum() / core.sum()
 
 
-def test_a_hole_that_shows_the_paper_stays_open():
-    # A bag with a ring handle on grey paper with a gradient, no shadow in the hole.
+def _bag_photo(handle: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Grey paper with a gradient, a brown bag on it (with a ring handle, or a
+    patch of the paper's own colour printed on its face) and its soft contact
+    shadow; returns the photo, the bag, its handle and the light region inside."""
     yy, xx = np.mgrid[0:900, 0:600]
-    photo = (200 + 20 * yy / 900)[..., None] * np.ones(3)
+    paper = (200 + 20 * yy / 900)[..., None] * np.ones(3)
     bag = (yy > 450) & (yy < 750) & (xx > 150) & (xx < 450)
     r = np.hypot((yy - 450) / 1.1, xx - 300)
-    ring = (r < 130) & (r > 100) & (yy <= 450)
-    photo[bag | ring] = (120, 70, 30)
-    photo = ndi.gaussian_filter(photo, (1, 1, 0))
-    found = backdrop_labels(photo.astype(np.uint8)).labels
-    hole = (r < 90) & (yy < 440)
+    ring = (r < 130) & (r > 100) & (yy <= 450) if handle else np.zeros_like(bag)
+    product = bag | ring
+    photo = paper * (1 - 0.15 * ndi.gaussian_filter(product.astype(float), 8))[..., None]
+    photo[product] = (120, 70, 30)
+    light = (r < 90) & (yy < 440) if handle else (np.abs(yy - 600) < 60) & (np.abs(xx - 300) < 80)
+    if not handle:
+        photo[light] = paper[light]
+    return ndi.gaussian_filter(photo, (1, 1, 0)).astype(np.uint8), bag, ring, light
+
+
+def test_a_hole_that_shows_the_paper_stays_open():
+    # A bag's ring handle: the paper in it darkens a little along the handle (its contact shadow).
+    photo, bag, ring, hole = _bag_photo(handle=True)
+    found = backdrop_labels(photo).labels
     assert int(found.max()) == 1
     assert (found[hole] > 0).mean() < 0.02
     assert (found[bag | ring] > 0).mean() > 0.98
+
+
+def test_a_light_patch_of_a_print_is_product_not_a_hole():
+    # A patch of the bag's print exactly of the paper's colour, with no shadow along its rim.
+    photo, bag, _, patch = _bag_photo(handle=False)
+    assert patch.sum() > 15000
+    found = backdrop_labels(photo).labels
+    assert int(found.max()) == 1
+    assert (found[patch] > 0).mean() > 0.98
+    assert (found[bag] > 0).mean() > 0.98
 
 
 @pytest.mark.parametrize(("gap", "piece", "objects"), [(12, 30, 1), (60, 30, 2), (12, 90, 2)])

@@ -36,7 +36,9 @@ as a smooth colour surface and takes what departs from it for product:
    stripes) are bridged, so a striped garment stays whole. Each
    separate region is one product; specks smaller than ``min_area`` of the
    frame (dust, crumbs) are dropped, pinholes are filled, real holes (a bag's
-   handle) stay open. A small region close beside a far larger one (a collar
+   handle) stay open: enclosed paper-like regions whose rim the product's
+   contact shadow darkens (a print's light patch, as bright at its rim as in
+   its middle, stays product). A small region close beside a far larger one (a collar
    cut off by a white neckline) is a piece of it and takes its id.
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
@@ -163,6 +165,18 @@ _ENCLOSED = 0.004
 _SHADOWED_RISE = 0.5
 _SHADOWED_MEDIAN = 6.0
 _SHADOWED_DARKEST = 10.0
+#: A paper-like enclosed region is a hole only where the product's contact
+#: shadow shows along its rim: its pixels within 2 working pixels of the rim
+#: are darker, on average, than those deeper than 3 by at least this many
+#: departure levels. A light patch of a print or a paper-coloured part of a
+#: light product is as bright at its rim as in its middle. On the studio
+#: benchmark's training photos (2400, 1400 and 1000 px) 160 such regions were
+#: taken for holes, 111 of them fabric: the holes' rims were darker by 0.86
+#: levels or more (90 %), the fabric's by 0.35 (median); 0.5 kept 98 % of the
+#: holes on light paper and gave 72 of the 109 fabric regions back. Not asked
+#: on black paper, where a shadow does not show, nor of regions too thin to
+#: have a middle.
+_RIM_SHADE = 0.5
 #: A pixel brighter than the fitted backdrop seeds a product only where it is
 #: brighter by this many times the departure level: near products the fitted
 #: surface dips a little below the paper (their shadows weigh on the fit), and
@@ -562,6 +576,29 @@ def _in_shadow(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarra
             and np.median(value) >= -_SHADOWED_MEDIAN
             and np.percentile(value, 5) >= -_SHADOWED_DARKEST
         )
+    return out
+
+
+def _shaded_rim(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarray) -> np.ndarray:
+    """Which of the regions ``ids`` of the ``n`` labelled ``regions`` are darker
+    along their rim than in their middle (see ``_RIM_SHADE``), as a lookup table
+    indexed by label; a region with no middle counts as shaded.
+
+    ``darkness`` is each pixel's brightness change from the fitted surface in
+    departure levels (negative: darker).
+    """
+    out = np.zeros(n + 1, bool)
+    boxes = ndi.find_objects(regions)
+    for i in ids:
+        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
+        mask = regions[box] == i
+        depth = ndi.distance_transform_edt(mask)
+        middle = depth > 3
+        if not middle.any():
+            out[i] = True
+            continue
+        value = darkness[box]
+        out[i] = value[mask & (depth <= 2)].mean() - value[middle].mean() <= -_RIM_SHADE
     return out
 
 
@@ -1026,8 +1063,11 @@ def backdrop_labels(
         enclosed_hole = (area >= 0.002 * h * w) & (_ring_share(holes, k, sharp) > 0.5) & (area < 0.35 * host)
         enclosed_hole[np.unique(holes[border])] = False
         enclosed_hole[0] = False
-        hole = enclosed_hole & (paperlike >= 0.5 * area)
-        shaded = enclosed_hole & ~hole
+        light = enclosed_hole & (paperlike >= 0.5 * area)
+        hole = light.copy()
+        if hole.any() and not dark_backdrop:
+            hole &= _shaded_rim(holes, k, np.flatnonzero(hole), bright / level)
+        shaded = enclosed_hole & ~light
         if shaded.any():
             hole |= _in_shadow(holes, k, np.flatnonzero(shaded), bright / level)
         if hole.any():
