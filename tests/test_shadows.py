@@ -50,23 +50,6 @@ def test_refine_keeps_the_halo_without_the_trim_and_gives_it_back_with_it():
     assert (after & product).sum() >= 0.995 * product.sum()
 
 
-@pytest.mark.parametrize("grow", range(16))
-def test_every_side_gives_its_shadow_back_wherever_the_outline_falls(grow):
-    # A square product growing by one pixel at a time: its bottom and right outlines cross
-    # every position within a stretch of the profile (16 px here), including its border.
-    yy, xx = np.mgrid[:320, :320]
-    inside = (yy >= 80) & (yy < 232 + grow) & (xx >= 70) & (xx < 222 + grow)
-    distance = ndi.distance_transform_edt(~inside)
-    photo = np.repeat((246 - 30 * np.clip(1 - (distance - 1) / 10, 0, 1))[..., None], 3, axis=2)
-    photo[inside] = 228
-    rng = np.random.default_rng(grow)
-    photo = np.clip(np.round(photo + rng.normal(0, 1.2, photo.shape)), 0, 255).astype(np.uint8)
-    coarse = (distance <= 6).astype(np.int32)
-    given = (coarse > 0) & ~(trim_shadows(photo, coarse, depth=1.5) > 0)
-    assert not (given & inside).any()
-    assert given.sum() > 0.85 * ((coarse > 0) & ~inside).sum()
-
-
 def test_a_refloods_markers_keep_the_shadow_with_the_backdrop():
     photo, _, coarse = _scene()
     refinement = refine(photo, coarse, return_intermediates=True)
