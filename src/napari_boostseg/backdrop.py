@@ -555,6 +555,16 @@ def _ring_share(regions: np.ndarray, n: int, where: np.ndarray) -> np.ndarray:
     return held / np.maximum(np.bincount(owner[ring], minlength=n + 1), 1)
 
 
+def _depths_and_values(regions: np.ndarray, ids: np.ndarray, values: np.ndarray):
+    """For each of the regions ``ids`` of the labelled ``regions``: its label, each
+    of its pixels' distance from its rim (px) and their ``values``."""
+    boxes = ndi.find_objects(regions)
+    for i in ids:
+        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
+        mask = regions[box] == i
+        yield i, ndi.distance_transform_edt(mask)[mask], values[box][mask]
+
+
 def _in_shadow(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarray) -> np.ndarray:
     """Which of the regions ``ids`` of the ``n`` labelled ``regions`` look like paper
     in a product's shadow (see ``_SHADOWED_RISE``), as a lookup table indexed by label.
@@ -563,12 +573,7 @@ def _in_shadow(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarra
     departure levels (negative: darker).
     """
     out = np.zeros(n + 1, bool)
-    boxes = ndi.find_objects(regions)
-    for i in ids:
-        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
-        mask = regions[box] == i
-        depth = ndi.distance_transform_edt(mask)[mask]
-        value = darkness[box][mask]
+    for i, depth, value in _depths_and_values(regions, ids, darkness):
         if np.ptp(depth) == 0 or np.ptp(value) == 0:
             continue
         out[i] = (
@@ -588,17 +593,9 @@ def _shaded_rim(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarr
     departure levels (negative: darker).
     """
     out = np.zeros(n + 1, bool)
-    boxes = ndi.find_objects(regions)
-    for i in ids:
-        box = tuple(slice(max(b.start - 1, 0), b.stop + 1) for b in boxes[i - 1])
-        mask = regions[box] == i
-        depth = ndi.distance_transform_edt(mask)
+    for i, depth, value in _depths_and_values(regions, ids, darkness):
         middle = depth > 3
-        if not middle.any():
-            out[i] = True
-            continue
-        value = darkness[box]
-        out[i] = value[mask & (depth <= 2)].mean() - value[middle].mean() <= -_RIM_SHADE
+        out[i] = not middle.any() or value[depth <= 2].mean() - value[middle].mean() <= -_RIM_SHADE
     return out
 
 
