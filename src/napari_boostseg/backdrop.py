@@ -23,7 +23,9 @@ as a smooth colour surface and takes what departs from it for product:
    undecided; sure product seeds are pixels that change colour, brighten,
    darken beyond any shadow, or lie deep inside a departing region,
    regions outlined by a sharp edge, and the bands of striped fabric (white
-   stripes look like the paper, but paper does not repeat). A watershed on
+   stripes look like the paper, but paper does not repeat); a region only
+   brighter than the fitted backdrop, at the level of the paper around it, is
+   the paper between a product's parts and seeds nothing. A watershed on
    the reduced photo's gradient, seeded by sure product and sure backdrop
    (the paper reached from the frame's border through passages wider than a
    gap in a product's outline), then gives the soft shadows to the backdrop:
