@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from napari_boostseg import RefineParams, refine, reflood
-from napari_boostseg.shadows import trim_shadows
+from napari_boostseg.shadows import MOST, trim_shadows
 
 
 def _scene(product=(228, 228, 228), paper=246.0, darkest=30.0, width=10.0, seed=0, size=(760, 520)):
@@ -48,6 +48,42 @@ def test_refine_keeps_the_halo_without_the_trim_and_gives_it_back_with_it():
     assert _iou(before, product) < 0.985  # the watershed follows the shadow's rim
     assert _iou(after, product) > _iou(before, product) + 0.01
     assert (after & product).sum() >= 0.995 * product.sum()
+
+
+@pytest.mark.parametrize("grow", range(16))
+def test_every_side_gives_its_shadow_back_wherever_the_outline_falls(grow):
+    # A square product growing by one pixel at a time: its bottom and right outlines cross
+    # every position within a stretch of the profile (16 px here), including its border.
+    yy, xx = np.mgrid[:320, :320]
+    inside = (yy >= 80) & (yy < 232 + grow) & (xx >= 70) & (xx < 222 + grow)
+    distance = ndi.distance_transform_edt(~inside)
+    photo = np.repeat((246 - 30 * np.clip(1 - (distance - 1) / 10, 0, 1))[..., None], 3, axis=2)
+    photo[inside] = 228
+    rng = np.random.default_rng(grow)
+    photo = np.clip(np.round(photo + rng.normal(0, 1.2, photo.shape)), 0, 255).astype(np.uint8)
+    coarse = (distance <= 6).astype(np.int32)
+    given = (coarse > 0) & ~(trim_shadows(photo, coarse, depth=1.5) > 0)
+    assert not (given & inside).any()
+    assert given.sum() > 0.85 * ((coarse > 0) & ~inside).sum()
+
+
+def test_a_halo_wider_than_most_of_an_object_is_given_back_in_part_from_the_outline():
+    # A product whose coarse mask took in a shadow a quarter of its area: no more than MOST
+    # of the object goes back, the pixels nearest the outline first, none of the product
+    # (before: nothing went back).
+    yy, xx = np.mgrid[:200, :200]
+    inside = (yy >= 50) & (yy < 150) & (xx >= 50) & (xx < 150)
+    distance = ndi.distance_transform_edt(~inside)
+    photo = np.repeat((246 - 30 * np.clip(1 - (distance - 1) / 10, 0, 1))[..., None], 3, axis=2)
+    photo[inside] = 228
+    photo = np.clip(np.round(photo + np.random.default_rng(0).normal(0, 1.2, photo.shape)), 0, 255)
+    coarse = (distance <= 8).astype(np.int32)
+    assert 2 * MOST * coarse.sum() > ((coarse > 0) & ~inside).sum() > 1.5 * MOST * coarse.sum()
+    given = (coarse > 0) & ~(trim_shadows(photo.astype(np.uint8), coarse, depth=3.0) > 0)
+    assert not (given & inside).any()
+    assert 0.5 * MOST * coarse.sum() < given.sum() <= MOST * coarse.sum()
+    kept = (coarse > 0) & ~given & ~inside
+    assert distance[given].min() >= distance[kept].max() - 1.5  # the outermost first
 
 
 def test_a_refloods_markers_keep_the_shadow_with_the_backdrop():

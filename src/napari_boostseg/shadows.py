@@ -19,13 +19,13 @@ levels under the paper; inside the outline they go back to the backdrop,
 each that keeps the paper's colour itself. A product's own face is flat or
 textured, not a steady fall, and its edge against the paper or the shadow
 is a step: the walk stops there. Nothing deeper than ``depth`` is ever
-given back, and nothing at all of an object whose shadow would be more than
-:data:`MOST` of it, or whose ``depth`` is under 2 px.
+given back, nor more than :data:`MOST` of an object (the steps nearest its
+outline first), nor anything of an object whose shadow would be more than
+twice that, or whose ``depth`` is under 2 px.
 
-Known gap: the stretches are squares of a fixed grid, and where an outline
-runs along the border between two squares, its first pixel inside and its
-first pixel outside fall in different squares; neither square then holds
-the whole profile, and that stretch of halo stays.
+The stretches are squares of a fixed grid; a pixel outside the outline
+reads with the object pixel beside it, so that where an outline runs along
+the border between two squares both sides of it still fall in one.
 
 On training photos of the studio generator (products of CCP 0001-0700, seeds
 1,900,000 on; see docs/studio.md) light products on light paper rose from
@@ -61,8 +61,12 @@ HUE = 0.015
 LIGHT = 0.5
 #: A shadow's darkest step is at least this many levels below the paper.
 DARKEST = 4.0
-#: An object whose shadow would be more than this share of it gives nothing
-#: back: a shadow is a rim, not the product.
+#: Most of an object given back, as a share of its area: a shadow is a rim,
+#: not the product. Where more would go, up to twice as much, only the steps
+#: nearest the outline that together stay within it do (a wide halo that a
+#: rough coarse mask took in is given back in part, not kept whole); where
+#: more than twice as much would go, nothing does (what falls like a shadow
+#: over that much of an object is its own shading).
 MOST = 0.15
 #: Length of a stretch of outline whose profile is read at once, in ``depth``.
 STRETCH = 2
@@ -97,7 +101,10 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
                 v, u = y + dy, x + dx
                 if 0 <= v < h and 0 <= u < w and labels[y0 + v, x0 + u] == other:
                     steps[y, x] = -1 if own == k else 1
-                    qy[tail], qx[tail], qs[tail] = y, x, (y // side) * columns + x // side
+                    # An outside seed reads with the object pixel beside it, so that
+                    # both sides of the outline fall in one stretch.
+                    sy, sx = (y, x) if own == k else (v, u)
+                    qy[tail], qx[tail], qs[tail] = y, x, (sy // side) * columns + sx // side
                     tail += 1
                     break
     head, layer = 0, 1
@@ -171,9 +178,10 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
             stop = cur - depth
         if stop < 0 and sums[s, stop + depth, 0] / n[s, stop + depth] <= paper_lum - darkest:
             start[s] = stop
-    # 4. The pixels given back: inside, from their stretch's start outwards, each of the paper's colour.
+    # 4. The pixels given back: inside, from their stretch's start outwards, each of the paper's colour;
+    # no more than ``most`` of the object, the steps nearest the outline first.
     give = np.zeros(tail, np.bool_)
-    given = 0
+    per_step = np.zeros(depth + 1, np.int64)
     for i in range(tail):
         first = start[qs[i]]
         step = steps[qy[i], qx[i]]
@@ -182,9 +190,16 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
             and abs(c1[i] - paper_c1) < 2 * hue and abs(c2[i] - paper_c2) < 2 * hue
         ):
             give[i] = True
-            given += 1
-    if given == 0 or given > most * area:
+            per_step[-step] += 1
+    deepest, given = 0, 0
+    while deepest < depth and given + per_step[deepest + 1] <= most * area:
+        deepest += 1
+        given += per_step[deepest]
+    if given == 0 or per_step.sum() > 2 * most * area:
         return np.empty(0, np.int64), np.empty(0, np.int64)
+    for i in range(tail):
+        if give[i] and -steps[qy[i], qx[i]] > deepest:
+            give[i] = False
     return qy[:tail][give] + y0, qx[:tail][give] + x0
 
 
