@@ -16,7 +16,8 @@ more than :data:`STEEPEST` (an edge, not a shadow), keeps the paper's colour
 (:data:`HUE`) and no less than :data:`LIGHT` of its brightness, the pixels
 passed are shadow, when the darkest of them is at least :data:`DARKEST`
 levels under the paper; inside the outline they go back to the backdrop,
-each that keeps the paper's colour itself. A product's own face is flat or
+each that keeps the paper's colour itself and is not brighter than the step
+outside it (by more than :data:`RISE`). A product's own face is flat or
 textured, not a steady fall, and its edge against the paper or the shadow
 is a step: the walk stops there. Nothing deeper than ``depth`` is ever
 given back, nor more than :data:`MOST` of an object (the steps nearest its
@@ -43,12 +44,14 @@ from .inputs import check_image, intensity_scale
 from .objects import object_boxes
 from .params import cell_size
 
-__all__ = ["trim_shadows", "DROP", "STEEPEST", "HUE", "LIGHT", "DARKEST", "MOST", "STRETCH"]
+__all__ = ["trim_shadows", "DROP", "STEEPEST", "HUE", "LIGHT", "DARKEST", "MOST", "RISE", "STRETCH"]
 
 #: Least fall in brightness per pixel step inwards, in levels of 255, for a
 #: step to count as shadow: a shadow's profile falls steadily, a product's
-#: face is flat.
-DROP = 2.0
+#: face is flat. A wide drop shadow falls by 1-2.5 levels a pixel; 2 (the
+#: value before) left such shadows as a pale halo. 1 was chosen on the studio
+#: benchmark's training photos (2, 1.5, 1 and 0.5 tried; see docs/studio.md).
+DROP = 1.0
 #: Largest fall per step, in levels of 255: a steeper one is a product's edge
 #: (an enlarged product's soft edge falls 10-15 levels a pixel).
 STEEPEST = 8.0
@@ -68,12 +71,17 @@ DARKEST = 4.0
 #: more than twice as much would go, nothing does (what falls like a shadow
 #: over that much of an object is its own shading).
 MOST = 0.15
+#: A pixel given back is at most this many levels brighter than the mean of
+#: the step just outside its own: a shadow darkens inwards. Where an outline
+#: runs slant to the product's edge, the deepest step of the shadow also holds
+#: a few of the product's edge pixels, which are brighter.
+RISE = 3.0
 #: Length of a stretch of outline whose profile is read at once, in ``depth``.
 STRETCH = 2
 
 
 @numba.njit(cache=True, nogil=True)
-def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest, hue, light, darkest, most):
+def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest, hue, light, darkest, most, rise):
     # pragma: no cover - compiled
     """Rows and columns of the pixels of object ``k`` that are its shadow (see the module)."""
     h, w, c = y1 - y0, x1 - x0, photo.shape[2]
@@ -185,8 +193,10 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
     for i in range(tail):
         first = start[qs[i]]
         step = steps[qy[i], qx[i]]
+        outward = step + depth + 1 if step < -1 else depth + 1
         if (
             first < 0 and first <= step < 0 and lum[i] >= light * paper_lum
+            and lum[i] <= sums[qs[i], outward, 0] / n[qs[i], outward] + rise
             and abs(c1[i] - paper_c1) < 2 * hue and abs(c2[i] - paper_c2) < 2 * hue
         ):
             give[i] = True
@@ -264,7 +274,7 @@ def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.
         y1, x1 = min(h, box[0].stop + pad), min(w, box[1].stop + pad)
         rows, cols = _shadow(
             photo, scale, ids, index + 1, y0, y1, x0, x1, reach, max(2, STRETCH * reach),
-            DROP, STEEPEST, HUE, LIGHT, DARKEST, MOST,
+            DROP, STEEPEST, HUE, LIGHT, DARKEST, MOST, RISE,
         )
         if rows.size:
             out = ids.copy() if out is ids else out
