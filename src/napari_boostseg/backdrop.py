@@ -190,6 +190,10 @@ _RIM_SHADE = 0.5
 #: 0.983, light on light 0.923 -> 0.934, 1 cut-by-frame photo of a white
 #: knit lower, 0.813 -> 0.773).
 _BRIGHTER = 1.5
+#: A change of colour weighs this many times a change of brightness of the
+#: same size (RGB distance and mean difference, 0-1 scale) in what departs
+#: from the backdrop and in what marks a seed.
+_COLOUR_WEIGHT = 1.5
 #: Yet the fitted surface also sinks under a light product (its shading and
 #: shadow weigh on the fit), so paper seen between a product's parts (between
 #: trouser legs, inside an open coat) still rises above it by more than that,
@@ -490,8 +494,8 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: 
             bright[i, j] = mean_d
             chroma[i, j] = spread
             lum[i, j] = mean_p
-            departs[i, j] = max(abs(mean_d), np.float32(1.5) * spread) > level
-            firm[i, j] = max(-mean_d, mean_d / brighter, np.float32(1.5) * spread) > level
+            departs[i, j] = max(abs(mean_d), np.float32(_COLOUR_WEIGHT) * spread) > level
+            firm[i, j] = max(-mean_d, mean_d / brighter, np.float32(_COLOUR_WEIGHT) * spread) > level
             shadow[i, j] = (
                 mean_d < 0
                 and spread < np.float32(0.3) * abs(mean_d) + 2 * level
@@ -612,6 +616,12 @@ def _shaded_rim(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarr
         middle = depth > 3
         out[i] = not middle.any() or value[depth <= 2].mean() - value[middle].mean() <= -_RIM_SHADE
     return out
+
+
+def _darker_or_coloured(bright: np.ndarray, chroma: np.ndarray, level: float) -> np.ndarray:
+    """Pixels darker than the backdrop, or of another colour, by more than ``level``
+    (see ``_departure``)."""
+    return np.maximum(-bright, _COLOUR_WEIGHT * chroma) > level
 
 
 def _at_paper_level(candidates: np.ndarray, lum: np.ndarray, paper: np.ndarray) -> np.ndarray:
@@ -1003,7 +1013,7 @@ def backdrop_labels(
                    departs, firm, shadow_like, np.empty_like(lum))
         # A seed brighter than the surface keeps the sharper copy's margin:
         # what lifts the paper there is the fit's dip near products, not noise.
-        firm = (np.maximum(-bright, 1.5 * chroma) > faint_level) | (bright > _BRIGHTER * level)
+        firm = _darker_or_coloured(bright, chroma, faint_level) | (bright > _BRIGHTER * level)
     departs = _dilate(_erode(departs))
     # Fabric has a fine texture (weave, knit, creases) that even a white
     # garment on white paper keeps; the paper has only the camera's noise.
@@ -1115,8 +1125,8 @@ def backdrop_labels(
     if paper >= _BRIGHT_PAPER:
         # Seeds marked by brightness alone, at the level of the paper beside
         # them, are paper between a product's parts (see _PAPER_LEVEL).
-        marked = np.maximum(-bright, 1.5 * chroma) > firm_level
-        seeds &= ~_at_paper_level(seeds & (bright > 0) & ~marked & ~textured, lum, sure_backdrop)
+        marked = _darker_or_coloured(bright, chroma, firm_level) | textured
+        seeds &= ~_at_paper_level(seeds & (bright > 0) & ~marked, lum, sure_backdrop)
     seeds |= _erode(inside, 5)
     markers = np.zeros((h, w), np.int32)
     markers[sure_backdrop] = 1
