@@ -77,6 +77,40 @@ def test_every_side_gives_its_shadow_back_wherever_the_outline_falls(grow):
     assert given.sum() > 0.85 * ((coarse > 0) & ~inside).sum()
 
 
+def _halo_on_the_right(photo_rows=260):
+    # A grey product on white paper with a 7 px shadow along its right side, all of it inside
+    # the outline; depth 1.0 makes the stretches 14 px squares.
+    photo = np.full((photo_rows, 260, 3), 240, np.uint8)
+    photo[30:230, 30:230] = 200
+    photo[30:230, 230:237] = np.arange(205, 240, 5, dtype=np.uint8)[None, :, None]
+    labels = np.zeros(photo.shape[:2], np.int32)
+    labels[30:230, 30:237] = 1
+    return photo, labels
+
+
+def test_a_stretch_that_finds_no_shadow_beside_ones_that_do_leaves_no_square_notch():
+    # In the rows of one stretch the shadow's outermost column is as bright as the paper, so its
+    # own profile does not fall at the first step. Before, those rows kept the whole halo: a
+    # notch as long as the stretch (11 of its 14 rows gave nothing back). Now the depth is read
+    # between the stretches' centres there, and the notch narrows to its middle.
+    photo, labels = _halo_on_the_right()
+    photo[98:112, 236] = 240
+    trimmed = trim_shadows(photo, labels, depth=1.0)
+    given = ((labels > 0) & (trimmed == 0))[30:230].sum(axis=1)
+    assert (given[60:90] == 0).sum() <= 4
+    assert (given[20:60] == 7).all() and (given[90:180] == 7).all()
+    assert (trimmed[30:230, 30:230] == 1).all()
+
+
+def test_the_depth_read_between_stretches_stops_at_a_products_edge():
+    # The bottom side has no shadow: its profile falls from the paper to the product in one
+    # step, an edge. Beside the corner, the right side's shadow must not lend it its depth.
+    photo, labels = _halo_on_the_right()
+    trimmed = trim_shadows(photo, labels, depth=1.0)
+    assert (trimmed[30:230, 30:230] == 1).all()
+    assert (trimmed[30:230, 230:237] == 0).mean() > 0.85
+
+
 def test_a_halo_wider_than_most_of_an_object_is_given_back_in_part_from_the_outline():
     # A product whose coarse mask took in a shadow a quarter of its area: no more than MOST
     # of the object goes back, the pixels nearest the outline first, none of the product
