@@ -436,6 +436,11 @@ def test_help_shows_percent_signs_as_text():
     assert "--hard-edges cut-outs take the label image's hard 0/1 alpha" in text
     # Refinement values are named by their unit, not by their own name in capitals.
     assert "--band CELLS" in text and "--edge-sigma PX" in text and "--prior X" in text and "BAND" not in text
+    # Another setting named in a help text is spelt as its option, never cut at a hyphen, and every
+    # help starts with a capital.
+    assert "under --keep-edge)" in text and "keep_edge" not in text and "moved_band" not in text
+    assert "--moved- " not in out.stdout and "--moved-\n" not in out.stdout
+    assert "--moved-prior X Prior for objects" in text and "RefineParams" not in text
 
 
 @pytest.mark.slow

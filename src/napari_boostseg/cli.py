@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -157,18 +159,26 @@ def _add_segment(sub) -> None:
     run.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_verbose(run)
-    ref = p.add_argument_group("refinement (defaults as RefineParams)")
+    ref = p.add_argument_group("refinement (the settings of the napari Refine widget)")
     from .refine import RefineParams
 
     docs = RefineParams.field_help()
     ranges = RefineParams.ranges()
     units = RefineParams.units()
+    names = {field.name for field in dataclasses.fields(RefineParams)}
+
+    def as_flags(text: str) -> str:
+        """``text`` capitalised, another setting named in it spelt as its option (keep_edge: --keep-edge)."""
+        flag = lambda m: "--" + m[0].replace("_", "-") if m[0] in names else m[0]  # noqa: E731
+        text = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", flag, text)
+        return text[:1].upper() + text[1:]
+
     for field in dataclasses.fields(RefineParams):
         ref.add_argument(
             f"--{field.name.replace('_', '-')}", dest=field.name, type=float, default=None,
             metavar=units[field.name].upper() or "X",
             # argparse formats help with %: a literal one is written %%.
-            help=docs.get(field.name, "").split(". ")[0].replace("%", "%%")
+            help=as_flags(docs.get(field.name, "").split(". ")[0]).replace("%", "%%")
             + f" (default {field.default}; {ranges[field.name].describe()})",
         )
     p.set_defaults(func=_cmd_segment)
@@ -348,9 +358,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Help wrapped between words only: an option named in a help text (--moved-band) is never
+    cut at its hyphen."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors come in one line and say where the options are,
     rather than after the whole usage block."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
