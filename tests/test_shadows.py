@@ -77,10 +77,10 @@ def test_every_side_gives_its_shadow_back_wherever_the_outline_falls(grow):
     assert given.sum() > 0.85 * ((coarse > 0) & ~inside).sum()
 
 
-def _halo_on_the_right(photo_rows=260):
+def _halo_on_the_right():
     # A grey product on white paper with a 7 px shadow along its right side, all of it inside
     # the outline; depth 1.0 makes the stretches 14 px squares.
-    photo = np.full((photo_rows, 260, 3), 240, np.uint8)
+    photo = np.full((260, 260, 3), 240, np.uint8)
     photo[30:230, 30:230] = 200
     photo[30:230, 230:237] = np.arange(205, 240, 5, dtype=np.uint8)[None, :, None]
     labels = np.zeros(photo.shape[:2], np.int32)

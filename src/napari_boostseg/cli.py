@@ -167,9 +167,11 @@ def _add_segment(sub) -> None:
     units = RefineParams.units()
     names = {field.name for field in dataclasses.fields(RefineParams)}
 
+    def flag(word: re.Match) -> str:  # another setting named in a help text, spelt as its option
+        return "--" + word[0].replace("_", "-") if word[0] in names else word[0]
+
     def as_flags(text: str) -> str:
-        """``text`` capitalised, another setting named in it spelt as its option (keep_edge: --keep-edge)."""
-        flag = lambda m: "--" + m[0].replace("_", "-") if m[0] in names else m[0]  # noqa: E731
+        """``text`` capitalised, each setting named in it spelt as its option (keep_edge: --keep-edge)."""
         text = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", flag, text)
         return text[:1].upper() + text[1:]
 

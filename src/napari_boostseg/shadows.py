@@ -195,6 +195,8 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
             stop = cur - depth
         if stop < 0 and sums[s, stop + depth, 0] / n[s, stop + depth] <= paper_lum - darkest:
             start[s] = stop
+    if not (start < 0).any():  # no stretch found a shadow, nor can a pixel read one between them
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     # 4. The pixels given back: inside, from their start outwards, each of the paper's colour; no more
     # than ``most`` of the object, the steps nearest the outline first. A pixel's start is its stretch's,
     # or, unless that stretch ended at an edge, the deeper one read between the centres of the four
