@@ -118,11 +118,14 @@ def test_segment_usage_errors(tmp_path, capsys, monkeypatch):
     argv = ["segment", str(tmp_path / "none*.jpg"), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o")]
     assert main(argv) == 2
     assert "no photos found" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert main(["segment", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "no .bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp file in the folder (--recursive" in capsys.readouterr().err
     assert main(["segment", str(shoot["images"]), "--masks", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert main(
         ["segment", str(shoot["images"]), "--masks", str(shoot["masks"]), "--out", str(tmp_path / "o"), "--band", "-1"]
     ) == 2
-    assert "band" in capsys.readouterr().err
+    assert "invalid refinement option: --band -1 (must be > 0)" in capsys.readouterr().err  # the option, as typed
     with pytest.raises(SystemExit):
         main(["segment", str(shoot["images"]), "--out", "o", "--workers", "0"])
 
@@ -146,6 +149,23 @@ def test_evaluate_command(tmp_path, capsys):
     assert plot.is_file()
     assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--csv", str(table)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    # ``boostseg evaluate ... --csv - | head -1``: the pipe closes while rows are still written.
+    for k in range(400):
+        mask = np.zeros((8, 8), np.uint8)
+        mask[1:1 + k % 6, 2:6] = 1
+        files.write_labels(tmp_path / "gt" / f"photo-{k:03d}.png", mask)
+        files.write_labels(tmp_path / "pred" / f"photo-{k:03d}.png", mask)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "napari_boostseg", "evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"),
+         "--csv", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert run.stdout.readline().startswith(b"name,")
+    run.stdout.close()
+    err = run.stderr.read().decode()
+    assert run.wait(timeout=120) == 141 and "Traceback" not in err and "BrokenPipe" not in err, err
 
 
 def test_train_is_wired(tmp_path, capsys):
@@ -256,7 +276,7 @@ def test_demo_cuts_out_every_studio_product_without_a_model(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--no-model"]) == 0
     printed = capsys.readouterr().out
     assert str(out.resolve()) in printed
-    assert "street: no plain backdrop" in printed and "skipped" in printed
+    assert "street: no plain backdrop" in printed and "--no-model leaves it out: skipped" in printed
     studio = [s for s in sample_photos() if s.studio]
     _check_demo_outputs(out, [s.name for s in studio])
     total = sum(int(sample.truth.max()) for sample in studio)
@@ -418,7 +438,7 @@ def test_photos_without_objects_are_listed_and_set_the_exit_status(tmp_path, cap
     assert main(_segment(shoot, out)) == 3
     err = capsys.readouterr().err
     assert "3 photos: 3 done, 0 skipped (outputs exist), 0 failed, 1 with no object found" in err
-    assert "no object found in 1 photo;" in err and str(shoot["images"] / "b.png") in err
+    assert "no object found in 1 photo; it has no cut-out:" in err and str(shoot["images"] / "b.png") in err
     # The rerun says so again: the record keeps the count.
     assert main(_segment(shoot, out)) == 3
     assert "1 with no object found" in capsys.readouterr().err
@@ -432,7 +452,7 @@ def test_help_shows_percent_signs_as_text():
     text = " ".join(out.stdout.split())
     assert "changes of up to 4 % are tried" in text and "option_strings" not in text
     assert "``" not in text and ":func:" not in text and ":mod:" not in text  # plain text, no Sphinx markup
-    assert "(see napari_boostseg.alignment)" in text
+    assert "napari_boostseg." not in text  # no pointers into the Python code
     assert "--hard-edges cut-outs take the label image's hard 0/1 alpha" in text
     # Refinement values are named by their unit, not by their own name in capitals.
     assert "--band CELLS" in text and "--edge-sigma PX" in text and "--prior X" in text and "BAND" not in text

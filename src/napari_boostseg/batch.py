@@ -328,7 +328,11 @@ def collect_photos(
         if not files and not p.exists() and not glob.has_magic(text):
             raise FileNotFoundError(f"no photos found for input {text!r}: no such file or folder")
         if not files:
-            raise FileNotFoundError(f"no photos found for input {text!r}")
+            where = " in the folder" + (" or its sub-folders" if recursive else " (--recursive looks deeper)")
+            raise FileNotFoundError(
+                f"no photos found for input {text!r}"
+                + (f": no {', '.join(sorted(IMAGE_SUFFIXES))} file{where}" if p.is_dir() else "")
+            )
         kept = [f.resolve() for f in files]
         kept = [f for f in kept if not any(f.is_relative_to(folder) for folder in skip)]
         if not kept:
@@ -757,8 +761,8 @@ def check_batch(photos: Sequence[str | os.PathLike], options: SegmentOptions) ->
     if refused:
         photo, message = refused[0]
         others = [p.name for p, _ in refused[1:]]
-        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-        also = f" The same stops {counted(len(others), 'more photo')}: {listed}." if others else ""
+        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else ".")
+        also = f" The same stops {counted(len(others), 'more photo')}: {listed}" if others else ""
         raise BatchError(f"{photo.name}: {message}.{also}")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import sys
 import textwrap
@@ -73,7 +74,7 @@ def _add_segment(sub) -> None:
             "The output folder, the model and earlier outputs are checked before the "
             "first photo (exit status 2). A photo that cannot be read or processed is "
             "reported and skipped; the exit status is 1 when any failed, and 3 when none "
-            "failed but some gave no object (empty cut-outs; listed). Set "
+            "failed but some gave no object (listed at the end; they have no cut-out). Set "
             "BOOSTSEG_TRACEBACK=1 to see the full traceback of each failure."
         ),
     )
@@ -171,7 +172,9 @@ def _add_segment(sub) -> None:
         return "--" + word[0].replace("_", "-") if word[0] in names else word[0]
 
     def as_flags(text: str) -> str:
-        """``text`` capitalised, each setting named in it spelt as its option (keep_edge: --keep-edge)."""
+        """``text`` capitalised, each setting named in it spelt as its option (keep_edge: --keep-edge),
+        without the pointers to the Python code that explains it (see napari_boostseg.alignment)."""
+        text = re.sub(r"\s*\((?:see )?napari_boostseg[\w.]*\)", "", text)
         text = re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", flag, text)
         return text[:1].upper() + text[1:]
 
@@ -492,6 +495,13 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
     names = [field.name for field in dataclasses.fields(RefineParams)]
     changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    ranges = RefineParams.ranges()
+    bad = [
+        f"--{name.replace('_', '-')} {value:g} (must be {ranges[name].describe()})"
+        for name, value in changes.items() if value not in ranges[name]
+    ]
+    if bad:
+        return _fail(f"invalid refinement option{'s' if len(bad) > 1 else ''}: {', '.join(bad)}")
     try:
         params = RefineParams(**changes)
         options = SegmentOptions(
@@ -544,7 +554,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     if args.masks is not None:
         _stray_masks(args.masks, photos)
     if summary.empty:
-        print(f"no object found in {counted(len(summary.empty), 'photo')}; they have no cut-out:", file=sys.stderr)
+        none = "it has" if len(summary.empty) == 1 else "they have"
+        print(f"no object found in {counted(len(summary.empty), 'photo')}; {none} no cut-out:", file=sys.stderr)
         for path in sorted(summary.empty):
             print(f"  {path}", file=sys.stderr)
     if summary.failed:
@@ -699,6 +710,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except BrokenPipeError:
+        # The reader of the output stopped early (``boostseg evaluate ... --csv - | head``):
+        # no traceback, and none at exit when Python flushes the closed pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -68,7 +68,14 @@ SOURCES = ("auto", "backdrop", "model")
 
 
 class NoBackdropError(ValueError):
-    """The photo has no plain backdrop, so the backdrop source cannot segment it."""
+    """The photo has no plain backdrop, so the backdrop source cannot segment it.
+
+    ``reason`` says why, without the advice that the message adds.
+    """
+
+    def __init__(self, reason: str):
+        super().__init__(f"{reason}; find its products with the model (source 'model' or 'auto')")
+        self.reason = reason
 
 
 class MaskMismatchError(ValueError):
@@ -301,8 +308,11 @@ def try_backdrop(
         if labels.max() or source == "backdrop":
             return CoarseMasks(labels, "backdrop", note), found.backdrop
     if source == "backdrop":
-        raise NoBackdropError(f"{found.reason}; use the model for this photo")
-    return None, found.reason if not found.plain else "nothing stands out from the backdrop"
+        raise NoBackdropError(found.reason)
+    if not found.plain:
+        return None, found.reason
+    seen = ", and the product model sees nothing on it" if by_model else ""
+    return None, f"nothing stands out from the {found.backdrop}{seen}"
 
 
 def _model_note(count: int, backdrop: str, regions: int, completed: int, bare: bool = False) -> str:

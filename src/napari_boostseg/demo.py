@@ -80,7 +80,7 @@ def _coarse(photo: DemoPhoto, loader) -> tuple[np.ndarray | None, str]:
         else:
             found = coarse_masks(photo.image, "auto", model=loader, classes=photo.classes)
     except NoBackdropError as exc:
-        return None, f"{exc} (no model); skipped"
+        return None, f"{exc.reason}; only the Mask R-CNN finds its products, and --no-model leaves it out: skipped"
     except RuntimeError as exc:  # no TensorFlow
         return None, f"{exc}; skipped"
     if found.count == 0:
