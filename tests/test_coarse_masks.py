@@ -172,12 +172,12 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
-    assert ("frame.png: 1 object; mask file frame.png; look at frame-1.png (its refined outline failed a "
-            "check, or its move lay on weak edges; refined again without moving its coarse mask)"
+    assert ("frame.png: 1 object; mask file frame.png; look at frame-1.png (the refined outline failed a "
+            "check, or the move lay on weak edges; refined again without moving the coarse mask)"
             ) in capsys.readouterr().err
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
-    assert "look at frame-1.png (its refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
+    assert "look at frame-1.png (the refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
 
 
 def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):

@@ -47,26 +47,38 @@ DOUBTFUL = ("unmoved", "narrow", "coarse")
 #: What each doubtful fallback did, in words for a person.
 FALLBACK_WORDS = {
     "unmoved": (
-        "its refined outline failed a check, or its move lay on weak edges; "
-        "refined again without moving its coarse mask"
+        "the refined outline failed a check, or the move lay on weak edges; "
+        "refined again without moving the coarse mask"
     ),
-    "narrow": "its refined outlines failed a check; refined again in a narrower band",
-    "coarse": "every refined outline failed a check; its coarse mask was kept",
+    "narrow": "the refined outlines failed a check; refined again in a narrower band",
+    "coarse": "every refined outline failed a check; the coarse mask was kept",
 }
+
+
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def doubtful_objects(reports, name: Callable[[int], str] = str) -> str:
     """The objects of ``reports`` to look at, with what their refinement did; "" when none.
 
     ``name`` gives an object's name from its label id (default: the id),
-    e.g. its cut-out's file name.
+    e.g. its cut-out's file name. Objects that took the same fallback are
+    named together, before what was done to them.
 
     Examples
     --------
     >>> doubtful_objects([ObjectReport(1, False, "", 1.0, 1.0), ObjectReport(2, True, "coarse", 0.2, 0.1)])
-    '2 (every refined outline failed a check; its coarse mask was kept)'
+    '2 (every refined outline failed a check; the coarse mask was kept)'
+    >>> doubtful_objects([ObjectReport(k, False, "narrow", 0.9, 0.4) for k in (3, 4, 5)])
+    '3, 4 and 5 (the refined outlines failed a check; refined again in a narrower band)'
     """
-    return "; ".join(f"{name(r.label_id)} ({FALLBACK_WORDS[r.fallback]})" for r in reports if r.fallback in DOUBTFUL)
+    groups: dict[str, list[str]] = {}
+    for r in reports:
+        if r.fallback in DOUBTFUL:
+            groups.setdefault(r.fallback, []).append(name(r.label_id))
+    return "; ".join(f"{_listed(names)} ({FALLBACK_WORDS[fallback]})" for fallback, names in groups.items())
 
 
 @dataclass(frozen=True)

@@ -221,8 +221,8 @@ def test_status_names_objects_whose_refinement_fell_back(make_napari_viewer, qtb
     coarse = viewer.add_labels(jittered28(truth, seed=9).astype(np.int32), name="frame coarse")
     widget = refine_widget(viewer, photo, coarse)
     refined(qtbot, widget)
-    assert ("Look at object 1 (its refined outline failed a check, or its move lay on weak edges; refined "
-            "again without moving its coarse mask): paint its markers") in widget.status.value
+    assert ("Look at object 1 (the refined outline failed a check, or the move lay on weak edges; refined "
+            "again without moving the coarse mask), marked on the photo: paint the markers") in widget.status.value
 
 
 def test_objects_whose_refinement_fell_back_are_marked_on_the_canvas(make_napari_viewer, qtbot, tmp_path):

@@ -756,10 +756,14 @@ class RefineWidget(Container):
         self._segmentation = labels
         self._set_layers(source[0], result, markers, labels, features)
         markers_name = self.layers["markers"].name
-        from napari_boostseg.safety import doubtful_objects
+        from napari_boostseg.safety import DOUBTFUL, doubtful_objects
 
-        doubtful = doubtful_objects(result.objects, lambda k: f"object {k}")
-        look = f" Look at {doubtful}: paint its markers if its outline is wrong." if doubtful else ""
+        doubtful = doubtful_objects(result.objects)
+        several = sum(report.fallback in DOUBTFUL for report in result.objects) > 1
+        look = (
+            f" Look at {'objects' if several else 'object'} {doubtful}, marked on the photo: "
+            "paint the markers where an outline is wrong."
+        ) if doubtful else ""
         self.status.value = (
             f"{counted(int(labels.max()), 'product')} refined. To correct an outline, paint on "
             f"'{markers_name}'; Export cut-outs saves them.{look}"
