@@ -42,7 +42,6 @@ def shoot_loop(viewer, args) -> None:
     from qtpy.QtWidgets import QApplication
     from scipy import ndimage as ndi
 
-    from napari_boostseg import BACKGROUND
     from napari_boostseg._napari._shoot import ShootWidget
     from napari_boostseg._napari._widgets import DetectWidget
     from napari_boostseg.sample_photos import load_sample_photo
@@ -65,39 +64,50 @@ def shoot_loop(viewer, args) -> None:
     viewer.reset_view()
     shoot(viewer, "napari-shoot.png", args.out)
 
-    # The white top (light on light): a background stroke where the segmentation took in the
-    # backdrop, at the centre of its largest wrong part.
-    review.show(names.index("white_top"))
+    # The sweater (light on light): an object stroke over the largest part of a product that
+    # the segmentation missed, the white strip of shirt under the sweater beside the white paper.
+    review.show(names.index("sweater"))
+    while review._workers:
+        QApplication.processEvents()
+        time.sleep(0.05)
     settle(viewer)
-    segmentation = viewer.layers["white_top segmentation"]
-    markers = viewer.layers["white_top markers"]
-    truth = load_sample_photo("white_top").truth
-    wrong, n = ndi.label((segmentation.data > 0) & (truth == 0))
-    biggest = 1 + int(np.argmax(np.bincount(wrong.ravel())[1:])) if n else 0
-    rows, cols = np.nonzero(wrong == biggest)
+    segmentation = viewer.layers["sweater segmentation"]
+    markers = viewer.layers["sweater markers"]
+    truth = load_sample_photo("sweater").truth
+    missed, n = ndi.label((truth > 0) & (segmentation.data == 0))
+    biggest = 1 + int(np.argmax(np.bincount(missed.ravel())[1:])) if n else 0
+    rows, cols = np.nonzero(missed == biggest)
     row, col = int(np.median(rows)), int(np.median(cols))
+    product = truth == np.bincount(truth[missed == biggest]).argmax()
+    owner = int(np.bincount(segmentation.data[product & (segmentation.data > 0)]).argmax())
     before = int(((segmentation.data > 0) != (truth > 0)).sum())
-    markers.brush_size = 8
-    with markers.block_history():  # a zigzag along that part
-        for r in range(int(rows.min()), int(rows.max()) + 1, 6):
-            for c in np.flatnonzero(wrong[r] == biggest)[::4]:
-                markers.paint((r, int(c)), BACKGROUND, refresh=False)
+    markers.brush_size = 6
+    with markers.block_history():  # a zigzag over that part, with the object's marker
+        for r in range(int(rows.min()), int(rows.max()) + 1, 4):
+            for c in np.flatnonzero(missed[r] == biggest)[::4]:
+                markers.paint((r, int(c)), owner + 1, refresh=False)
     markers.refresh()
     review.refine.follow_markers()
     after = int(((segmentation.data > 0) != (truth > 0)).sum())
-    print(f"white_top: {before} wrong pixels before the stroke at ({row}, {col}), {after} after")
+    print(f"sweater: {before} wrong pixels before the stroke on object {owner} at ({row}, {col}), {after} after")
     camera = getattr(getattr(viewer, "scene", None), "camera", None) or viewer.camera
     camera.center = (row, col)
-    camera.zoom = camera.zoom * 2.5
+    camera.zoom = camera.zoom * 2
     shoot(viewer, "napari-shoot-stroke.png", args.out)
 
-    # Accept every photo: each written in a worker; the list says which are corrected.
+    # Accept the photos of one product, with its class (the outfit's products differ, so it
+    # is skipped): each written in a worker; the list says which are corrected.
     review.synchronous = False
-    for index in range(len(names)):
+    classes = {"man": "person", "sweater": "top", "white_top": "top"}
+    for index, name in enumerate(names):
         review.show(index)
         while review._workers or review._accepting:
             QApplication.processEvents()
             time.sleep(0.05)
+        if name not in classes:
+            review.skip()
+            continue
+        review.class_name.value = classes[name]
         review.accept()
         while review._accepting:
             QApplication.processEvents()

@@ -96,7 +96,8 @@ def test_review_correct_accept_train_and_detect_again(make_napari_viewer, qtbot,
     assert segmentation.data[row, int(np.median(cols))] == 0
     corrected = segmentation.data.copy()
 
-    # Accept the sweater and the white top: written in a worker.
+    # Accept the sweater and the white top, both tops: written in a worker.
+    review.class_name.value = "top"
     review.accept()
     qtbot.waitUntil(lambda: "2-white_top segmentation" in viewer.layers, timeout=WAIT_MS)
     review.accept()

@@ -109,6 +109,12 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
 
     # Accept: on to the next photo at once; training data and cut-outs are written in a
     # worker, and the photo counts as corrected once they are.
+    # Its objects were found on the backdrop: no class is assumed for them.
+    assert widget.class_name.value is None
+    assert widget.accept() is None and widget.current == 0
+    assert "without a class (1, 2" in widget.status.value and not (review / "labels").exists()
+    shown["error"].clear()
+    widget.class_name.value = "bag"
     worker = widget.accept()
     assert worker is not None and widget.current == 1
     assert widget.list.item(0).text() == "bag_and_scarf  (saving…)"
@@ -116,8 +122,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert widget.list.item(0).text() == "bag_and_scarf  (corrected)"
     written = widget.last_written
     assert len(written) == 5 and all(p.is_file() for p in written)
-    assert widget.class_name.value == "top"  # the bundled model's first garment class
-    dataset = InstanceDataset(review, ("BG", "top"))
+    dataset = InstanceDataset(review, ("BG", "bag"))
     _image, masks, _classes = dataset.load(0)
     np.testing.assert_array_equal(masks[..., 0], corrected == 1)
     assert sorted(p.name for p in (review / "cutouts").iterdir()) == [
@@ -151,6 +156,7 @@ def test_a_failed_accept_says_so_and_keeps_the_status(make_napari_viewer, qtbot,
     qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
     review.mkdir(exist_ok=True)
     (review / "cutouts").write_text("a file where the cut-out folder should be")
+    widget.class_name.value = "bag"
     widget.accept()
     qtbot.waitUntil(lambda: not widget._accepting, timeout=WAIT_MS)
     assert shown["error"] and shown["error"][-1].startswith("bag_and_scarf not accepted:"), shown

@@ -160,9 +160,10 @@ class ShootWidget(Container):
         self.split_touching = split_touching_box(self.find)
         classes = _model_classes()
         self.class_name = ComboBox(
-            label="class of unnamed objects", choices=classes, value=classes[0],
-            tooltip="Class saved for objects that have none (from segment outputs or painted "
-            "by hand): one of the bundled model's classes, so the accepted photos can teach it.",
+            label="class of unnamed objects", choices=classes, value=None, nullable=True,
+            tooltip="Class saved for objects that have none (found on the backdrop, from segment "
+            "outputs or painted by hand): one of the bundled model's classes, so the accepted "
+            "photos can teach it. None is assumed: Accept asks for it where a photo has such objects.",
         )
         self.open_button = PushButton(text="Open shoot")
         self.count = Label(label="", value="")
@@ -513,14 +514,23 @@ class ShootWidget(Container):
             _report_error(self.status, f"{name} is being saved; wait a moment.")
             return None
         labels = np.array(segmentation.data)
-        classes = {int(k): str(self.class_name.value) for k in np.unique(labels) if k > 0}
+        classes: dict[int, str | None] = {int(k): self.class_name.value for k in np.unique(labels) if k > 0}
         features = getattr(self.viewer.layers[f"{name} coarse"], "features", None) if (
             f"{name} coarse" in self.viewer.layers
         ) else None
         if features is not None and "class_name" in features and "index" in features:
             for k, cls in zip(features["index"], features["class_name"]):
-                if int(k) in classes and cls:
-                    classes[int(k)] = str(cls)
+                if int(k) in classes and isinstance(cls, str) and cls in self.class_name.choices:
+                    classes[int(k)] = cls
+        unnamed = [k for k, cls in classes.items() if cls is None]
+        if unnamed:
+            _report_error(
+                self.status,
+                f"{name} has {counted(len(unnamed), 'object')} without a class ({', '.join(map(str, unnamed))}: "
+                "found on the backdrop or painted by hand), and training data needs one: choose the "
+                "class of unnamed objects, then Accept again.",
+            )
+            return None
         edits = self._edits()
         if edits is not None:
             self._write_edits(shoot, name, edits)
