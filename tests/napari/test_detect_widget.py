@@ -264,3 +264,19 @@ def test_split_touching_products_on_the_backdrop(make_napari_viewer, qtbot, monk
     assert not widget.split_touching.enabled
     widget.source.value = "auto"
     assert widget.split_touching.enabled
+
+
+def test_the_street_sample_is_detected_as_a_person_and_the_next_photo_gets_the_garments_back(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _dock, widget = viewer.window.add_plugin_dock_widget("napari-boostseg", "Detect")
+    garments = list(widget.classes.value)
+    assert "person" not in garments  # the bundled model's default: the garments
+    viewer.open_sample("napari-boostseg", "street")  # a person in a street, as the demo cuts her out
+    assert widget.image.value.name == "street" and list(widget.classes.value) == ["person"]
+    viewer.open_sample("napari-boostseg", "outfit")
+    assert widget.image.value.name == "outfit" and list(widget.classes.value) == garments
+    # Classes chosen by hand stay when another photo is opened.
+    widget.image.value = viewer.layers["street"]
+    widget.classes.value = ["person", "bag"]
+    widget.image.value = viewer.layers["outfit"]
+    assert list(widget.classes.value) == ["person", "bag"]

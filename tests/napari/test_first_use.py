@@ -270,3 +270,27 @@ def test_a_stroke_claims_the_missed_sleeve_and_undo_gives_it_back(make_napari_vi
 
     markers.undo()
     qtbot.waitUntil(lambda: np.array_equal(segmentation.data, before), timeout=WAIT_MS)
+
+
+def test_a_long_status_wraps_and_the_parameters_scroll_so_the_dock_keeps_its_size(make_napari_viewer):
+    from qtpy.QtWidgets import QApplication
+
+    viewer = make_napari_viewer()
+    refine = dock(viewer, RefineWidget(viewer))
+    width, height = refine.native.sizeHint().width(), refine.native.sizeHint().height()
+    refine.status.value = "A status line of many words, " * 20
+    QApplication.processEvents()
+    assert refine.native.sizeHint().width() <= width + 2  # it wraps: the dock does not widen
+    refine.show_params.value = True
+    QApplication.processEvents()
+    assert "band (cells)" in shown_names(refine)
+    # All the parameters, 20 rows, scroll in a box no taller than PARAMS_HEIGHT.
+    assert refine.native.sizeHint().height() <= height + 400 + 320
+
+
+def test_a_samples_cut_outs_go_to_a_folder_of_their_own(make_napari_viewer):
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-boostseg", "sweater")  # a photo without a file
+    widget = ExportWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert Path(widget.folder.value) == Path.home() / "boostseg-cutouts"  # not loose in the home folder

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+#: Key of a sample layer's metadata: the Mask R-CNN classes Detect keeps for it.
+PHOTO_CLASSES = "boostseg_classes"
+
 
 def _photo(name: str) -> list[tuple]:
     from napari_boostseg.sample_photos import load_sample_photo
 
     sample = load_sample_photo(name)
-    return [(sample.image, {"name": name}, "image")]
+    meta: dict = {"name": name}
+    if sample.classes:  # a photo without a backdrop: Detect keeps these model classes
+        meta["metadata"] = {PHOTO_CLASSES: list(sample.classes)}
+    return [(sample.image, meta, "image")]
 
 
 def sweater() -> list[tuple]:

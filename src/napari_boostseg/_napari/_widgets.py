@@ -75,6 +75,8 @@ OBJECT_MARKER_ALPHA = 0.45
 #: Object markers are the object's colour darkened by this factor.
 MARKER_SHADE = 0.45
 _N_COLOURS = 256
+#: Widest a status line grows before it wraps, in characters.
+STATUS_CHARACTERS = 48
 
 
 def object_colour(k: int) -> np.ndarray:
@@ -175,9 +177,14 @@ def _start(
 
 
 def _status_label() -> Label:
-    """A status line that wraps, so a long message is shown whole."""
+    """A status line that wraps, so a long message is shown whole.
+
+    It wraps at about :data:`STATUS_CHARACTERS` characters: a long message
+    makes it taller, never the dock wider (which would squeeze the canvas).
+    """
     label = Label(label="", value="")
     label.native.setWordWrap(True)
+    label.native.setMaximumWidth(label.native.fontMetrics().averageCharWidth() * STATUS_CHARACTERS)
     return label
 
 
@@ -314,6 +321,8 @@ class DetectWidget(Container):
             tooltip="Of two detections overlapping more than this (IoU), the weaker is dropped.",
         )
         self._class_names: list[str] = []  # of the chosen model; layer events re-read it
+        self._default_classes: list[str] = []  # the chosen model's default classes
+        self._classes_of_photo: list[str] = []  # the classes a photo chose (see _photo_chosen)
         self.classes = Select(
             label="classes", choices=lambda _widget: self._class_names, value=[],
             tooltip="Classes to keep. A person and the garments they wear overlap and each pixel "
@@ -337,6 +346,8 @@ class DetectWidget(Container):
         self.native.layout().addStretch(1)  # the fields packed at the top of a tall dock
         self._fit_class_list()
         self._weights_chosen()
+        self.image.changed.connect(self._photo_chosen)
+        self._photo_chosen()
         self.source.changed.connect(self._source_chosen)
         self._source_chosen()
         _follow_new_layers(napari_viewer, self, self._layer_added)
@@ -348,6 +359,20 @@ class DetectWidget(Container):
         if any(_photo_of(self.viewer, layer, suffix) is not None for suffix in ("soft-masked", "edges")):
             return
         self.image.value = layer
+
+    def _photo_chosen(self) -> None:
+        """A photo that names its classes (the street sample: a person) gets them; the next
+        photo gets the model's default classes back, unless the person chose others since."""
+        from ._sample_data import PHOTO_CLASSES
+
+        layer = self.image.value
+        wanted = list(getattr(layer, "metadata", {}).get(PHOTO_CLASSES, [])) if layer is not None else []
+        if wanted and set(wanted) <= set(self._class_names):
+            self.classes.value = self._classes_of_photo = wanted
+        elif self._classes_of_photo:
+            if list(self.classes.value) == self._classes_of_photo:  # not changed by hand since
+                self.classes.value = self._default_classes
+            self._classes_of_photo = []
 
     def _source_chosen(self) -> None:
         """The model's settings are greyed out while the backdrop alone finds products."""
@@ -373,7 +398,9 @@ class DetectWidget(Container):
         self.classes.reset_choices()
         self._class_names = list(loaded.class_names[1:])
         self.classes.reset_choices()
-        self.classes.value = list(default_classes(weights, loaded.class_names))
+        self._default_classes = list(default_classes(weights, loaded.class_names))
+        self.classes.value = self._default_classes
+        self._classes_of_photo = []
         self._fit_class_list()
 
     def _fit_class_list(self) -> None:
@@ -572,6 +599,8 @@ class RefineWidget(Container):
     PARAM_DELAY_MS = 300
     #: Calm after the last marker edit (stroke, undo, redo) before re-flooding, in ms.
     PAINT_DELAY_MS = 30
+    #: Tallest the box of the refinement's parameters grows before it scrolls, in pixels.
+    PARAMS_HEIGHT = 320
 
     def __init__(self, napari_viewer: napari.Viewer):
         from qtpy.QtCore import QTimer
@@ -609,8 +638,15 @@ class RefineWidget(Container):
             text="show the refinement's parameters", value=False,
             tooltip="The defaults suit studio and street photos; change them to study the method.",
         )
-        self.extend([self.image, self.coarse, self.show_params, *self.params.values(), self.live, self.reach,
-                     self.run_button, self.status, self.help])
+        self.extend([self.image, self.coarse, self.show_params, self.reach, self.run_button, self.status, self.help])
+        # The parameters scroll in a box of their own, under the tick box that shows them:
+        # all of them at once would make the dock taller than most screens.
+        self.param_box = Container(widgets=[*self.params.values(), self.live], scrollable=True)
+        box = self.param_box.root_native_widget
+        box.setMaximumHeight(self.PARAMS_HEIGHT)
+        box.setFrameShape(box.Shape.NoFrame)
+        self.native.layout().insertWidget(3, box)
+        self.native.layout().addStretch(1)  # the fields packed at the top of a tall dock
         self.show_params.changed.connect(self._show_params)
         self._show_params()
         self.reach.changed.connect(self._reach_changed)
@@ -656,8 +692,7 @@ class RefineWidget(Container):
                 self.image.value = photo
 
     def _show_params(self) -> None:
-        for widget in (*self.params.values(), self.live):
-            widget.visible = bool(self.show_params.value)
+        self.param_box.root_native_widget.setVisible(bool(self.show_params.value))
 
     def _layer_removed(self, event) -> None:
         if any(event.value is layer for layer in self.layers.values()):
@@ -935,7 +970,8 @@ class ExportWidget(Container):
         self.segmentation = ComboBox(
             label="segmentation", choices=_layer_choices(napari_viewer, Labels)
         )
-        self.folder = FileEdit(label="folder", mode="d", value=Path.home())
+        # A photo without a file (a sample) writes into a folder of its own, not loose in home.
+        self.folder = FileEdit(label="folder", mode="d", value=Path.home() / "boostseg-cutouts")
         self.prefix = LineEdit(
             label="name", value="", tooltip="File names: <name>-<id>.png; empty: the photo's name."
         )
