@@ -120,6 +120,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert widget.list.item(0).text() == "bag_and_scarf  (saving…)"
     qtbot.waitUntil(lambda: not widget._accepting, timeout=WAIT_MS)
     assert widget.list.item(0).text() == "bag_and_scarf  (corrected)"
+    assert "2 objects without a class saved as 'bag'." in widget.status.value  # said, not silent
     written = widget.last_written
     assert len(written) == 5 and all(p.is_file() for p in written)
     dataset = InstanceDataset(review, ("BG", "bag"))

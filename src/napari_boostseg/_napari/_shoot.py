@@ -27,6 +27,7 @@ from ._widgets import (
     SOURCE_CHOICES,
     DetectWidget,
     RefineWidget,
+    _add_full_width,
     _report_error,
     _start,
     _status_label,
@@ -181,10 +182,11 @@ class ShootWidget(Container):
             self.count,
             Container(widgets=[self.previous_button, self.next_button], layout="horizontal", labels=False),
             Container(widgets=[self.accept_button, self.skip_button], layout="horizontal", labels=False),
-            self.progress, self.status,
+            self.progress,
         ])
         # The list of photos goes under their count.
         self.native.layout().insertWidget(self.index(self.count) + 1, self.list)
+        _add_full_width(self, self.status)
         self.open_button.changed.connect(self.open)
         self.previous_button.changed.connect(self.previous)
         self.next_button.changed.connect(self.next)
@@ -514,7 +516,7 @@ class ShootWidget(Container):
             _report_error(self.status, f"{name} is being saved; wait a moment.")
             return None
         labels = np.array(segmentation.data)
-        classes: dict[int, str | None] = {int(k): self.class_name.value for k in np.unique(labels) if k > 0}
+        classes: dict[int, str | None] = {int(k): None for k in np.unique(labels) if k > 0}
         features = getattr(self.viewer.layers[f"{name} coarse"], "features", None) if (
             f"{name} coarse" in self.viewer.layers
         ) else None
@@ -523,7 +525,12 @@ class ShootWidget(Container):
                 if int(k) in classes and isinstance(cls, str) and cls in self.class_name.choices:
                     classes[int(k)] = cls
         unnamed = [k for k, cls in classes.items() if cls is None]
-        if unnamed:
+        given = ""
+        if unnamed and self.class_name.value is not None:
+            chosen = str(self.class_name.value)
+            classes.update({k: chosen for k in unnamed})
+            given = f" {counted(len(unnamed), 'object')} without a class saved as '{chosen}'."
+        elif unnamed:
             _report_error(
                 self.status,
                 f"{name} has {counted(len(unnamed), 'object')} without a class ({', '.join(map(str, unnamed))}: "
@@ -543,7 +550,7 @@ class ShootWidget(Container):
         worker = _start(
             work,
             yielded=lambda _name: None,
-            returned=lambda written: self._accepted(shoot, name, written),
+            returned=lambda written: self._accepted(shoot, name, written, given),
             errored=lambda exc: self._report_if_open(shoot, f"{name} not accepted: {exc}"),
             finished=lambda: self._saved(shoot, name),
             synchronous=self.synchronous,
@@ -553,10 +560,10 @@ class ShootWidget(Container):
         self._after_verdict(f"Saving {name}…" if name in self._accepting else "", save=False)
         return worker
 
-    def _accepted(self, shoot: Shoot, name: str, written: list[Path]) -> None:
+    def _accepted(self, shoot: Shoot, name: str, written: list[Path], given: str = "") -> None:
         self.last_written = written
         if shoot is self.shoot and not self._closed:
-            done = f"{name} accepted: {counted(len(written) - 3, 'cut-out')} in {shoot.review / 'cutouts'}."
+            done = f"{name} accepted: {counted(len(written) - 3, 'cut-out')} in {shoot.review / 'cutouts'}.{given}"
             if self.current is not None and shoot.names[self.current] == name:  # the last photo
                 left = shoot.counts()["new"] + shoot.counts()["automatic"]
                 rest = f" {left} photo(s) left to review." if left else " Every photo is reviewed."

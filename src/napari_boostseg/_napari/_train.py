@@ -18,7 +18,7 @@ from napari.utils.notifications import show_warning
 from .. import files
 from ..coarse_masks import config_classes
 from ..models import default_weights
-from ._widgets import DetectWidget, _report_error, _start, _status_label, same_viewer
+from ._widgets import DetectWidget, _add_full_width, _report_error, _start, _status_label, same_viewer
 
 if TYPE_CHECKING:
     import napari
@@ -150,8 +150,9 @@ class TrainWidget(Container):
             self.data, self.weights, self.out, self.epochs, self.steps, self.layers,
             self.learning_rate,
             Container(widgets=[self.train_button, self.cancel_button], layout="horizontal", labels=False),
-            self.progress, self.status,
+            self.progress,
         ])
+        _add_full_width(self, self.status)
         self.native.layout().addWidget(self.plot)
         self.train_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)

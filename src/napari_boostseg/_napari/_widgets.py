@@ -76,7 +76,7 @@ OBJECT_MARKER_ALPHA = 0.45
 MARKER_SHADE = 0.45
 _N_COLOURS = 256
 #: Widest a status line grows before it wraps, in characters.
-STATUS_CHARACTERS = 48
+STATUS_CHARACTERS = 60
 
 
 def object_colour(k: int) -> np.ndarray:
@@ -186,6 +186,13 @@ def _status_label() -> Label:
     label.native.setWordWrap(True)
     label.native.setMaximumWidth(label.native.fontMetrics().averageCharWidth() * STATUS_CHARACTERS)
     return label
+
+
+def _add_full_width(container: Container, *labels: Label) -> None:
+    """Put ``labels`` (status lines, help) at the end of ``container``, across its whole width:
+    in the field column beside an empty label they would wrap twice as often."""
+    for label in labels:
+        container.native.layout().addWidget(label.native)
 
 
 def _note_colour(photo) -> str:
@@ -338,8 +345,9 @@ class DetectWidget(Container):
             Container(
                 widgets=[self.run_button, self.cancel_button], layout="horizontal", labels=False
             ),
-            self.progress, self.status,
+            self.progress,
         ])
+        _add_full_width(self, self.status)
         self.run_button.changed.connect(self.run)
         self.cancel_button.changed.connect(self.cancel)
         self.weights.changed.connect(self._weights_chosen)
@@ -638,14 +646,16 @@ class RefineWidget(Container):
             text="show the refinement's parameters", value=False,
             tooltip="The defaults suit studio and street photos; change them to study the method.",
         )
-        self.extend([self.image, self.coarse, self.show_params, self.reach, self.run_button, self.status, self.help])
+        self.extend([self.image, self.coarse, self.show_params, self.reach, self.run_button])
         # The parameters scroll in a box of their own, under the tick box that shows them:
         # all of them at once would make the dock taller than most screens.
         self.param_box = Container(widgets=[*self.params.values(), self.live], scrollable=True)
         box = self.param_box.root_native_widget
+        box.setMinimumHeight(self.PARAMS_HEIGHT // 3)
         box.setMaximumHeight(self.PARAMS_HEIGHT)
         box.setFrameShape(box.Shape.NoFrame)
         self.native.layout().insertWidget(3, box)
+        _add_full_width(self, self.status, self.help)
         self.native.layout().addStretch(1)  # the fields packed at the top of a tall dock
         self.show_params.changed.connect(self._show_params)
         self._show_params()
@@ -988,8 +998,9 @@ class ExportWidget(Container):
         self.status = _status_label()
         self.extend([
             self.image, self.segmentation, self.folder, self.prefix, self.crop, self.soft_edge,
-            self.export_button, self.status,
+            self.export_button,
         ])
+        _add_full_width(self, self.status)
         self.export_button.changed.connect(self.export)
         # The folder follows the photo (a 'cutouts' folder beside its file, as segment
         # writes OUT/cutouts) until one is chosen by hand.
