@@ -153,11 +153,13 @@ def test_evaluate_command(tmp_path, capsys):
 
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
     # ``boostseg evaluate ... --csv - | head -1``: the pipe closes while rows are still written.
-    for k in range(400):
+    # More rows than a pipe holds (64 KiB), so the writer is still writing when it closes.
+    for k in range(500):
         mask = np.zeros((8, 8), np.uint8)
         mask[1:1 + k % 6, 2:6] = 1
-        files.write_labels(tmp_path / "gt" / f"photo-{k:03d}.png", mask)
-        files.write_labels(tmp_path / "pred" / f"photo-{k:03d}.png", mask)
+        name = f"{'a-photo-of-a-long-shoot-' * 6}{k:03d}.png"
+        files.write_labels(tmp_path / "gt" / name, mask)
+        files.write_labels(tmp_path / "pred" / name, mask)
     run = subprocess.Popen(
         [sys.executable, "-m", "napari_boostseg", "evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"),
          "--csv", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
