@@ -495,10 +495,9 @@ def _cmd_segment(args: argparse.Namespace) -> int:
 
     names = [field.name for field in dataclasses.fields(RefineParams)]
     changes = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    ranges = RefineParams.ranges()
     bad = [
-        f"--{name.replace('_', '-')} {value:g} (must be {ranges[name].describe()})"
-        for name, value in changes.items() if value not in ranges[name]
+        f"--{name.replace('_', '-')} {value:g} (must be {allowed})"
+        for name, value, allowed in RefineParams.out_of_range(changes)
     ]
     if bad:
         return _fail(f"invalid refinement option{'s' if len(bad) > 1 else ''}: {', '.join(bad)}")

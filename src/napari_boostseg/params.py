@@ -245,12 +245,18 @@ class RefineParams:
 
     def __post_init__(self) -> None:
         bad = [
-            f"{f.name}={getattr(self, f.name)!r} (must be {f.metadata['range'].describe()})"
-            for f in dataclasses.fields(self)
-            if getattr(self, f.name) not in f.metadata["range"]
+            f"{name}={value!r} (must be {allowed})"
+            for name, value, allowed in self.out_of_range(dataclasses.asdict(self))
         ]
         if bad:
             raise ValueError(f"invalid refinement parameters: {', '.join(bad)}; see RefineParams")
+
+    @classmethod
+    def out_of_range(cls, values) -> list[tuple[str, float, str]]:
+        """``(name, value, what is allowed)`` for each of ``values`` (field name: value) outside
+        its field's range: the one check, for the class and for callers that name fields otherwise."""
+        ranges = cls.ranges()
+        return [(name, value, ranges[name].describe()) for name, value in values.items() if value not in ranges[name]]
 
     @classmethod
     def ranges(cls) -> dict[str, Range]:
