@@ -49,7 +49,7 @@ def test_auto_uses_the_backdrop_and_never_loads_the_model_on_a_studio_photo():
     photo = render(drawn_cutouts(), 7, layout="set", size=900)
     found = coarse_masks(photo.image, "auto", model=_never)
     assert found.source == "backdrop" and found.count == int(photo.truth.max())
-    assert found.note.startswith(f"backdrop: {counted(found.count, 'product')} on a ")
+    assert found.note.startswith(f"backdrop: {counted(found.count, 'object')} on a ")
     # The backdrop in words, its level explained; nothing said of a split that did not happen.
     assert re.search(r" on a (white|light grey|grey|black) backdrop \(level \d+ of 255\)$", found.note), found.note
     assert "the product model" not in found.note  # it split nothing
@@ -133,7 +133,7 @@ def test_segment_splits_touching_products_by_default(tmp_path, capsys):
     assert "--split-touching (was off, now on)" in err
     assert "product model" not in err  # the switch says it all, not the model it brings
     assert main([*args, "--overwrite"]) == 0
-    assert f"pair.jpg: {counted(n, 'object')}; backdrop: {counted(n, 'product')} on a " in capsys.readouterr().err
+    assert f"pair.jpg: {counted(n, 'object')}; backdrop: {counted(n, 'object')} on a " in capsys.readouterr().err
     assert int(files.read_labels(out / "labels" / "pair.png").max()) == n
     # The record names the model that split them.
     from napari_boostseg import models
@@ -172,12 +172,12 @@ def test_segment_names_objects_whose_refinement_fell_back(tmp_path, capsys):
     argv = ["segment", str(tmp_path / "shoot"), "--masks", str(tmp_path / "masks"), "--out",
             str(tmp_path / "out"), "--no-progress"]
     assert main(argv) == 0
-    assert ("frame.png: 1 object; mask file frame.png; look at frame-1.png (the refined outline failed a "
+    assert ("frame.png: 1 object; mask file frame.png; look at cutouts/frame-1.png (the refined outline failed a "
             "check, or the move lay on weak edges; refined again without moving the coarse mask)"
             ) in capsys.readouterr().err
     # A rerun that skips the photo still says it.
     assert main(argv) == 0
-    assert "look at frame-1.png (the refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
+    assert "look at cutouts/frame-1.png (the refined" in (tmp_path / "out" / "manifests" / "frame.json").read_text()
 
 
 def test_few_detectors_are_kept_as_thresholds_change(tmp_path, monkeypatch):
@@ -206,7 +206,7 @@ def test_touching_products_are_split_by_the_product_model_or_by_colour_without_i
     if models.product_weights() is not None:
         found = coarse_masks(photo.image, "backdrop", split_touching=True)
         assert found.count == 2, found.note
-        assert found.note.startswith("backdrop: 2 products on a ")
+        assert found.note.startswith("backdrop: 2 objects on a ")
         assert found.note.endswith("; the product model split 1 region of touching products")
     monkeypatch.setattr(models, "product_weights", lambda: None)
     found = coarse_masks(photo.image, "backdrop", split_touching=True)
@@ -337,7 +337,7 @@ def test_where_nothing_stands_out_from_the_backdrop_the_product_model_may_see_th
     found, _ = try_backdrop(image, "auto", split=True, splitter=Splitter(True))
     assert found.source == "backdrop" and found.count == 1, found.note
     np.testing.assert_array_equal(found.labels, trousers.astype(np.int32))
-    assert found.note.startswith("backdrop: 1 product on a white backdrop (level ")
+    assert found.note.startswith("backdrop: 1 object on a white backdrop (level ")
     assert found.note.endswith("; nothing stands out from the backdrop, but the product model sees it")
     # Where the product model sees nothing either, the photo goes to the model as before
     # (or, forced, keeps its empty backdrop).

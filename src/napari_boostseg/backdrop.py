@@ -1173,7 +1173,7 @@ def backdrop_labels(
                        "(a backdrop surrounds its products; a street or lifestyle photo?)", fraction=fraction)
     labels = _upsample_labels(small_labels, f, (H, W))
     count = int(small_labels.max())
-    reason = f"{_text.counted(count, 'product')} on a {_describe(colour)}" if count else (
+    reason = f"{_text.counted(count, 'object')} on a {_describe(colour)}" if count else (
         "a plain backdrop with nothing on it")
     return verdict(True, reason, labels, fraction, count)
 

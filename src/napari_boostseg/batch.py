@@ -572,7 +572,7 @@ def _outputs(photo: Path, options: SegmentOptions):
         result = None
         labels, reports = refine_with_report(image.pixels, coarse, params)
     # Objects whose refinement failed its checks and fell back to a safer mask.
-    doubtful = doubtful_objects(reports, lambda k: cutout_name(photo.stem, k))
+    doubtful = doubtful_objects(reports, lambda k: f"cutouts/{cutout_name(photo.stem, k)}")
     if doubtful:
         found = replace(found, note=f"{found.note}; look at {doubtful}")
     icc = image.icc_profile
@@ -829,7 +829,7 @@ def run_batch(
         for result in results:
             summary.add(result)
             if result.status == "failed":
-                say(f"FAILED {result.path}: {result.message}")
+                say(f"FAILED {Path(result.path).name}: {result.message}")
             elif result.status == "done":
                 found = counted(result.objects, "object") if result.objects else "no object found"
                 say(f"{Path(result.path).name}: {found}; {result.note}")

@@ -321,7 +321,7 @@ def _model_note(count: int, backdrop: str, regions: int, completed: int, bare: b
     from ._text import counted
 
     if bare:
-        return (f"backdrop: {counted(count, 'product')} on a {backdrop}; nothing stands out from the backdrop, "
+        return (f"backdrop: {counted(count, 'object')} on a {backdrop}; nothing stands out from the backdrop, "
                 f"but the product model sees {'it' if count == 1 else 'them'}")
     did = []
     if regions:
@@ -329,7 +329,7 @@ def _model_note(count: int, backdrop: str, regions: int, completed: int, bare: b
     if completed:
         did.append(f"completed {counted(completed, 'product')} the backdrop found only in part")
     what = f"; the product model {' and '.join(did)}" if did else ""
-    return f"backdrop: {counted(count, 'product')} on a {backdrop}{what}"
+    return f"backdrop: {counted(count, 'object')} on a {backdrop}{what}"
 
 
 def product_splitter_weights() -> tuple[Path | None, str]:

@@ -165,7 +165,7 @@ def run_demo(
             log(f"{photo.name}: {source}")
             continue
         labels, reports = refine_with_report(photo.image, coarse)
-        doubtful = doubtful_objects(reports, lambda k: cutouts.cutout_name(photo.name, k))
+        doubtful = doubtful_objects(reports, lambda k: f"cutouts/{cutouts.cutout_name(photo.name, k)}")
         look = f"; look at {doubtful}" if doubtful else ""
         targets = {
             out / "photos" / f"{photo.name}.png": lambda p: files.write_image(p, photo.image, overwrite=overwrite),

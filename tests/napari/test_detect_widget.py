@@ -146,7 +146,7 @@ def test_detection_adds_coarse_labels_with_class_and_score(make_napari_viewer, q
     scores = features.loc[1:, "score"].to_numpy()
     assert np.all(np.diff(scores) <= 0)  # id 1 is the best detection
     next_step = " Next: Refine snaps them to the photo's edges."
-    assert widget.status.value == f"{counted(n, 'product')} found by the model.{next_step}"
+    assert widget.status.value == f"{counted(n, 'object')} found by the model.{next_step}"
     # Hovering over an object shows its class and score.
     y, x = np.argwhere(layer.data == ids[-1])[0]
     status = layer.get_status((y, x), world=True)
@@ -210,7 +210,7 @@ def test_auto_finds_studio_products_on_their_backdrop_without_the_model(make_nap
     n = int(sample.truth.max())
     assert int(coarse.max()) == n
     assert min(score for score, _ in match_instances(coarse, sample.truth)) > 0.9
-    assert widget.status.value.startswith(f"{counted(n, 'product')} found on the light grey backdrop (level ")
+    assert widget.status.value.startswith(f"{counted(n, 'object')} found on the light grey backdrop (level ")
     assert widget.status.value.endswith(" Next: Refine snaps them to the photo's edges.")
     assert list(viewer.layers["outfit coarse"].features["class_name"]) == ["", *["product"] * n]  # shown on hover
     # The model's settings do nothing for the backdrop: greyed out while it alone is chosen.

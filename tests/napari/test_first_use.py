@@ -97,11 +97,11 @@ def test_detecting_again_refines_the_new_coarse_masks(make_napari_viewer, qtbot)
     assert detect.status.value.endswith("Refine snaps them to the photo's edges.")
     refine = refine_now(viewer, photo, viewer.layers["photo coarse"])
     assert int(viewer.layers["photo segmentation"].data.max()) == 3
-    assert refine.status.value.startswith("3 products refined.") and "Export" in refine.status.value
+    assert refine.status.value.startswith("3 objects refined.") and "Export" in refine.status.value
     detect._add(detect._run_id, detection(1), "photo")  # Detect run again: other objects
     assert detect.status.value.endswith("Refine snaps it to the photo's edges.")
     qtbot.waitUntil(lambda: int(viewer.layers["photo segmentation"].data.max()) == 1, timeout=WAIT_MS)
-    assert refine.status.value.startswith("1 product refined.")
+    assert refine.status.value.startswith("1 object refined.")
 
 
 def test_refine_keeps_its_parameters_folded_until_asked(make_napari_viewer):
@@ -179,7 +179,7 @@ def test_detect_again_replaces_the_coarse_layer(make_napari_viewer):
     layer = viewer.layers["photo coarse"]
     assert layer is first and layer.data.max() == 2
     assert list(layer.features["class_name"]) == ["", "garment", "garment"]
-    assert widget.status.value == "2 products found. Next: Refine snaps them to the photo's edges."
+    assert widget.status.value == "2 objects found. Next: Refine snaps them to the photo's edges."
 
 
 def test_markers_let_the_photo_show_and_differ_from_the_segmentation(make_napari_viewer):
@@ -232,7 +232,7 @@ def test_status_lines_stay_true_and_errors_show_whole(make_napari_viewer, shown,
     viewer.window.add_dock_widget(detect)
     detect.image.value = viewer.layers["tshirt"]
     detect._add(detect._run_id, detection(2, viewer.layers["tshirt"].data.shape[:2]), "tshirt")
-    assert detect.status.value == "2 products found. Next: Refine snaps them to the photo's edges."
+    assert detect.status.value == "2 objects found. Next: Refine snaps them to the photo's edges."
     detect.weights.value = tmp_path / "gone.h5"
     detect.run_button.clicked.emit()
     assert "not found" in shown["error"][-1] and str(tmp_path / "gone.h5") in shown["error"][-1]

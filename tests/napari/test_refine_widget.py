@@ -239,6 +239,9 @@ def test_objects_whose_refinement_fell_back_are_marked_on_the_canvas(make_napari
     assert list(flags.features["note"]) == ["look at 1: unmoved"]
     (y, x) = flags.data[0].astype(int)
     assert widget.layers["segmentation"].data[y, x] == 1  # the point lies on the object
+    # The note runs from the point away from the nearer side of the photo, onto the canvas.
+    nearer = "upper_right" if x > image.shape[1] / 2 else "upper_left"
+    assert flags.text.anchor == nearer
     assert viewer.layers.selection.active.name == "frame markers"  # painting goes on there
     viewer.screenshot(str(tmp_path / "flags.png"), canvas_only=False)
     # A coarse mask nothing is doubtful about: the marker goes.

@@ -65,7 +65,7 @@ def test_review_correct_accept_train_and_detect_again(make_napari_viewer, qtbot,
     review.photos.value = small_shoot
     review.open_button.clicked.emit()
     qtbot.waitUntil(lambda: "1-sweater segmentation" in viewer.layers, timeout=WAIT_MS)
-    assert "1-sweater: 1 product found on a white backdrop" in review.status.value, review.status.value
+    assert "1-sweater: 1 object found on a white backdrop" in review.status.value, review.status.value
     qtbot.waitUntil(
         lambda: review.count.value == "4 photos: 3 new, 1 automatic, 0 corrected, 0 skipped", timeout=WAIT_MS
     )

@@ -94,7 +94,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     assert "bag_and_scarf" not in viewer.layers and "bag_and_scarf markers" not in viewer.layers
     qtbot.waitUntil(lambda: (review / "edits" / "bag_and_scarf-strokes.png").is_file(), timeout=WAIT_MS)
     assert writers and not any(writers)
-    assert "dress: 1 product found on a light grey backdrop" in widget.status.value, widget.status.value
+    assert "dress: 1 object found on a light grey backdrop" in widget.status.value, widget.status.value
     qtbot.waitUntil(lambda: (review / "edits" / "dress-coarse.png").is_file(), timeout=WAIT_MS)
     qtbot.waitUntil(
         lambda: widget.count.value == "3 photos: 0 new, 3 automatic, 0 corrected, 0 skipped", timeout=WAIT_MS
@@ -111,6 +111,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     # worker, and the photo counts as corrected once they are.
     # Its objects were found on the backdrop: no class is assumed for them.
     assert widget.class_name.value is None
+    assert widget.class_name.native.currentText() == "(choose a class)"  # not magicgui's "-----"
     assert widget.accept() is None and widget.current == 0
     assert "without a class (1, 2" in widget.status.value and not (review / "labels").exists()
     shown["error"].clear()
@@ -223,7 +224,7 @@ def test_a_new_photo_of_touching_products_is_split(make_napari_viewer, qtbot, tm
         widget.open_button.clicked.emit()
         qtbot.waitUntil(lambda w=widget: "pair segmentation" in w.viewer.layers, timeout=WAIT_MS)
         found[split] = int(viewer.layers["pair coarse"].data.max())
-        assert f"pair: {counted(found[split], 'product')} found on a " in widget.status.value, widget.status.value
+        assert f"pair: {counted(found[split], 'object')} found on a " in widget.status.value, widget.status.value
     assert found == {False: 1, True: int(photo.truth.max())}
     # The split is a choice of the backdrop source: off limits where the model alone finds.
     enabled = {}

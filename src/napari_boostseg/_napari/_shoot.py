@@ -103,11 +103,17 @@ def _find_products(pixels: np.ndarray, source: str, weights: Path | None, split:
     if not found.count:
         return None, {}, found.note, used[0] if used else None
     classes = {k: name for k, name in enumerate(found.class_names, start=1)}
-    if found.source == "backdrop":  # "backdrop: 2 products on a white backdrop (level 255 of 255)"
+    if found.source == "backdrop":  # "backdrop: 2 objects on a white backdrop (level 255 of 255)"
         where = "on a " + found.note.split(" on a ", 1)[-1]
     else:  # "model: top 0.91, bag 0.66 (no plain backdrop: ...)"
         where = "by the " + found.note
     return found.labels, classes, where, used[0] if used else None
+
+
+class _ClassChoice(ComboBox):
+    """A class to choose, which starts unchosen and says so (magicgui shows "-----")."""
+
+    null_string = "(choose a class)"
 
 
 def _folder(edit: FileEdit) -> Path | None:
@@ -160,7 +166,7 @@ class ShootWidget(Container):
         )
         self.split_touching = split_touching_box(self.find)
         classes = _model_classes()
-        self.class_name = ComboBox(
+        self.class_name = _ClassChoice(
             label="class of unnamed objects", choices=classes, value=None, nullable=True,
             tooltip="Class saved for objects that have none (found on the backdrop, from segment "
             "outputs or painted by hand): one of the bundled model's classes, so the accepted "
@@ -397,7 +403,7 @@ class ShootWidget(Container):
             markers.events.paint.connect(self._edited)
             markers.events.set_data.connect(self._edited)
             self.status.value = (
-                f"{name}: {counted(int(refine._segmentation.max()), 'product')}{found}. Correct with strokes "
+                f"{name}: {counted(int(refine._segmentation.max()), 'object')}{found}. Correct with strokes "
                 f"on '{name} markers', then Accept."
             )
         else:

@@ -558,12 +558,12 @@ class DetectWidget(Container):
             features=features,
         )
         layer.features = features
-        found = f"{counted(n, 'product')} found {result.get('note', '')}".strip() + "."
+        found = f"{counted(n, 'object')} found {result.get('note', '')}".strip() + "."
         them = "it" if n == 1 else "them"
         self.status.value = f"{found} Next: Refine snaps {them} to the photo's edges." if n else found
         if not n:
             show_info(
-                "No product found. Lower 'min score', or paint a coarse mask into "
+                "No object found. Lower 'min score', or paint a coarse mask into "
                 f"'{layer.name}' by hand."
             )
 
@@ -810,8 +810,8 @@ class RefineWidget(Container):
             "paint the markers where an outline is wrong."
         ) if doubtful else ""
         self.status.value = (
-            f"{counted(int(labels.max()), 'product')} refined. To correct an outline, paint on "
-            f"'{markers_name}'; Export cut-outs saves them.{look}"
+            f"{counted(int(labels.max()), 'object')} refined. To correct an outline, paint on "
+            f"'{markers_name}'; Export cut-outs (or Shoot review's Accept) saves them.{look}"
         )
         self._flag(source[0], result.objects, labels)
 
@@ -838,9 +838,12 @@ class RefineWidget(Container):
         markers = self.viewer.layers.selection.active
         photo = self.image.value
         colour = _note_colour(photo.data if photo is not None else None)
+        # The notes run away from the nearer side of the photo, so they stay on the canvas.
+        right = np.mean([x for _, x in points]) > labels.shape[1] / 2
+        anchor = "upper_right" if right else "upper_left"
         self.layers["flags"] = self.viewer.add_points(
             np.array(points, float), name=f"{name} look at", features={"note": notes},
-            text={"string": "{note}", "color": colour, "anchor": "upper_left", "size": 12},
+            text={"string": "{note}", "color": colour, "anchor": anchor, "size": 12},
             symbol="x", face_color=colour, size=max(9, min(labels.shape) // 40),
         )
         self.viewer.layers.selection.active = markers  # painting goes on where it was
