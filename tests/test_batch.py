@@ -129,6 +129,36 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     assert batch.segment_photo(photo, wider).status == "skipped"
 
 
+def test_jpeg_added_to_a_finished_set_without_refining_again(tmp_path, shoot, monkeypatch):
+    photo = shoot["images"] / "a.jpg"
+    assert batch.segment_photo(photo, _options(tmp_path, shoot)).status == "done"
+    out = tmp_path / "out"
+    before = tree_bytes(out)
+
+    def refine_again(*args, **kwargs):
+        raise AssertionError("the photo was refined again")
+
+    monkeypatch.setattr(batch, "refine_with_report", refine_again)
+    added = batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=90))
+    assert added.status == "done" and added.note.endswith("cut-outs on white added to the earlier run's outputs")
+    after = tree_bytes(out)
+    assert {k: v for k, v in after.items() if k != "manifests/a.json" and k in before} == {
+        k: v for k, v in before.items() if k != "manifests/a.json"}  # nothing replaced
+    assert sorted(set(after) - set(before)) == ["white/a-1.jpg"]
+    record = json.loads((out / "manifests" / "a.json").read_text())
+    assert record["files"] == ["cutouts/a-1.png", "labels/a.png", "white/a-1.jpg"]
+    assert record["recipe"]["outputs"]["jpeg"] == 90
+    # The same file a run with --jpeg from the start writes.
+    monkeypatch.undo()
+    fresh = batch.SegmentOptions(out_dir=tmp_path / "fresh", masks_dir=shoot["masks"], jpeg=True, jpeg_quality=90)
+    assert batch.segment_photo(photo, fresh).status == "done"
+    assert (out / "white" / "a-1.jpg").read_bytes() == (tmp_path / "fresh" / "white" / "a-1.jpg").read_bytes()
+    assert batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=90)).status == "skipped"
+    # Another quality would replace the JPEGs: that needs --overwrite.
+    refused = batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=80))
+    assert refused.status == "failed" and "--overwrite" in refused.message
+
+
 def test_hard_edges_on_request_and_recorded(tmp_path, shoot):
     photo = shoot["images"] / "a.jpg"
     assert batch.segment_photo(photo, _options(tmp_path, shoot)).status == "done"

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import sys
 import time
 import traceback
@@ -508,9 +509,10 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
 
 @dataclass(frozen=True)
 class _Plan:
-    """What to do with a photo: ``skip``, ``make`` or ``refuse`` (with why)."""
+    """What to do with a photo: ``skip``, ``make``, ``add`` (white JPEGs to a finished set made
+    without them) or ``refuse`` (with why)."""
 
-    action: Literal["skip", "make", "refuse"]
+    action: Literal["skip", "make", "add", "refuse"]
     message: str = ""
     record: dict = field(default_factory=dict)
 
@@ -531,15 +533,47 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
     if not record.get("complete"):
         return _Plan("make", record=record)  # an interrupted run's files: replaced
     changed = manifest.differences(record["recipe"], recipe)
+    present = all((out / f).is_file() for f in record.get("files", []))
+    if changed and not options.overwrite and present and _only_jpeg_added(record["recipe"], recipe):
+        return _Plan("add", record=record)  # the cut-outs on white follow from the cut-outs
     if changed and not options.overwrite:
         return _Plan(
             "refuse",
             f"its outputs in {out} were made with other options: {'; '.join(changed)}; add "
             "--overwrite to replace them, or choose another output folder",
         )
-    if options.overwrite or not all((out / f).is_file() for f in record.get("files", [])):
+    if options.overwrite or not present:
         return _Plan("make", record=record)
     return _Plan("skip", record=record)
+
+
+def _only_jpeg_added(before: dict, now: dict) -> bool:
+    """Whether recipe ``now`` is ``before`` with the cut-outs on white (``--jpeg``) turned on."""
+    was, wants = before.get("outputs", {}), now.get("outputs", {})
+    return (
+        was.get("jpeg") is False and wants.get("jpeg") is not False
+        and {**before, "outputs": {**was, "jpeg": wants.get("jpeg")}} == now
+    )
+
+
+def _add_white(photo: Path, options: SegmentOptions, recipe: dict, record: dict) -> dict:
+    """Write each cut-out of ``photo``'s finished set on white, from the cut-out files (no
+    refinement: a PNG keeps the cut-out exactly); returns the set's new record."""
+    out = Path(options.out_dir)
+    name = re.compile(re.escape(photo.stem) + r"-([0-9]+)\.png\Z")  # as cutout_name makes them
+    ids = [int(m.group(1)) for f in map(Path, record.get("files", []))
+           if f.parent.name == "cutouts" and (m := name.match(f.name))]
+    paths = output_paths(photo, options, ids)
+    written = []
+    for kind, path in paths.items():
+        if kind.startswith("white-"):
+            cut = read_image(paths[kind.replace("white-", "cutout-", 1)])
+            write_image(path, flatten_on_white(cut.pixels), icc_profile=cut.icc_profile, overwrite=True,
+                        quality=options.jpeg_quality)
+            written.append(str(path.relative_to(out)))
+    record = {**record, "recipe": recipe, "files": sorted({*record.get("files", []), *written})}
+    manifest.write_manifest(manifest.manifest_path(out, photo.stem), record)
+    return record
 
 
 # --------------------------------------------------------------------------- #
@@ -666,6 +700,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
                 raise FileExistsError(plan.message)
             if plan.action == "skip":
                 record = plan.record
+            elif plan.action == "add":
+                record = _add_white(path, options, recipe, plan.record)
             else:
                 record = _replace_set(path, options, recipe, plan.record)
             objects = int(record.get("objects", 0))
@@ -678,6 +714,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
         if os.environ.get("BOOSTSEG_TRACEBACK"):
             message += "\n" + traceback.format_exc()
         return PhotoResult(str(path), "failed", message, time.perf_counter() - start)
+    if plan.action == "add":
+        note = f"{note}; cut-outs on white added to the earlier run's outputs"
     return PhotoResult(
         str(path),
         "skipped" if plan.action == "skip" else "done",
