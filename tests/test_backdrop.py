@@ -664,3 +664,17 @@ def test_a_grey_patch_inside_a_product_stays_product():
     assert int(found.max()) == 1
     assert (found[hole] > 0).mean() > 0.95, (found[hole] > 0).mean()
     assert (found[bag] > 0).mean() > 0.98
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 9, 31])
+def test_square_morphology_matches_scipy(size):
+    from napari_boostseg import backdrop
+
+    rng = np.random.default_rng(size)
+    for shape in [(60, 40), (1, 9), (7, 1), (37, 53)]:
+        mask = ndi.binary_opening(rng.random(shape) < 0.6) if min(shape) > 2 else rng.random(shape) < 0.6
+        u8 = mask.view(np.uint8)
+        np.testing.assert_array_equal(backdrop._erode(mask, size), ndi.minimum_filter(u8, size, mode="constant") > 0)
+        np.testing.assert_array_equal(backdrop._dilate(mask, size), ndi.maximum_filter(u8, size, mode="constant") > 0)
+        closed = ndi.minimum_filter(ndi.maximum_filter(u8, size, mode="nearest"), size, mode="nearest") > 0
+        np.testing.assert_array_equal(backdrop._close(mask, size), closed)
