@@ -129,6 +129,51 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
     assert batch.segment_photo(photo, wider).status == "skipped"
 
 
+def test_a_photo_is_known_by_its_content_not_its_path(tmp_path, shoot):
+    import shutil
+
+    photo = shoot["images"] / "a.jpg"
+    options = _options(tmp_path, shoot)
+    assert batch.segment_photo(photo, options).status == "done"
+    out = tmp_path / "out"
+    record = json.loads((out / "manifests" / "a.json").read_text())
+    assert record["recipe"]["photo_sha256"] == manifest.file_digest(photo)
+    assert record["photo"] == str(photo.resolve())
+    # The same photo copied to another folder: the outputs are its outputs.
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copy(photo, moved / "a.jpg")
+    assert batch.segment_photo(moved / "a.jpg", options).status == "skipped"
+    # Another photo under the same name: refused before any work, its old outputs kept.
+    before = tree_bytes(out)
+    with Image.open(photo) as retouched:
+        retouched.convert("L").convert("RGB").save(photo, quality=80)
+    refused = batch.segment_photo(photo, options)
+    assert refused.status == "failed"
+    assert "made from another a.jpg (the file has changed since); add --overwrite" in refused.message
+    with pytest.raises(batch.BatchError, match="a.jpg: its outputs .* another a.jpg"):
+        batch.run_batch([photo], options, progress=False)
+    assert tree_bytes(out) == before
+    assert batch.segment_photo(photo, _options(tmp_path, shoot, overwrite=True)).status == "done"
+    record = json.loads((out / "manifests" / "a.json").read_text())
+    assert record["recipe"]["photo_sha256"] == manifest.file_digest(photo)
+
+
+def test_a_record_of_an_older_version_names_its_photo_by_path(tmp_path, shoot):
+    photo = shoot["images"] / "a.jpg"
+    options = _options(tmp_path, shoot)
+    assert batch.segment_photo(photo, options).status == "done"
+    path = tmp_path / "out" / "manifests" / "a.json"
+    record = json.loads(path.read_text())
+    del record["recipe"]["photo_sha256"]
+    record["recipe"]["photo"] = str(photo.resolve())
+    path.write_text(json.dumps(record))
+    assert batch.segment_photo(photo, options).status == "skipped"
+    record["recipe"]["photo"] = str(tmp_path / "elsewhere" / "a.jpg")
+    path.write_text(json.dumps(record))
+    assert "made from another a.jpg" in batch.segment_photo(photo, options).message
+
+
 def test_jpeg_added_to_a_finished_set_without_refining_again(tmp_path, shoot, monkeypatch):
     photo = shoot["images"] / "a.jpg"
     assert batch.segment_photo(photo, _options(tmp_path, shoot)).status == "done"

@@ -16,12 +16,12 @@ def test_weights_are_hashed_once_per_process_until_they_change(tmp_path, monkeyp
     real = manifest.file_digest
     monkeypatch.setattr(manifest, "file_digest", lambda p: calls.append(p) or real(p))
     monkeypatch.setattr(manifest, "_DIGESTS", {})
-    first = manifest.weights_digest(weights)
-    assert manifest.weights_digest(tmp_path / "." / "w.h5") == first
+    first = manifest.cached_digest(weights)
+    assert manifest.cached_digest(tmp_path / "." / "w.h5") == first
     assert len(calls) == 1
     weights.write_bytes(b"second!")
     os.utime(weights, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
-    assert manifest.weights_digest(weights) != first and len(calls) == 2
+    assert manifest.cached_digest(weights) != first and len(calls) == 2
 
 
 def test_differences_name_the_options():

@@ -479,7 +479,7 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
         coarse = {
             "source": source,
             "weights": str(weights.resolve()),
-            "weights_sha256": manifest.weights_digest(weights),
+            "weights_sha256": manifest.cached_digest(weights),
             "config": str(config.resolve()) if config.is_file() else None,
             "config_sha256": manifest.file_digest(config) if config.is_file() else None,
             "classes": list(_classes(weights, config, options)) if config.is_file() else options.classes,
@@ -488,9 +488,9 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
         coarse["split_touching"] = True
         splitter = product_splitter_weights()[0]
         coarse["split_model"] = str(splitter) if splitter is not None else None
-        coarse["split_model_sha256"] = manifest.weights_digest(splitter) if splitter is not None else None
+        coarse["split_model_sha256"] = manifest.cached_digest(splitter) if splitter is not None else None
     return {
-        "photo": str(photo.resolve()),
+        "photo_sha256": manifest.cached_digest(photo),
         "version": manifest.package_version(),
         "coarse": coarse,
         "params": {
@@ -532,9 +532,20 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
         return _Plan("make")
     if not record.get("complete"):
         return _Plan("make", record=record)  # an interrupted run's files: replaced
-    changed = manifest.differences(record["recipe"], recipe)
+    before = record["recipe"]
+    if "photo" in before and "photo_sha256" not in before:  # recorded by path, before content
+        same = before["photo"] == str(photo.resolve())
+        before = {**{k: v for k, v in before.items() if k != "photo"},
+                  "photo_sha256": recipe["photo_sha256"] if same else None}
+    if before.get("photo_sha256") != recipe["photo_sha256"] and not options.overwrite:
+        return _Plan(
+            "refuse",
+            f"its outputs in {out} were made from another {photo.name} (the file has changed since); "
+            "add --overwrite to replace them, or choose another output folder",
+        )
+    changed = manifest.differences(before, recipe)
     present = all((out / f).is_file() for f in record.get("files", []))
-    if changed and not options.overwrite and present and _only_jpeg_added(record["recipe"], recipe):
+    if changed and not options.overwrite and present and _only_jpeg_added(before, recipe):
         return _Plan("add", record=record)  # the cut-outs on white follow from the cut-outs
     if changed and not options.overwrite:
         return _Plan(
@@ -647,7 +658,8 @@ def _replace_set(photo: Path, options: SegmentOptions, recipe: dict, previous: d
     paths = {kind: path for kind, (path, _) in planned.items()}
     record_path = manifest.manifest_path(out, photo.stem)
     files = sorted(str(p.relative_to(out)) for p in paths.values())
-    record = {"recipe": recipe, "files": files, "objects": objects, "source": found.source, "note": found.note}
+    record = {"recipe": recipe, "photo": str(photo.resolve()), "files": files, "objects": objects,
+              "source": found.source, "note": found.note}
     # Marked incomplete first: if writing stops half-way, a rerun knows these
     # files are an unfinished set and replaces them.
     manifest.write_manifest(record_path, {**record, "complete": False})

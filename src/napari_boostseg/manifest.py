@@ -41,7 +41,7 @@ __all__ = [
     "FOLDER",
     "manifest_path",
     "file_digest",
-    "weights_digest",
+    "cached_digest",
     "package_version",
     "read_manifest",
     "write_manifest",
@@ -55,7 +55,7 @@ FOLDER = "manifests"
 
 # Names of recipe entries as the command line spells them.
 _OPTION_NAMES = {
-    "photo": "the photo",
+    "photo_sha256": "the photo's content",
     "version": "the napari-boostseg version",
     "coarse.source": "the source of coarse masks (--masks or --weights)",
     "coarse.mask": "the coarse mask file (--masks)",
@@ -100,11 +100,12 @@ def file_digest(path: str | os.PathLike) -> str:
 _DIGESTS: dict[tuple[str, int, int], str] = {}
 
 
-def weights_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a weights file, computed once per process.
+def cached_digest(path: str | os.PathLike) -> str:
+    """SHA-256 of a file (weights, a photo), computed once per process.
 
     Remembered by resolved path, size and modification time, so a batch
-    hashes its weights once, not once per photo.
+    hashes its weights once, not once per photo, and each photo once,
+    though its record is checked before the batch and again before its work.
     """
     resolved = Path(path).resolve()
     stat = resolved.stat()
