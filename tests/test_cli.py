@@ -149,6 +149,11 @@ def test_evaluate_command(tmp_path, capsys):
     assert plot.is_file()
     assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--csv", str(table)]) == 2
     assert "--overwrite" in capsys.readouterr().err
+    # The table on stdout stays one CSV: the summary goes to stderr.
+    assert main(["evaluate", str(tmp_path / "pred"), str(tmp_path / "gt"), "--csv", "-", "--json"]) == 0
+    printed = capsys.readouterr()
+    assert printed.out.splitlines()[1:] == table.read_text().splitlines()[1:]
+    assert json.loads(printed.err)["iou_mean"] == pytest.approx(4 / 9)
 
 
 def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
@@ -626,3 +631,19 @@ def test_train_writes_one_line_per_epoch_to_a_log_file(tmp_path, capsys, monkeyp
     err = capsys.readouterr().err
     assert "epoch 1/2: loss 1.000, validation loss 2.000" in err and "epoch 2/2: loss 0.500" in err
     assert seen["verbose"] is False and seen["layers"] == "heads" and seen["optimizer"] == "adam"
+
+
+def test_jpeg_quality_alone_asks_for_the_cutouts_on_white(tmp_path, capsys):
+    from napari_boostseg import files
+
+    shoot, masks, out = tmp_path / "shoot", tmp_path / "masks", tmp_path / "out"
+    image = np.full((60, 120, 3), 200, np.uint8)
+    image[20:40, 30:90] = 40
+    files.write_image(shoot / "p.png", image)
+    mask = np.zeros((60, 120), np.uint8)
+    mask[18:42, 28:92] = 1
+    files.write_labels(masks / "p.png", mask)
+    argv = ["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]
+    assert main([*argv, "--jpeg-quality", "80"]) == 0
+    assert (out / "white" / "p-1.jpg").is_file()
+    assert json.loads((out / "manifests" / "p.json").read_text())["recipe"]["outputs"]["jpeg"] == 80

@@ -126,7 +126,8 @@ def _add_segment(sub) -> None:
     )
     out.add_argument("--jpeg", action="store_true", help="also write each cut-out flattened on white")
     out.add_argument(
-        "--jpeg-quality", type=_jpeg_quality, default=95, metavar="Q", help="JPEG quality 1-95 (default 95)"
+        "--jpeg-quality", type=_jpeg_quality, default=None, metavar="Q",
+        help="JPEG quality 1-95 of the cut-outs on white (default 95; implies --jpeg)",
     )
     out.add_argument(
         "--inspect", action="store_true", help="also write the soft mask and the watershed markers"
@@ -222,7 +223,8 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("pred_dir", type=Path, metavar="PRED_DIR", help="predicted masks or label images")
     p.add_argument("gt_dir", type=Path, metavar="GT_DIR", help="ground-truth masks or label images")
-    p.add_argument("--csv", type=Path, metavar="FILE", help="write the per-image table as CSV ('-' for stdout)")
+    p.add_argument("--csv", type=Path, metavar="FILE",
+                   help="write the per-image table as CSV ('-' for stdout; the summary then goes to stderr)")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write a PNG of the per-image distributions")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--overwrite", action="store_true", help="replace existing --csv/--plot files")
@@ -510,11 +512,11 @@ def _cmd_segment(args: argparse.Namespace) -> int:
             weights=args.weights,
             config=args.config,
             label_format=args.labels_format,
-            jpeg=args.jpeg,
+            jpeg=args.jpeg or args.jpeg_quality is not None,
             inspect=args.inspect,
             overwrite=args.overwrite,
             params=params,
-            jpeg_quality=args.jpeg_quality,
+            jpeg_quality=95 if args.jpeg_quality is None else args.jpeg_quality,
             full_frame=args.full_frame,
             hard_edges=args.hard_edges,
             classes=classes,
@@ -525,12 +527,18 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         photos = collect_photos(args.inputs, recursive=args.recursive, exclude=output_folders(args.out))
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    if args.masks is None and (args.coarse != "backdrop" or args.split_touching is not False):  # a model may load
+    # TensorFlow is imported quietly before a model loads: before the checks where they load
+    # the Mask R-CNN, after them otherwise, so that a refused run says so at once.
+    loads_now = args.masks is None and (args.coarse == "model" or args.weights is not None)
+    may_load = args.masks is None and (args.coarse != "backdrop" or args.split_touching is not False)
+    if loads_now:
         _quiet_tensorflow(args.verbose)
     try:
         check_batch(photos, options)
     except BatchError as exc:
         return _fail(str(exc))
+    if may_load and not loads_now:
+        _quiet_tensorflow(args.verbose)
 
     progress = not args.no_progress
     if args.workers is None and args.scheduler is None:
@@ -629,12 +637,14 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             ev.plot_distributions(report.rows, args.plot, overwrite=args.overwrite)
         except RuntimeError as exc:
             return _fail(str(exc))
+    # With the table on stdout, the summary goes to stderr, so the table stays one CSV.
+    summary_to = sys.stderr if args.csv is not None and str(args.csv) == "-" else sys.stdout
     if args.json:
         import json
 
-        print(json.dumps(report.summary, indent=2))
+        print(json.dumps(report.summary, indent=2), file=summary_to)
     else:
-        print(ev.format_summary(report.summary))
+        print(ev.format_summary(report.summary), file=summary_to)
     for name, message in report.errors:
         print(f"FAILED {name}: {message}", file=sys.stderr)
     return EXIT_FAILED if report.errors else EXIT_OK
