@@ -140,6 +140,21 @@ def test_colour_labels(tmp_path):
     np.testing.assert_array_equal(got, [[2, 0, 2], [0, 0, 1]])
 
 
+def test_a_photo_given_as_a_colour_label_image_is_refused(tmp_path):
+    from napari_boostseg.sample_photos import sample_photos
+
+    photo = sample_photos()[0].image
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    with pytest.raises(files.ImageReadError, match="colours: it looks like a photo, not a label image"):
+        files.read_labels(tmp_path / "photo.png")
+    # A colour-coded label image of many objects is still read.
+    many = np.zeros((40, 100, 3), np.uint8)
+    many[..., 0] = np.arange(4000).reshape(40, 100) % 256
+    many[..., 1] = np.arange(4000).reshape(40, 100) // 256 + 1
+    Image.fromarray(many).save(tmp_path / "many.png")
+    assert files.read_labels(tmp_path / "many.png").max() == 4000
+
+
 def test_write_image_formats(tmp_path):
     rgb = random_photo(8, 8)
     files.write_image(tmp_path / "a.jpg", rgb, icc_profile=ICC)

@@ -41,12 +41,18 @@ def _as_path(path: str | os.PathLike) -> Path:
     return Path(os.fspath(path))
 
 
+#: Most colours a colour-coded label image may hold (one per object): a file with
+#: more is a photo given where a label image belongs (a photo has tens of thousands).
+MAX_COLOURS = 4096
+
+
 def read_labels(path: str | os.PathLike) -> np.ndarray:
     """Read a label image (0 background, 1..N objects) or a binary mask.
 
     Single-channel PNG or TIFF files are read as they are, so a 0/255 mask
     gives labels 0 and 255. Colour-coded label images (RGB or RGBA) get one
-    id per distinct colour, black being background, in order of colour value.
+    id per distinct colour, black being background, in order of colour value;
+    one with more than :data:`MAX_COLOURS` colours is refused as a photo.
 
     Parameters
     ----------
@@ -85,6 +91,11 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         a = a[..., 0]
     if a.ndim == 3:
         a = _colours_to_labels(a[..., :3])
+        if int(a.max(initial=0)) > MAX_COLOURS:
+            raise ImageReadError(
+                f"{path} has {int(a.max())} colours: it looks like a photo, not a label image (one "
+                "colour per object, black or 0 for the background); give the mask or label file"
+            )
     if a.ndim != 2:
         raise ImageReadError(f"{path} is not a 2-D label image (shape {a.shape})")
     if np.issubdtype(a.dtype, np.floating) or a.dtype == bool:
