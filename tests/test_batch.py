@@ -394,6 +394,23 @@ def test_collect_photos(tmp_path):
         batch.collect_photos([tmp_path / "x", tmp_path / "y"])
 
 
+def test_recursive_collection_follows_linked_folders_once_and_counts_other_files(tmp_path):
+    shoot, elsewhere = tmp_path / "shoot", tmp_path / "elsewhere"
+    (shoot / "day1").mkdir(parents=True)
+    elsewhere.mkdir()
+    for name in ("shoot/a.jpg", "shoot/a.CR2", "shoot/day1/b.png", "shoot/day1/b.xmp", "shoot/.DS_Store",
+                 "elsewhere/c.tif", "elsewhere/c.HEIC"):
+        (tmp_path / name).write_bytes(b"")
+    (shoot / "day2").symlink_to(elsewhere, target_is_directory=True)
+    (shoot / "day1" / "up").symlink_to(shoot, target_is_directory=True)  # a loop
+    got = batch.collect_photos([shoot], recursive=True)
+    assert sorted(p.name for p in got) == ["a.jpg", "b.png", "c.tif"]
+    assert [p.name for p in batch.collect_photos([shoot])] == ["a.jpg"]
+    assert batch.other_files([shoot], recursive=True) == {".cr2": 1, ".xmp": 1, ".heic": 1}
+    assert batch.other_files([shoot]) == {".cr2": 1}
+    assert batch.other_files([shoot], recursive=True, exclude=[shoot / "day1"]) == {".cr2": 1, ".heic": 1}
+
+
 def test_options_need_one_mask_source(tmp_path):
     with pytest.raises(ValueError, match="not both"):
         batch.SegmentOptions(out_dir=tmp_path, masks_dir=tmp_path, weights=tmp_path / "w.h5")

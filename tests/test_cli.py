@@ -643,7 +643,9 @@ def test_jpeg_quality_alone_asks_for_the_cutouts_on_white(tmp_path, capsys):
     mask = np.zeros((60, 120), np.uint8)
     mask[18:42, 28:92] = 1
     files.write_labels(masks / "p.png", mask)
+    (shoot / "p.CR2").write_bytes(b"raw")
     argv = ["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]
     assert main([*argv, "--jpeg-quality", "80"]) == 0
+    assert "left out 1 file of a kind not read here (.cr2 1): JPEG, PNG" in capsys.readouterr().err
     assert (out / "white" / "p-1.jpg").is_file()
     assert json.loads((out / "manifests" / "p.json").read_text())["recipe"]["outputs"]["jpeg"] == 80

@@ -68,6 +68,7 @@ __all__ = [
     "PhotoResult",
     "BatchSummary",
     "collect_photos",
+    "other_files",
     "output_paths",
     "output_folders",
     "BatchError",
@@ -271,6 +272,43 @@ class BatchSummary:
 # Inputs and outputs
 
 
+def _folder_files(folder: Path, recursive: bool) -> Iterator[Path]:
+    """The files of ``folder`` (and, ``recursive``, of its sub-folders, linked ones too, each
+    real folder once), hidden files left out: they include our own temporary files."""
+    if not recursive:
+        yield from (f for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+        return
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:  # a link back up the tree, or a second link to one folder
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        for name in sorted(names):
+            f = Path(root) / name
+            if not name.startswith(".") and f.is_file():
+                yield f
+
+
+def other_files(
+    inputs: Iterable[str | os.PathLike], *, recursive: bool = False, exclude: Iterable[str | os.PathLike] = ()
+) -> dict[str, int]:
+    """How many files of the folders among ``inputs`` :func:`collect_photos` leaves out as not
+    photos, by suffix (``".cr2"``, ``".heic"``, ``""`` for none); hidden files and files inside
+    ``exclude`` (the output sub-folders) are not counted."""
+    skip = [Path(e).resolve() for e in exclude]
+    counts: dict[str, int] = {}
+    for item in inputs:
+        if Path(item).is_dir():
+            for f in _folder_files(Path(item), recursive):
+                suffix = f.suffix.lower()
+                if suffix not in IMAGE_SUFFIXES and not any(f.resolve().is_relative_to(d) for d in skip):
+                    counts[suffix] = counts.get(suffix, 0) + 1
+    return counts
+
+
 def collect_photos(
     inputs: Iterable[str | os.PathLike],
     *,
@@ -316,10 +354,7 @@ def collect_photos(
         text = os.fspath(item)
         p = Path(text)
         if p.is_dir():
-            walker = p.rglob("*") if recursive else p.iterdir()
-            files = [f for f in walker if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-            # Hidden files include our own temporary files; never photos.
-            files = [f for f in files if not f.name.startswith(".")]
+            files = [f for f in _folder_files(p, recursive) if f.suffix.lower() in IMAGE_SUFFIXES]
         elif p.is_file():
             files = [p]
         elif glob.has_magic(text):

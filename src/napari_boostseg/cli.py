@@ -449,6 +449,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         bundled_weights,
         check_batch,
         collect_photos,
+        other_files,
         output_folders,
         run_batch,
     )
@@ -525,6 +526,7 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         # The output sub-folders are left out, not the whole output folder:
         # --out may hold the photos themselves.
         photos = collect_photos(args.inputs, recursive=args.recursive, exclude=output_folders(args.out))
+        others = other_files(args.inputs, recursive=args.recursive, exclude=output_folders(args.out))
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
     # TensorFlow is imported quietly before a model loads: before the checks where they load
@@ -539,6 +541,10 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if may_load and not loads_now:
         _quiet_tensorflow(args.verbose)
+    if others:
+        kinds = ", ".join(f"{suffix or 'no suffix'} {n}" for suffix, n in sorted(others.items()))
+        print(f"left out {counted(sum(others.values()), 'file')} of a kind not read here ({kinds}): JPEG, "
+              "PNG, TIFF, BMP and WebP photos are read; convert RAW or HEIC files first", file=sys.stderr)
 
     progress = not args.no_progress
     if args.workers is None and args.scheduler is None:
