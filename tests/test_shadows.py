@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from napari_boostseg import RefineParams, refine, reflood
+from napari_boostseg import UNDECIDED, RefineParams, refine, reflood
 from napari_boostseg.shadows import MOST, trim_shadows
 
 
@@ -136,6 +136,25 @@ def test_a_refloods_markers_keep_the_shadow_with_the_backdrop():
     assert (refinement.labels > 0).sum() < (refine(photo, coarse, RefineParams(shadow_depth=0)) > 0).sum()
     np.testing.assert_array_equal(reflood(refinement, refinement.markers), refinement.labels)
     np.testing.assert_array_equal(refinement.labels, refine(photo, coarse))
+
+
+def test_a_shadow_given_back_leaves_the_rest_of_the_band_open_to_a_reflood():
+    photo, product, coarse = _scene()
+    h = photo.shape[0]
+    lit = (np.arange(h) < 0.8 * h)[:, None]  # the shadow falls under the product only
+    paper = np.clip(np.round(246 + np.random.default_rng(1).normal(0, 1.2, photo.shape)), 0, 255).astype(np.uint8)
+    photo[lit & ~product] = paper[lit & ~product]
+    refinement = refine(photo, coarse, return_intermediates=True)
+    untrimmed = refine(photo, coarse, RefineParams(shadow_depth=0), return_intermediates=True)
+    given = (untrimmed.labels > 0) & (refinement.labels == 0)
+    assert given.any()
+    np.testing.assert_array_equal(reflood(refinement, refinement.markers), refinement.labels)
+    # The band is decided near what was given back only (it was decided around the whole
+    # object): elsewhere a painted marker still re-floods.
+    open_band = untrimmed.markers == UNDECIDED
+    still_open = refinement.markers == UNDECIDED
+    assert not (still_open & given).any() and not (still_open & ~open_band).any()
+    assert still_open.sum() > 0.3 * open_band.sum()
 
 
 def test_a_dark_product_keeps_its_edge():

@@ -68,9 +68,9 @@ class Refinement:
         as ``coarse`` where no object was moved. None: not recorded.
     objects : tuple of ObjectReport
         What the refinement made of each object (moved, fallback); around
-        objects that fell back, or gave a soft shadow back to the backdrop
-        (:mod:`napari_boostseg.shadows`), the band is decided in
-        ``markers``, so a re-flood keeps them.
+        objects that fell back, and around the soft shadow an outline gave
+        back to the backdrop (:mod:`napari_boostseg.shadows`), the band is
+        decided in ``markers``, so a re-flood keeps them.
         Empty: not recorded.
     """
 
@@ -567,6 +567,17 @@ def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, ids, pa
         markers[y1:y2, x1:x2] = labels[y1:y2, x1:x2] + 1
 
 
+def _frozen_near(markers: np.ndarray, labels: np.ndarray, given: np.ndarray, params: RefineParams) -> None:
+    """Make the markers within the widest band of the ``given`` pixels (a shadow given back)
+    say ``labels``, so a re-flood keeps the shadow with the backdrop (the product's faint edge
+    would let the backdrop flood in again) and leaves the rest of each outline's band open."""
+    for box in object_boxes(given.astype(np.int32)):
+        reach_y, reach_x = (int(np.ceil(_widest(params) * c)) + 2 for c in cell_size(box))
+        y1, x1, y2, x2 = _grown(box, 0, max(reach_y, reach_x), markers.shape)
+        near = ndi.maximum_filter(given[y1:y2, x1:x2], size=(2 * reach_y + 1, 2 * reach_x + 1))
+        markers[y1:y2, x1:x2][near] = labels[y1:y2, x1:x2][near] + 1
+
+
 def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     params = params or RefineParams()
     image = check_image(image)
@@ -610,7 +621,7 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     trimmed = trim_shadows(image, refined, params.shadow_depth)
     if trimmed is not refined:  # a re-flood keeps the shadow with the backdrop
         markers = markers.copy() if markers is geometry.markers else markers
-        _frozen(markers, trimmed, labels, np.unique(refined[trimmed != refined]).tolist(), params)
+        _frozen_near(markers, trimmed, trimmed != refined, params)
     refined = trimmed
     return Refinement(
         labels=refined,
