@@ -368,8 +368,10 @@ def test_coarse_from_mask():
     np.testing.assert_array_equal(up, np.kron(m // 255, np.ones((2, 2), int)))
     labels = np.array([[0, 3], [7, 7]])
     np.testing.assert_array_equal(batch.coarse_from_mask(labels, (2, 2)), labels)
-    with pytest.raises(ValueError, match="aspect ratio"):
+    with pytest.raises(ValueError, match="aspect ratio; it fits the photo turned by 90 degrees"):
         batch.coarse_from_mask(m, (6, 4))
+    with pytest.raises(ValueError, match=r"aspect ratio\); make the mask of this photo"):
+        batch.coarse_from_mask(m, (4, 4))
 
 
 def test_collect_photos(tmp_path):

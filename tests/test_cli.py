@@ -569,6 +569,10 @@ def test_segment_says_what_is_wrong_with_its_mask_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mask of 100x100 px does not fit the photo of 120x60 px" in err
     assert "ValueError" not in err
+    # A mask at half the photo's size is scaled to it, and the photo's line says so.
+    files.write_labels(masks / "wide.png", mask[20:50, :60], overwrite=True)
+    assert main(["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]) == 0
+    assert "mask file wide.png (60x30 px, scaled to the photo)" in capsys.readouterr().err
 
 
 def test_a_bare_command_shows_what_it_can_do(capsys):

@@ -141,9 +141,12 @@ def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         mh, mw = mask.shape
         h, w = shape
         if abs(mh / mw - h / w) > 0.01 * (h / w):
+            turned = abs(mw / mh - h / w) <= 0.01 * (h / w)
             raise MaskMismatchError(
-                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different "
-                "aspect ratio); was the photo rotated by its EXIF orientation?"
+                f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different aspect ratio"
+                + ("; it fits the photo turned by 90 degrees: the photo is read upright by its EXIF "
+                   "orientation, so make the mask of the upright photo)" if turned else
+                   "); make the mask of this photo, or of a copy scaled without cropping)")
             )
         rows = (np.arange(h) * mh) // h
         cols = (np.arange(w) * mw) // w
@@ -160,7 +163,9 @@ def from_mask_file(photo: str | os.PathLike, masks_dir: str | os.PathLike, shape
     from .files import read_labels
 
     mask_file = find_mask(photo, masks_dir)
-    return CoarseMasks(coarse_from_mask(read_labels(mask_file), shape), "masks", f"mask file {mask_file.name}")
+    mask = read_labels(mask_file)
+    scaled = f" ({mask.shape[1]}x{mask.shape[0]} px, scaled to the photo)" if mask.shape != tuple(shape) else ""
+    return CoarseMasks(coarse_from_mask(mask, shape), "masks", f"mask file {mask_file.name}{scaled}")
 
 
 _DETECTORS: OrderedDict[tuple, object] = OrderedDict()
