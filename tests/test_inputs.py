@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 
@@ -105,3 +107,13 @@ def test_compact_ids_renumber_large_sparse_ids_and_map_back():
     assert compact_ids(small) == (small, None)
     dense = np.arange(5000, dtype=np.int32).reshape(50, 100)
     assert compact_ids(dense)[1] is None
+
+
+def test_eight_bit_values_in_a_wide_integer_type_are_warned_about():
+    photo = np.full((4, 5, 3), 200, np.int64)  # e.g. np.array of a list of 0-255 values
+    with pytest.warns(UserWarning, match="int64 image with values 0-200 is taken as 16-bit data"):
+        assert check_image(photo) is photo
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_image(np.full((4, 5, 3), 200, np.uint8))
+        check_image(np.full((4, 5, 3), 40000, np.int32))

@@ -8,6 +8,8 @@ a message that says what was expected.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -48,11 +50,19 @@ def check_image(image: ArrayLike) -> np.ndarray:
                 f"signed integer image ({image.dtype}) has negative values; "
                 "pass uint8, uint16 or float in [0, 1]"
             )
-        if image.dtype.itemsize > 2 and image.size and image.max() > 65535:
+        top = int(image.max()) if image.size else 0
+        if image.dtype.itemsize > 2 and top > 65535:
             # Wider integers are read as 16-bit data (full intensity 65535).
             raise ValueError(
                 f"integer image ({image.dtype}) has values above 65535; "
                 "pass uint8, uint16 or float in [0, 1]"
+            )
+        if image.dtype.itemsize > 1 and 0 < top <= 255:
+            # 8-bit values in a wider type (a list, an astype(int)): almost black as 16-bit data.
+            warnings.warn(
+                f"{image.dtype} image with values 0-{top} is taken as 16-bit data (full intensity "
+                "65535), nearly black; pass it as uint8 if it holds 8-bit values",
+                UserWarning, stacklevel=3,
             )
         return image
     if np.issubdtype(image.dtype, np.floating):
