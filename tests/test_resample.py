@@ -58,3 +58,18 @@ def test_oblong_blocks_average_and_upsample_per_axis():
     np.testing.assert_allclose(back[1:-2, 2:-3], plane[1:-2, 2:-3], atol=1e-4)
     with pytest.raises(ValueError, match="block sides"):
         block_mean(image, (0, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, bool, np.int16])
+def test_block_mean_of_integers_is_exact(dtype):
+    rng = np.random.default_rng(3)
+    top = 2 if dtype is bool else (100 if dtype is np.int16 else np.iinfo(dtype).max + 1)
+    image = rng.integers(0, top, (37, 29, 3)).astype(dtype)
+    view = image[:, 1:, :]  # not contiguous: read as it is
+    for f in (1, 4, (3, 5)):
+        fy, fx = (f, f) if np.ndim(f) == 0 else f
+        got = block_mean(view, f)
+        for by in range(got.shape[0]):
+            for bx in range(got.shape[1]):
+                block = view[by * fy:(by + 1) * fy, bx * fx:(bx + 1) * fx].astype(np.float64)
+                np.testing.assert_allclose(got[by, bx], block.mean(axis=(0, 1)), rtol=1e-6)

@@ -465,6 +465,7 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: 
     """Brightness and colour change from the surface, what departs (and firmly enough to seed), what may be shadow."""
     h, w, c = small.shape
     inv = np.float32(1 / c)
+    at = np.empty(c, np.float32)  # the surface at the pixel, each channel
     for i in range(h):
         for j in range(w):
             mean_d = np.float32(0)
@@ -472,6 +473,7 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: 
             mean_p = np.float32(0)
             for k in range(c):
                 s = _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k)
+                at[k] = s
                 mean_d += small[i, j, k] - s
                 mean_s += s
                 mean_p += small[i, j, k]
@@ -488,7 +490,7 @@ def _departure(small, surf, y0, y1, wy, x0, x1, wx, level, brighter,  # pragma: 
                 ratio = min(mean_p / max(mean_s, np.float32(1e-3)), np.float32(1))
                 shift = max(mean_d, np.float32(0))
                 for k in range(c):
-                    d = small[i, j, k] - _surface_at(surf, y0, y1, wy, x0, x1, wx, i, j, k) * ratio - shift
+                    d = small[i, j, k] - at[k] * ratio - shift
                     spread += d * d
                 spread = np.sqrt(spread)
             bright[i, j] = mean_d
@@ -1200,11 +1202,15 @@ def backdrop_labels(
         pin_sizes = np.bincount(pin.ravel(), minlength=m + 1)
         tiny = (pin_sizes < max(4, 0.00005 * h * w)) & ~_reaching(pin, m)
         tiny[0] = False
-        fill = tiny[pin]
-        if fill.any():
-            # Each pinhole takes the id of the product around it.
-            _, (iy, ix) = ndi.distance_transform_edt(small_labels == 0, return_indices=True)
-            small_labels[fill] = small_labels[iy[fill], ix[fill]]
+        # Each pinhole takes the id of the nearest product pixel: the product around it.
+        boxes = ndi.find_objects(pin)
+        for k in np.flatnonzero(tiny):
+            ys, xs = boxes[k - 1]
+            box = (slice(max(ys.start - 2, 0), ys.stop + 2), slice(max(xs.start - 2, 0), xs.stop + 2))
+            view = small_labels[box]
+            _, (iy, ix) = ndi.distance_transform_edt(view == 0, return_indices=True)
+            hole = pin[box] == k
+            view[hole] = view[iy[hole], ix[hole]]
     # Small pieces beside a product, cut off from it, are that product.
     small_labels = _join_pieces(small_labels, _PIECE_REACH * max(h, w), _PIECE)
     fraction = float((small_labels == 0).mean())

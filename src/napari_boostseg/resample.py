@@ -42,6 +42,24 @@ def _block_sums(image, fy, fx, out):  # pragma: no cover - compiled
                 out[by, bx, c] += acc
 
 
+@numba.njit(cache=True, nogil=True)
+def _block_sums_int(image, fy, fx, acc, out):  # pragma: no cover - compiled
+    """``_block_sums`` of an integer image: a row of blocks at a time, summed along the
+    rows in memory order (which compiles to vector adds) into the integer ``acc``, exact."""
+    h, w, channels = image.shape
+    flat = image.reshape(h, w * channels)
+    for by in range(out.shape[0]):
+        acc[:] = 0
+        for y in range(by * fy, min(by * fy + fy, h)):
+            row = flat[y]
+            for i in range(w * channels):
+                acc[i] += row[i]
+        for bx in range(out.shape[1]):
+            for x in range(bx * fx, min(bx * fx + fx, w)):
+                for c in range(channels):
+                    out[by, bx, c] += acc[x * channels + c]
+
+
 def block_mean(image: np.ndarray, f: Blocks) -> np.ndarray:
     """Mean over blocks of ``f`` x ``f`` (or ``fy`` x ``fx``) pixels, float32;
     partial blocks at the far edges average the pixels they have.
@@ -55,7 +73,12 @@ def block_mean(image: np.ndarray, f: Blocks) -> np.ndarray:
     planes = image[..., None] if flat else image
     h, w, channels = planes.shape
     sums = np.zeros((-(-h // fy), -(-w // fx), channels), dtype=np.float32)
-    _block_sums(planes.view(np.uint8) if planes.dtype == bool else planes, fy, fx, sums)
+    if planes.dtype == bool or (np.issubdtype(planes.dtype, np.integer) and planes.dtype.itemsize <= 2):
+        # 8- and 16-bit sums of a block row fit 32 bits up to blocks of 65537 rows.
+        whole = np.ascontiguousarray(planes).view(np.uint8) if planes.dtype == bool else np.ascontiguousarray(planes)
+        _block_sums_int(whole, fy, fx, np.zeros(w * channels, np.uint32), sums)
+    else:
+        _block_sums(planes, fy, fx, sums)
     rows = np.minimum(fy, h - np.arange(0, h, fy)).astype(np.float32)
     cols = np.minimum(fx, w - np.arange(0, w, fx)).astype(np.float32)
     sums /= (rows[:, None] * cols[None, :])[..., None]
