@@ -527,7 +527,9 @@ def test_evaluate_names_what_it_did_not_score(tmp_path, capsys):
     assert main(["evaluate", pred, gt]) == 0
     captured = capsys.readouterr()
     assert "1 prediction without ground truth" in captured.err and "stray" in captured.err
+    assert "1 ground truth without prediction in " in captured.err and "scored as empty (IoU 0): y" in captured.err
     assert "missing predictions 1 (scored as empty)" in captured.out
+    assert "without truth       1 prediction (not scored)" in captured.out
     assert "IoU mean            0.5000" in captured.out
     # Only the predicted photos, with a count of those left out.
     assert main(["evaluate", pred, gt, "--only-predicted", "--json"]) == 0

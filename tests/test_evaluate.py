@@ -127,7 +127,7 @@ def test_folders_name_unmatched_predictions_and_can_skip_the_unpredicted(tmp_pat
     every = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt")
     assert [r.name for r in every.rows] == ["x", "y"] and every.rows[1].missing
     assert every.unmatched == ["stray"] and every.matched == 1
-    assert "without truth       1 predictions (not scored)" in ev.format_summary(every.summary)
+    assert "without truth       1 prediction (not scored)" in ev.format_summary(every.summary)
     predicted = ev.evaluate_folders(tmp_path / "pred", tmp_path / "gt", only_predicted=True)
     assert [r.name for r in predicted.rows] == ["x"]
     assert predicted.summary["skipped_without_prediction"] == 1

@@ -214,7 +214,12 @@ def _add_evaluate(sub) -> None:
             "(any non-zero id is foreground): IoU (mean and pooled), mBA as CascadePSP "
             "computes it, and boundary F. A ground truth without prediction scores as "
             "an empty prediction (or is left out with --only-predicted); predictions "
-            "without ground truth are named and not scored."
+            "without ground truth are named and not scored. IoU mean averages the images; "
+            "IoU pooled divides all intersections by all unions, so large objects weigh more; "
+            "mBA (0-1) is the share of pixels in a band along the true outline where "
+            "prediction and truth agree, averaged over five band widths: an empty prediction "
+            "still scores about 0.5 (the band's outer half is background). PRED_DIR may be "
+            "the output folder of 'boostseg segment' (its labels/ are read)."
         ),
         epilog=(
             "Exit status: 0 when every pair was scored, 1 when some pair could not be "
@@ -619,13 +624,19 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         report = ev.evaluate_folders(args.pred_dir, args.gt_dir, only_predicted=args.only_predicted)
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
+    def listed(names) -> str:
+        return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
     if report.unmatched:
-        shown = ", ".join(report.unmatched[:5]) + (", ..." if len(report.unmatched) > 5 else "")
         print(
             f"{counted(len(report.unmatched), 'prediction')} without ground truth in {args.gt_dir}, not "
-            f"scored: {shown}",
+            f"scored: {listed(report.unmatched)}",
             file=sys.stderr,
         )
+    missing = [row.name for row in report.rows if row.missing]
+    if missing:
+        print(f"{counted(len(missing), 'ground truth')} without prediction in {args.pred_dir}, scored as "
+              f"empty (IoU 0): {listed(missing)}", file=sys.stderr)
     if report.matched == 0:
         truths = report.summary["images"] + report.summary["skipped_without_prediction"] + report.summary["errors"]
         return _fail(

@@ -249,7 +249,8 @@ def format_summary(summary: dict) -> str:
     if summary.get("skipped_without_prediction"):
         lines.append(f"without prediction  {summary['skipped_without_prediction']} (not scored: --only-predicted)")
     if summary.get("unmatched_predictions"):
-        lines.append(f"without truth       {summary['unmatched_predictions']} predictions (not scored)")
+        n = summary["unmatched_predictions"]
+        lines.append(f"without truth       {n} prediction{'' if n == 1 else 's'} (not scored)")
     if summary.get("errors"):
         lines.append(f"unusable pairs      {summary['errors']} (not scored)")
     lines.append(f"IoU mean            {summary['iou_mean']:.4f}")
