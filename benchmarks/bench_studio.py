@@ -38,6 +38,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from napari_boostseg import RefineParams, cutouts, files, refine
 from napari_boostseg.coarse_masks import coarse_masks, load_detector
@@ -116,6 +117,7 @@ def main() -> None:
                 s["coarse_iou"].append(c_iou)
                 s["mba"].append(boundary_accuracy(labels == obj, truth) if obj else 0.0)
                 s["coarse_mba"].append(boundary_accuracy(found.labels == cobj, truth) if cobj else 0.0)
+                s["holes_open"] += _holes_open(truth, photo.truth, labels)
             print(f"{photo.name:48s} {found.note[:70]:70s} objects {labels.max()}/{photo.truth.max()} "
                   f"IoU {np.mean([m[0] for m in coarse_match] or [1]):.3f} -> "
                   f"{np.mean([m for m in s['iou'][-photo.truth.max():]] or [1]):.3f} {ms:.0f} ms", flush=True)
@@ -143,6 +145,28 @@ def main() -> None:
             f"{np.sum(s['objects'])} / {np.sum(s['products'])} | "
             f"{np.mean([x == 'backdrop' for x in s['sources']]):.0%} | {np.median(s['ms']):.0f} |"
         )
+    print(f"\nHoles open (at least {OPEN:.0%} of a true hole's pixels backdrop after refinement; holes of "
+          f"{HOLE_AREA:.2%} of the frame or more):")
+    for name in groups:
+        if stats[name]["holes_open"]:
+            opened = stats[name]["holes_open"]
+            print(f"- {name}: {sum(opened)} of {len(opened)}")
+
+
+#: Least share of the frame a true hole in a product covers to be counted, and the share of
+#: its pixels that must be backdrop in the refined labels for it to count as open.
+HOLE_AREA = 0.0002
+OPEN = 0.9
+
+
+def _holes_open(product: np.ndarray, truth: np.ndarray, labels: np.ndarray) -> list[bool]:
+    """For each hole of ``product`` (backdrop it encloses, a handle's), whether ``labels`` left it open."""
+    holes, n = ndi.label(ndi.binary_fill_holes(product) & (truth == 0))
+    if not n:
+        return []
+    area = np.bincount(holes.ravel(), minlength=n + 1)
+    backdrop = np.bincount(holes.ravel(), weights=(labels == 0).ravel(), minlength=n + 1)
+    return [bool(backdrop[i] >= OPEN * area[i]) for i in range(1, n + 1) if area[i] >= HOLE_AREA * truth.size]
 
 
 if __name__ == "__main__":
