@@ -66,7 +66,7 @@ def backdrop_table(repeat: int) -> None:
     from napari_boostseg.backdrop import backdrop_labels
     from napari_boostseg.sample_photos import sample_photos
 
-    print("\n| studio photo | backdrop source ms | with the split of touching products ms "
+    print("\n| studio photo | backdrop source ms | with the colour split of touching products ms "
           "| refine of its masks ms | source / refine |")
     print("|---|---|---|---|---|")
     for sample in filter(lambda s: s.studio, sample_photos()):

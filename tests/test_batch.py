@@ -151,6 +151,7 @@ def test_a_photo_is_known_by_its_content_not_its_path(tmp_path, shoot):
     refused = batch.segment_photo(photo, options)
     assert refused.status == "failed"
     assert "made from another a.jpg (the file has changed since); add --overwrite" in refused.message
+    assert f"give this photo alone, {photo}, to leave the others' outputs as they are" in refused.message
     with pytest.raises(batch.BatchError, match="a.jpg: its outputs .* another a.jpg"):
         batch.run_batch([photo], options, progress=False)
     assert tree_bytes(out) == before
@@ -185,7 +186,7 @@ def test_jpeg_added_to_a_finished_set_without_refining_again(tmp_path, shoot, mo
 
     monkeypatch.setattr(batch, "refine_with_report", refine_again)
     added = batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=90))
-    assert added.status == "done" and added.note.endswith("cut-outs on white added to the earlier run's outputs")
+    assert added.status == "done" and added.note.endswith("cut-outs on white written from the earlier run's cut-outs")
     after = tree_bytes(out)
     assert {k: v for k, v in after.items() if k != "manifests/a.json" and k in before} == {
         k: v for k, v in before.items() if k != "manifests/a.json"}  # nothing replaced
@@ -199,9 +200,15 @@ def test_jpeg_added_to_a_finished_set_without_refining_again(tmp_path, shoot, mo
     assert batch.segment_photo(photo, fresh).status == "done"
     assert (out / "white" / "a-1.jpg").read_bytes() == (tmp_path / "fresh" / "white" / "a-1.jpg").read_bytes()
     assert batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=90)).status == "skipped"
-    # Another quality would replace the JPEGs: that needs --overwrite.
+    # Another quality would replace the JPEGs: that needs --overwrite, and then they are made
+    # from the cut-outs again, without refining.
     refused = batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=80))
     assert refused.status == "failed" and "--overwrite" in refused.message
+    monkeypatch.setattr(batch, "refine_with_report", refine_again)
+    again = batch.segment_photo(photo, _options(tmp_path, shoot, jpeg=True, jpeg_quality=80, overwrite=True))
+    assert again.status == "done" and again.note.endswith("written from the earlier run's cut-outs")
+    assert (out / "cutouts" / "a-1.png").read_bytes() == before["cutouts/a-1.png"]
+    assert json.loads((out / "manifests" / "a.json").read_text())["recipe"]["outputs"]["jpeg"] == 80
 
 
 def test_hard_edges_on_request_and_recorded(tmp_path, shoot):

@@ -543,6 +543,12 @@ def test_evaluate_names_what_it_did_not_score(tmp_path, capsys):
     (tmp_path / "tables").mkdir()
     assert main(["evaluate", pred, gt, "--csv", str(tmp_path / "tables"), "--overwrite"]) == 2
     assert "is a folder" in capsys.readouterr().err
+    # A segment output folder given second: the folders were swapped.
+    segmented = tmp_path / "out"
+    files.write_labels(segmented / "labels" / "x.png", square)
+    (segmented / "manifests").mkdir()
+    assert main(["evaluate", gt, str(segmented)]) == 2
+    assert "it is the output folder of 'boostseg segment': give it first" in capsys.readouterr().err
 
 
 def test_segment_says_what_is_wrong_with_its_mask_options(tmp_path, capsys):

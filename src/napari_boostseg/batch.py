@@ -544,8 +544,8 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
 
 @dataclass(frozen=True)
 class _Plan:
-    """What to do with a photo: ``skip``, ``make``, ``add`` (white JPEGs to a finished set made
-    without them) or ``refuse`` (with why)."""
+    """What to do with a photo: ``skip``, ``make``, ``add`` (the white JPEGs of a finished set
+    made without them or, with ``overwrite``, at another quality) or ``refuse`` (with why)."""
 
     action: Literal["skip", "make", "add", "refuse"]
     message: str = ""
@@ -576,11 +576,13 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
         return _Plan(
             "refuse",
             f"its outputs in {out} were made from another {photo.name} (the file has changed since); "
-            "add --overwrite to replace them, or choose another output folder",
+            f"add --overwrite to replace them (give this photo alone, {photo}, to leave the others' "
+            "outputs as they are), or choose another output folder",
         )
     changed = manifest.differences(before, recipe)
     present = all((out / f).is_file() for f in record.get("files", []))
-    if changed and not options.overwrite and present and _only_jpeg_added(before, recipe):
+    was = before.get("outputs", {}).get("jpeg")
+    if changed and present and _only_jpeg_changed(before, recipe) and (was is False or options.overwrite):
         return _Plan("add", record=record)  # the cut-outs on white follow from the cut-outs
     if changed and not options.overwrite:
         return _Plan(
@@ -593,13 +595,11 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
     return _Plan("skip", record=record)
 
 
-def _only_jpeg_added(before: dict, now: dict) -> bool:
-    """Whether recipe ``now`` is ``before`` with the cut-outs on white (``--jpeg``) turned on."""
+def _only_jpeg_changed(before: dict, now: dict) -> bool:
+    """Whether recipe ``now`` is ``before`` with cut-outs on white (``--jpeg``) asked for, where
+    there were none or at another quality, and nothing else changed."""
     was, wants = before.get("outputs", {}), now.get("outputs", {})
-    return (
-        was.get("jpeg") is False and wants.get("jpeg") is not False
-        and {**before, "outputs": {**was, "jpeg": wants.get("jpeg")}} == now
-    )
+    return wants.get("jpeg") is not False and {**before, "outputs": {**was, "jpeg": wants.get("jpeg")}} == now
 
 
 def _add_white(photo: Path, options: SegmentOptions, recipe: dict, record: dict) -> dict:
@@ -762,7 +762,7 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
             message += "\n" + traceback.format_exc()
         return PhotoResult(str(path), "failed", message, time.perf_counter() - start)
     if plan.action == "add":
-        note = f"{note}; cut-outs on white added to the earlier run's outputs"
+        note = f"{note}; cut-outs on white written from the earlier run's cut-outs"
     return PhotoResult(
         str(path),
         "skipped" if plan.action == "skip" else "done",

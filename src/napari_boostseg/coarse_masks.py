@@ -144,8 +144,8 @@ def coarse_from_mask(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
             turned = abs(mw / mh - h / w) <= 0.01 * (h / w)
             raise MaskMismatchError(
                 f"mask of {mw}x{mh} px does not fit the photo of {w}x{h} px (different aspect ratio"
-                + ("; it fits the photo turned by 90 degrees: the photo is read upright by its EXIF "
-                   "orientation, so make the mask of the upright photo)" if turned else
+                + ("; it fits the photo turned by 90 degrees: make the mask of the photo as it is shown "
+                   "upright, since photos are read turned by their EXIF orientation tag)" if turned else
                    "); make the mask of this photo, or of a copy scaled without cropping)")
             )
         rows = (np.arange(h) * mh) // h

@@ -169,7 +169,12 @@ def evaluate_folders(
         preds = _label_files(pred_dir / "labels")
     truths = _label_files(gt_dir)
     if not truths:
-        raise FileNotFoundError(f"no ground-truth masks (.png, .tif) in {gt_dir}")
+        swapped = (gt_dir / "labels").is_dir() and (gt_dir / "manifests").is_dir()
+        raise FileNotFoundError(
+            f"no ground-truth masks (.png, .tif) in {gt_dir}"
+            + ("; it is the output folder of 'boostseg segment': give it first, as PRED_DIR, and the "
+               "ground truth second" if swapped else "")
+        )
     rows: list[ImageScore] = []
     errors: list[tuple[str, str]] = []
     skipped = 0

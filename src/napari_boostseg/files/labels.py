@@ -94,7 +94,7 @@ def read_labels(path: str | os.PathLike) -> np.ndarray:
         if int(a.max(initial=0)) > MAX_COLOURS:
             raise ImageReadError(
                 f"{path} has {int(a.max())} colours: it looks like a photo, not a label image (one "
-                "colour per object, black or 0 for the background); give the mask or label file"
+                "colour per object, black or 0 for the background); give a mask or label image instead"
             )
     if a.ndim != 2:
         raise ImageReadError(f"{path} is not a 2-D label image (shape {a.shape})")
