@@ -577,6 +577,12 @@ def test_segment_says_what_is_wrong_with_its_mask_options(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "mask of 100x100 px does not fit the photo of 120x60 px" in err
     assert "ValueError" not in err
+    # A file that is no photo, without a mask: what is wrong with the file is said, not the mask.
+    (shoot / "empty.jpg").write_bytes(b"")
+    assert main(["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED empty.jpg: cannot read" in err and "the file is empty" in err and "no coarse mask" not in err
+    (shoot / "empty.jpg").unlink()
     # A mask at half the photo's size is scaled to it, and the photo's line says so.
     files.write_labels(masks / "wide.png", mask[20:50, :60], overwrite=True)
     assert main(["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]) == 0

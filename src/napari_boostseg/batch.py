@@ -502,7 +502,12 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
     """Everything that decides ``photo``'s outputs, for its record."""
     source = _source(options)
     if source == "masks":
-        mask = find_mask(photo, options.masks_dir)
+        try:
+            mask = find_mask(photo, options.masks_dir)
+        except FileNotFoundError:
+            # A file that is no photo (empty, broken, a cut-out) says so, not that it lacks a mask.
+            _refuse_cutout(photo, read_image(photo).pixels)
+            raise
         coarse = {"source": "masks", "mask": str(mask.resolve()), "mask_sha256": manifest.file_digest(mask)}
     elif source == "backdrop":
         coarse = {"source": "backdrop"}
@@ -838,8 +843,8 @@ def check_batch(photos: Sequence[str | os.PathLike], options: SegmentOptions) ->
         photo = Path(photo)
         try:
             recipe = _recipe(photo, options)
-        except FileNotFoundError:
-            continue  # a missing coarse mask fails that photo alone, later
+        except (FileNotFoundError, ImageReadError):
+            continue  # a missing coarse mask or an unreadable file fails that photo alone, later
         plan = _plan(photo, options, recipe)
         if plan.action == "refuse":
             refused.append((photo, plan.message))
