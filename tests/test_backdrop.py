@@ -678,3 +678,20 @@ def test_square_morphology_matches_scipy(size):
         np.testing.assert_array_equal(backdrop._dilate(mask, size), ndi.maximum_filter(u8, size, mode="constant") > 0)
         closed = ndi.minimum_filter(ndi.maximum_filter(u8, size, mode="nearest"), size, mode="nearest") > 0
         np.testing.assert_array_equal(backdrop._close(mask, size), closed)
+
+
+def test_paper_deep_in_a_shadow_is_a_hole_and_an_even_grey_region_is_not():
+    from napari_boostseg import backdrop
+
+    yy, xx = np.mgrid[:40, :40]
+    hole = (yy - 20) ** 2 + (xx - 20) ** 2 <= 15 ** 2
+    regions = hole.astype(np.int32)
+    depth = ndi.distance_transform_edt(hole)
+    rng = np.random.default_rng(0)
+    # Darkest along the handle (12 levels below the paper), lighter towards the middle.
+    shaded = np.where(hole, -12 + 10 * depth / depth.max(), 0) + rng.normal(0, 0.5, hole.shape)
+    assert np.median(shaded[hole]) < -6 and np.percentile(shaded[hole], 5) < -10
+    assert backdrop._in_shadow(regions, 1, np.array([1]), shaded)[1]
+    # Fabric as grey as that shadow, but even: no rise from its rim inwards.
+    even = np.where(hole, -8.0, 0) + rng.normal(0, 0.5, hole.shape)
+    assert not backdrop._in_shadow(regions, 1, np.array([1]), even)[1]

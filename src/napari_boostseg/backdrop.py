@@ -156,17 +156,21 @@ _ENCLOSED = 0.004
 #: lie, lighter towards its middle, and no darker than a soft shadow. An
 #: enclosed region that fails the paper-like test is still a hole where its
 #: brightness rises with the distance from its rim (correlation at least
-#: ``_SHADOWED_RISE``), its median lies within ``_SHADOWED_MEDIAN`` departure
-#: levels of the surface and its darkest 5 % within ``_SHADOWED_DARKEST``. On
-#: the studio benchmark's training photos (2400, 1400 and 1000 px) 108 such
-#: regions were holes and 654 fabric: correlations of 0.16-0.68 (10th to 90th
-#: percentile) against -0.20-0.33, and no fabric region as light as the limits
-#: rose by more than 0.38. 0.4 kept every fabric region; on the development
-#: photos it opened a white paper bag's face at 1000 and 1400 px (0.42, 0.43)
-#: and a patch of a thin product at 1000 px (0.41), so 0.5 leaves a margin.
+#: ``_SHADOWED_RISE``) and its median lies within ``_SHADOWED_MEDIAN`` departure
+#: levels of the surface. On the studio benchmark's training photos (2400, 1400
+#: and 1000 px) 108 such regions were holes and 654 fabric: correlations of
+#: 0.16-0.68 (10th to 90th percentile) against -0.20-0.33, and no fabric region
+#: as light as the limits rose by more than 0.38. 0.4 kept every fabric region;
+#: on the development photos it opened a white paper bag's face at 1000 and
+#: 1400 px (0.42, 0.43) and a patch of a thin product at 1000 px (0.41), so 0.5
+#: leaves a margin. A median limit of 6 levels and a limit of 10 on the darkest
+#: 5 % turned away holes deep in a handle's or a body's shadow: on 630 training
+#: photos of unseen seeds, of the 45 enclosed regions in shadow that were holes
+#: they took 11 for holes, and 1 of the 417 that were fabric; a median limit of
+#: 10 and no limit on the darkest took 15, and the same fabric region (two
+#: photos' labels changed, foreground IoU +0.023 and +0.025).
 _SHADOWED_RISE = 0.5
-_SHADOWED_MEDIAN = 6.0
-_SHADOWED_DARKEST = 10.0
+_SHADOWED_MEDIAN = 10.0
 #: A paper-like enclosed region is a hole only where the product's contact
 #: shadow shows along its rim: its pixels within 2 working pixels of the rim
 #: are darker, on average, than those deeper than 3 by at least this many
@@ -646,11 +650,7 @@ def _in_shadow(regions: np.ndarray, n: int, ids: np.ndarray, darkness: np.ndarra
     for i, depth, value in _depths_and_values(regions, ids, darkness):
         if np.ptp(depth) == 0 or np.ptp(value) == 0:
             continue
-        out[i] = (
-            np.corrcoef(depth, value)[0, 1] >= _SHADOWED_RISE
-            and np.median(value) >= -_SHADOWED_MEDIAN
-            and np.percentile(value, 5) >= -_SHADOWED_DARKEST
-        )
+        out[i] = np.corrcoef(depth, value)[0, 1] >= _SHADOWED_RISE and np.median(value) >= -_SHADOWED_MEDIAN
     return out
 
 
