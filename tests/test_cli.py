@@ -608,10 +608,15 @@ def test_the_summary_names_its_sources_and_where_the_outputs_are_on_a_rerun(tmp_
     files.write_labels(masks / "p.png", mask)
     argv = ["segment", str(shoot), "--masks", str(masks), "--out", str(out), "--no-progress"]
     files.write_labels(masks / "p_typo.png", mask)
-    assert main(argv) == 0
+    files.write_image(shoot / "q.png", photo)
+    assert main(argv) == 1
     err = capsys.readouterr().err
     assert "coarse masks from mask files 1" in err
-    assert f"1 mask file in {masks} matches no photo (p_typo.png)" in err
+    # Named before the first photo's line: the photo without a mask and the mask without a photo.
+    before = err.split("p.png: 1 object")[0]
+    assert f"1 photo has no mask file in {masks} (q.png) and will fail" in before
+    assert f"1 mask file in {masks} matches no photo (p_typo.png)" in before
+    (shoot / "q.png").unlink()
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "1 skipped" in err and f"outputs in {out.resolve()}" in err

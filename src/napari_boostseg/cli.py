@@ -546,6 +546,8 @@ def _cmd_segment(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if may_load and not loads_now:
         _quiet_tensorflow(args.verbose)
+    if args.masks is not None:
+        _unmatched_masks(args.masks, photos)
     if others:
         kinds = ", ".join(f"{suffix or 'no suffix'} {n}" for suffix, n in sorted(others.items()))
         print(f"left out {counted(sum(others.values()), 'file')} of a kind not read here ({kinds}): JPEG, "
@@ -569,8 +571,6 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     print(summary.describe(), file=sys.stderr)
     if summary.done or summary.skipped:
         print(f"outputs in {Path(args.out).resolve()}", file=sys.stderr)
-    if args.masks is not None:
-        _stray_masks(args.masks, photos)
     if summary.empty:
         none = "it has" if len(summary.empty) == 1 else "they have"
         print(f"no object found in {counted(len(summary.empty), 'photo')}; {none} no cut-out:", file=sys.stderr)
@@ -587,20 +587,28 @@ def _cmd_segment(args: argparse.Namespace) -> int:
     return EXIT_EMPTY if summary.empty else EXIT_OK
 
 
-def _stray_masks(masks: Path, photos) -> None:
-    """Name the mask files of ``masks`` that belong to none of ``photos`` (a misspelt name)."""
+def _unmatched_masks(masks: Path, photos) -> None:
+    """Before the run: name the photos that have no mask file in ``masks`` (they will fail) and
+    the mask files that belong to none of ``photos`` (a misspelt name)."""
     from .files import LABEL_SUFFIXES
 
+    def listed(names) -> str:
+        return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+
+    have = {p.stem for p in masks.iterdir() if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES}
     stems = {Path(p).stem for p in photos}
+    bare = sorted(Path(p).name for p in photos if Path(p).stem not in have)
     stray = sorted(
         p.name for p in masks.iterdir()
         if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES and p.stem not in stems
     )
+    if bare:
+        print(f"{counted(len(bare), 'photo')} {'has' if len(bare) == 1 else 'have'} no mask file in {masks} "
+              f"({listed(bare)}) and will fail", file=sys.stderr)
     if stray:
-        shown = ", ".join(stray[:5]) + (", ..." if len(stray) > 5 else "")
         verb = "matches" if len(stray) == 1 else "match"
         print(
-            f"{counted(len(stray), 'mask file')} in {masks} {verb} no photo ({shown}); "
+            f"{counted(len(stray), 'mask file')} in {masks} {verb} no photo ({listed(stray)}); "
             "a mask is named like its photo (NAME.png for NAME.jpg)",
             file=sys.stderr,
         )
