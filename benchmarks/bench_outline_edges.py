@@ -16,31 +16,13 @@ away from it, and refinement can only lose IoU against it.
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
-from bench_quality import COARSE
+from bench_quality import COARSE, ccp_garments
 from scipy import ndimage as ndi
 
 from napari_boostseg import refine
 from napari_boostseg.edges import gradient_magnitude
-
-from _data import CCP, require
-
-
-def instances(ids, kind: str):
-    """(photo id, image, [(key, mask), ...]) of the garment or person instances of CCP photos ``ids``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import ccp_instances
-
-    data = ccp_instances.CCPInstances(require(CCP), ids)
-    person = ccp_instances.CLASS_NAMES.index("person")
-    for n, photo_id in enumerate(data.ids):
-        image, masks, classes = data.load(n)
-        chosen = np.flatnonzero((classes == person) if kind == "person" else (classes != person))
-        if chosen.size:
-            yield photo_id, image, [(int(k), masks[..., k]) for k in chosen]
 
 
 def outline(mask: np.ndarray) -> np.ndarray:
@@ -57,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     for kind in args.kind or ["garments", "person"]:
         strength = {"annotation": [], "coarse": [], "refined": []}
-        for photo_id, image, masks in instances(range(args.first, args.last + 1, args.step), kind):
+        for photo_id, image, masks in ccp_garments(range(args.first, args.last + 1, args.step), kind == "person"):
             coarse = np.zeros(image.shape[:2], np.int32)
             for label, (key, mask) in enumerate(masks, start=1):
                 coarse[COARSE["oracle-28"](mask, 1000 * photo_id + key) & (coarse == 0)] = label

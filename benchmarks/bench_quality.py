@@ -116,19 +116,21 @@ def tally(s: dict) -> str:
     return ", ".join(parts)
 
 
-def ccp_garments(ids):
-    """(photo id, image, [(key, mask), ...]) of the garment instances of CCP photos ``ids``.
+def ccp_garments(ids, people: bool = False):
+    """(photo id, image, [(key, mask), ...]) of the garment instances of CCP photos ``ids``
+    (with ``people``, of the person instances instead).
 
     ``key`` is the instance's index in the photo, which seeds its jitter."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     import ccp_instances
 
     data = ccp_instances.CCPInstances(CCP, ids)
+    person = ccp_instances.CLASS_NAMES.index("person")
     for n, photo_id in enumerate(data.ids):
         image, masks, classes = data.load(n)
-        garments = np.flatnonzero(classes != ccp_instances.CLASS_NAMES.index("person"))
-        if garments.size:
-            yield photo_id, image, [(int(k), masks[..., k]) for k in garments]
+        chosen = np.flatnonzero((classes == person) if people else (classes != person))
+        if chosen.size:
+            yield photo_id, image, [(int(k), masks[..., k]) for k in chosen]
 
 
 def studio_products(seeds, split: str):

@@ -73,3 +73,8 @@ def test_block_mean_of_integers_is_exact(dtype):
             for bx in range(got.shape[1]):
                 block = view[by * fy:(by + 1) * fy, bx * fx:(bx + 1) * fx].astype(np.float64)
                 np.testing.assert_allclose(got[by, bx], block.mean(axis=(0, 1)), rtol=1e-6)
+
+
+def test_block_mean_of_signed_integers_below_zero():
+    image = np.array([[-300, -100, 5, 7], [-200, 0, 9, 11]], np.int16)
+    np.testing.assert_allclose(block_mean(image, 2), [[-150.0, 8.0]])

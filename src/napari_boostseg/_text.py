@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["counted"]
+__all__ = ["counted", "first_few"]
 
 
 def counted(n: int, noun: str) -> str:
@@ -14,3 +14,15 @@ def counted(n: int, noun: str) -> str:
     ('1 product', '3 regions')
     """
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def first_few(names, most: int = 5) -> str:
+    """The first ``most`` of ``names``, joined by commas, and "..." when there are more.
+
+    Examples
+    --------
+    >>> first_few(["a", "b"]), first_few("abcdefg", 3)
+    ('a, b', 'a, b, c, ...')
+    """
+    names = list(names)
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")

@@ -23,7 +23,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._text import counted
+from ._text import counted, first_few
 
 __all__ = ["main", "build_parser"]
 
@@ -592,23 +592,18 @@ def _unmatched_masks(masks: Path, photos) -> None:
     the mask files that belong to none of ``photos`` (a misspelt name)."""
     from .files import LABEL_SUFFIXES
 
-    def listed(names) -> str:
-        return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-
-    have = {p.stem for p in masks.iterdir() if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES}
+    mask_files = [p for p in masks.iterdir() if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES]
+    have = {p.stem for p in mask_files}
     stems = {Path(p).stem for p in photos}
     bare = sorted(Path(p).name for p in photos if Path(p).stem not in have)
-    stray = sorted(
-        p.name for p in masks.iterdir()
-        if p.is_file() and p.suffix.lower() in LABEL_SUFFIXES and p.stem not in stems
-    )
+    stray = sorted(p.name for p in mask_files if p.stem not in stems)
     if bare:
         print(f"{counted(len(bare), 'photo')} {'has' if len(bare) == 1 else 'have'} no mask file in {masks} "
-              f"({listed(bare)}) and will fail", file=sys.stderr)
+              f"({first_few(bare)}) and will fail", file=sys.stderr)
     if stray:
         verb = "matches" if len(stray) == 1 else "match"
         print(
-            f"{counted(len(stray), 'mask file')} in {masks} {verb} no photo ({listed(stray)}); "
+            f"{counted(len(stray), 'mask file')} in {masks} {verb} no photo ({first_few(stray)}); "
             "a mask is named like its photo (NAME.png for NAME.jpg)",
             file=sys.stderr,
         )
@@ -632,19 +627,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         report = ev.evaluate_folders(args.pred_dir, args.gt_dir, only_predicted=args.only_predicted)
     except (ValueError, FileNotFoundError) as exc:
         return _fail(str(exc))
-    def listed(names) -> str:
-        return ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-
     if report.unmatched:
         print(
             f"{counted(len(report.unmatched), 'prediction')} without ground truth in {args.gt_dir}, not "
-            f"scored: {listed(report.unmatched)}",
+            f"scored: {first_few(report.unmatched)}",
             file=sys.stderr,
         )
     missing = [row.name for row in report.rows if row.missing]
     if missing:
         print(f"{counted(len(missing), 'ground truth')} without prediction in {args.pred_dir}, scored as "
-              f"empty (IoU 0): {listed(missing)}", file=sys.stderr)
+              f"empty (IoU 0): {first_few(missing)}", file=sys.stderr)
     if report.matched == 0:
         truths = report.summary["images"] + report.summary["skipped_without_prediction"] + report.summary["errors"]
         return _fail(

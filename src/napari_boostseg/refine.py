@@ -567,14 +567,19 @@ def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, ids, pa
         markers[y1:y2, x1:x2] = labels[y1:y2, x1:x2] + 1
 
 
-def _frozen_near(markers: np.ndarray, labels: np.ndarray, given: np.ndarray, params: RefineParams) -> None:
-    """Make the markers within the widest band of the ``given`` pixels (a shadow given back)
-    say ``labels``, so a re-flood keeps the shadow with the backdrop (the product's faint edge
-    would let the backdrop flood in again) and leaves the rest of each outline's band open."""
-    for box in object_boxes(given.astype(np.int32)):
-        reach_y, reach_x = (int(np.ceil(_widest(params) * c)) + 2 for c in cell_size(box))
-        y1, x1, y2, x2 = _grown(box, 0, max(reach_y, reach_x), markers.shape)
-        near = ndi.maximum_filter(given[y1:y2, x1:x2], size=(2 * reach_y + 1, 2 * reach_x + 1))
+def _frozen_near(markers: np.ndarray, labels: np.ndarray, before: np.ndarray, params: RefineParams) -> None:
+    """Make the markers within the widest band (in each object's own cells) of the pixels that
+    ``labels`` gave back from ``before`` (a shadow) say ``labels``, so a re-flood keeps the
+    shadow with the backdrop (the product's faint edge would let the backdrop flood in again)
+    and leaves the rest of each outline's band open."""
+    owners = np.where(labels != before, before, 0)
+    objects = object_boxes(before)
+    h, w = markers.shape
+    for k, (ys, xs) in ((k, box) for k, box in enumerate(object_boxes(owners), start=1) if box is not None):
+        reach_y, reach_x = (int(np.ceil(_widest(params) * c)) + 2 for c in cell_size(objects[k - 1]))
+        y1, y2 = max(ys.start - reach_y, 0), min(ys.stop + reach_y, h)
+        x1, x2 = max(xs.start - reach_x, 0), min(xs.stop + reach_x, w)
+        near = ndi.maximum_filter(owners[y1:y2, x1:x2] == k, size=(2 * reach_y + 1, 2 * reach_x + 1))
         markers[y1:y2, x1:x2][near] = labels[y1:y2, x1:x2][near] + 1
 
 
@@ -621,7 +626,7 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     trimmed = trim_shadows(image, refined, params.shadow_depth)
     if trimmed is not refined:  # a re-flood keeps the shadow with the backdrop
         markers = markers.copy() if markers is geometry.markers else markers
-        _frozen_near(markers, trimmed, trimmed != refined, params)
+        _frozen_near(markers, trimmed, refined, params)
     refined = trimmed
     return Refinement(
         labels=refined,

@@ -45,7 +45,7 @@ def _block_sums(image, fy, fx, out):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _block_sums_int(image, fy, fx, acc, out):  # pragma: no cover - compiled
     """``_block_sums`` of an integer image: a row of blocks at a time, summed along the
-    rows in memory order (which compiles to vector adds) into the integer ``acc``, exact."""
+    rows in memory order (which compiles to vector adds) into the int32 ``acc``, exact."""
     h, w, channels = image.shape
     flat = image.reshape(h, w * channels)
     for by in range(out.shape[0]):
@@ -74,9 +74,10 @@ def block_mean(image: np.ndarray, f: Blocks) -> np.ndarray:
     h, w, channels = planes.shape
     sums = np.zeros((-(-h // fy), -(-w // fx), channels), dtype=np.float32)
     if planes.dtype == bool or (np.issubdtype(planes.dtype, np.integer) and planes.dtype.itemsize <= 2):
-        # 8- and 16-bit sums of a block row fit 32 bits up to blocks of 65537 rows.
-        whole = np.ascontiguousarray(planes).view(np.uint8) if planes.dtype == bool else np.ascontiguousarray(planes)
-        _block_sums_int(whole, fy, fx, np.zeros(w * channels, np.uint32), sums)
+        # A block row's sums of 8- and 16-bit samples, signed or not, fit int32 up to 32768 rows.
+        whole = np.ascontiguousarray(planes)
+        _block_sums_int(whole.view(np.uint8) if whole.dtype == bool else whole, fy, fx,
+                        np.zeros(w * channels, np.int32), sums)
     else:
         _block_sums(planes, fy, fx, sums)
     rows = np.minimum(fy, h - np.arange(0, h, fy)).astype(np.float32)
