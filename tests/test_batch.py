@@ -119,7 +119,8 @@ def test_changed_options_are_refused_then_the_set_is_replaced_as_a_whole(tmp_pat
         batch.run_batch([photo], wider, progress=False)
     assert tree_bytes(out) == before
     redo = _options(tmp_path, shoot, params=RefineParams(band=3), overwrite=True)
-    assert batch.segment_photo(photo, redo).status == "done"
+    replaced = batch.segment_photo(photo, redo)
+    assert replaced.status == "done" and replaced.note.endswith("; replaced the earlier run's outputs")
     # The JPEG of band 1 is gone with the rest of the old set.
     assert sorted(tree_bytes(out)) == ["cutouts/a-1.png", "labels/a.png", "manifests/a.json"]
     image = files.read_image(photo).pixels
@@ -262,8 +263,14 @@ def test_outputs_without_a_record_are_not_replaced(tmp_path, shoot):
     result = batch.segment_photo(photo, _options(tmp_path, shoot))
     assert result.status == "failed" and "no record" in result.message and "--overwrite" in result.message
     assert foreign.read_bytes() == b"someone else's"
-    assert batch.segment_photo(photo, _options(tmp_path, shoot, overwrite=True)).status == "done"
+    replaced = batch.segment_photo(photo, _options(tmp_path, shoot, overwrite=True))
+    assert replaced.status == "done" and "replaced earlier files that no record described" in replaced.note
     assert not foreign.exists()
+    # A finished set missing a file is made again, and says so.
+    (tmp_path / "out" / "labels" / "a.png").unlink()
+    again = batch.segment_photo(photo, _options(tmp_path, shoot))
+    assert again.status == "done" and "files of the earlier run were missing" in again.note
+    assert (tmp_path / "out" / "labels" / "a.png").is_file()
 
 
 def test_two_runs_at_once_neither_fails(tmp_path, shoot, monkeypatch):

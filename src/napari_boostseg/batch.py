@@ -550,7 +550,8 @@ def _recipe(photo: Path, options: SegmentOptions) -> dict:
 @dataclass(frozen=True)
 class _Plan:
     """What to do with a photo: ``skip``, ``make``, ``add`` (the white JPEGs of a finished set
-    made without them or, with ``overwrite``, at another quality) or ``refuse`` (with why)."""
+    made without them or, with ``overwrite``, at another quality) or ``refuse``. ``message``
+    says why a photo is refused, and which earlier files a ``make`` replaces."""
 
     action: Literal["skip", "make", "add", "refuse"]
     message: str = ""
@@ -569,9 +570,9 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
                 "it (an interrupted run of an older version, or other files); add --overwrite "
                 "to replace this photo's outputs, or choose another output folder",
             )
-        return _Plan("make")
+        return _Plan("make", "replaced earlier files that no record described" if existing else "")
     if not record.get("complete"):
-        return _Plan("make", record=record)  # an interrupted run's files: replaced
+        return _Plan("make", "replaced an interrupted run's files", record=record)
     before = record["recipe"]
     if "photo" in before and "photo_sha256" not in before:  # recorded by path, before content
         same = before["photo"] == str(photo.resolve())
@@ -595,8 +596,10 @@ def _plan(photo: Path, options: SegmentOptions, recipe: dict) -> _Plan:
             f"its outputs in {out} were made with other options: {'; '.join(changed)}; add "
             "--overwrite to replace them, or choose another output folder",
         )
-    if options.overwrite or not present:
-        return _Plan("make", record=record)
+    if not present:
+        return _Plan("make", "made again: files of the earlier run were missing", record=record)
+    if options.overwrite:
+        return _Plan("make", "replaced the earlier run's outputs", record=record)
     return _Plan("skip", record=record)
 
 
@@ -768,6 +771,8 @@ def segment_photo(path: str | os.PathLike, options: SegmentOptions) -> PhotoResu
         return PhotoResult(str(path), "failed", message, time.perf_counter() - start)
     if plan.action == "add":
         note = f"{note}; cut-outs on white written from the earlier run's cut-outs"
+    elif plan.action == "make" and plan.message:
+        note = f"{note}; {plan.message}"
     return PhotoResult(
         str(path),
         "skipped" if plan.action == "skip" else "done",
