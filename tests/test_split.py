@@ -420,6 +420,29 @@ def test_parts_that_share_a_very_long_border_are_one_product_whatever_their_colo
     assert int(out.max()) == objects
 
 
+@pytest.mark.parametrize(("right", "objects"), [((0.15, 0.35, 0.4), 1), ((0.7, 0.1, 0.1), 2)])
+def test_the_fronts_of_an_open_jacket_over_a_shirt_stay_one_with_it(right, objects):
+    """An open jacket over a shirt, each front and the shirt seen by a detection. The
+    shirt meets the left front along its whole height (2.4 times the square root of
+    its area: one product) and the right front along less (2.0); the right front is
+    of the left one's cloth, so it joins the two as well (it was cut off alone, the
+    jacket in halves). A red product in its place is another product and stays apart."""
+    from scipy import ndimage as ndi
+
+    rng = np.random.default_rng(5)
+    image = np.full((300, 500, 3), 0.95, np.float32)
+    parts = np.zeros((300, 500), np.int32)
+    parts[30:270, 130:220] = 1  # the left front
+    parts[30:270, 220:260] = 2  # the shirt
+    parts[70:270, 260:350] = 3  # the right front, or a red product against the shirt
+    image[parts == 1], image[parts == 2], image[parts == 3] = (0.15, 0.35, 0.4), (0.85, 0.85, 0.8), right
+    image = np.clip(image + rng.normal(0, 0.05, image.shape), 0, 1).astype(np.float32)  # textured cloth
+    masks = np.stack([ndi.binary_erosion(parts == k, iterations=4) for k in (1, 2, 3)])
+    scores = np.array([0.8, 0.7, 0.75], np.float32)
+    out = split_by_detections((parts > 0).astype(np.int32), image, masks, scores, ["outerwear", "top", "outerwear"])
+    assert int(out.max()) == objects
+
+
 @pytest.mark.parametrize(("offset", "objects"), [(0, 1), (40, 2)])
 def test_products_side_by_side_along_a_very_long_border_stay_two(offset, objects):
     """Two narrow products laid against each other along most of their length

@@ -543,6 +543,13 @@ class DetectionSplitParams:
     unsure one (0.44) saw 95 % of it: ``unsure_whole_cover`` 0.9 (0.8 gave
     the same) keeps it whole (coarse IoU 0.56 -> 0.97) and changed no other
     photo.
+
+    Joined parts compared by the colour of their closest members, not of their
+    mean (see :func:`_merge_alike`): an open jacket over a white shirt, on a
+    studio photo made apart from the generator, had been cut into its left
+    front with the shirt and its right front. On 100 training photos at
+    2400 px and 100 at 1400 px (single, set, touching, person and cut-by-frame
+    layouts, seeds 1 899 880 on) no label changed.
     """
 
     min_score: float = 0.3
@@ -701,8 +708,11 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
     product too, a jacket and its sleeves of another colour, unless they are
     shaped as two products side by side (notches at both ends of the line
     between them, hulls that overlap little). Pairs are
-    joined closest in colour first; a joined part's colour is its pixels'
-    mean, its borders the sum of theirs.
+    joined closest in colour first; a joined part is as alike in colour to
+    another as the closest of the parts it was joined from (the right front
+    of an open jacket joins the left front and the shirt between them, which
+    the long border joined, though it touches only the shirt), its size is
+    theirs and its borders the sum of theirs.
     """
     n = int(parts.max())
     index = parts.ravel()
@@ -725,10 +735,14 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
         notch, overlap = _shape((group == i + 1) | (group == j + 1), group == i + 1)
         return notch >= params.min_notch and overlap <= params.max_hull_overlap
 
+    # The parts each joined part is made of: two parts are as alike as their closest members.
+    means = sums / np.maximum(size, 1)[:, None]
+    members = [[i] for i in range(n)]
+
     while True:
         alike = []
         for (i, j), (m, e) in border.items():
-            colour = float(np.linalg.norm(sums[i] / size[i] - sums[j] / size[j]))
+            colour = min(float(np.linalg.norm(means[a] - means[b])) for a in members[i] for b in members[j])
             contact = m / np.sqrt(min(size[i], size[j]))
             long_border = contact >= params.short_contact
             barely_apart = colour < params.same_colour and contact >= params.least_contact
@@ -744,6 +758,7 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
         sums[i] += sums[j]
         size[i] += size[j]
         size[j] = 0
+        members[i] += members[j]
         owner[owner == j] = i
         joined: dict[tuple[int, int], tuple[float, float]] = {}
         for (x, y), (m, e) in border.items():
