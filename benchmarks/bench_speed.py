@@ -5,8 +5,10 @@ Two inputs: the shared 3492x2328 photo with its coarse mask, resized to
 same size. For each it times, as medians over repeated runs:
 
 * the original soft-mask watershed at full resolution (the baseline);
-* ``refine`` (labels only), and the same without its last step, the shadow
-  trim (``shadow_depth=0``);
+* ``refine`` (labels only), the same without its last step, the shadow
+  trim (``shadow_depth=0``), and without the trim nor the safety checks
+  (``min_core=0, min_support=0, keep_edge=2``: the refinement as it was
+  before either);
 * ``refine`` with all intermediates (what the napari widget asks for);
 * a re-flood of the whole band after a marker edit (a background stroke
   right across the object), and a local re-flood after a brush stroke of
@@ -90,16 +92,19 @@ def main() -> None:
         backdrop_table(args.repeat)
         return
     print(
-        "| input | original ms | refine ms | speed-up | without the shadow trim ms | with intermediates ms "
+        "| input | original ms | refine ms | speed-up | without the shadow trim ms "
+        "| without the trim and the checks ms | with intermediates ms "
         "| full re-flood ms | stroke re-flood ms | peak extra memory / photo bytes |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     untrimmed = RefineParams(shadow_depth=0)
+    unchecked = RefineParams(shadow_depth=0, min_core=0, min_support=0, keep_edge=2)
     for name, image, coarse in _inputs():
         refine(image, coarse)  # warm caches and imports
         original = _median_ms(lambda: refine_original(image, coarse), max(1, args.repeat // 3))
         fast = _median_ms(lambda: refine(image, coarse), args.repeat)
         plain = _median_ms(lambda: refine(image, coarse, untrimmed), args.repeat)
+        bare = _median_ms(lambda: refine(image, coarse, unchecked), args.repeat)
         full = refine(image, coarse, return_intermediates=True)
         inter = _median_ms(lambda: refine(image, coarse, return_intermediates=True), max(1, args.repeat // 2))
         edited = full.markers.copy()
@@ -121,7 +126,7 @@ def main() -> None:
         tracemalloc.stop()
         print(
             f"| {name} {image.shape[1]}x{image.shape[0]} | {original:.0f} | {fast:.0f} | "
-            f"{original / fast:.1f}x | {plain:.0f} | {inter:.0f} | {again:.0f} | {local:.0f} | "
+            f"{original / fast:.1f}x | {plain:.0f} | {bare:.0f} | {inter:.0f} | {again:.0f} | {local:.0f} | "
             f"{peak / image.nbytes:.2f} |",
             flush=True,
         )
