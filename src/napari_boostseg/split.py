@@ -717,9 +717,9 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
     n = int(parts.max())
     index = parts.ravel()
     size = np.bincount(index, minlength=n + 1)[1:].astype(np.float64)
-    sums = np.stack(
+    means = np.stack(
         [np.bincount(index, weights=lab[..., k].ravel(), minlength=n + 1)[1:] for k in range(lab.shape[2])], 1
-    )
+    ) / np.maximum(size, 1)[:, None]
     # Each border's length and the colour gradient summed along it; a border whose
     # mean gradient is above ``strong`` lies on an edge between two products.
     first, second, length = _links(parts)
@@ -736,7 +736,6 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
         return notch >= params.min_notch and overlap <= params.max_hull_overlap
 
     # The parts each joined part is made of: two parts are as alike as their closest members.
-    means = sums / np.maximum(size, 1)[:, None]
     members = [[i] for i in range(n)]
 
     while True:
@@ -755,7 +754,6 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
         if not alike:
             break
         _, i, j = min(alike)
-        sums[i] += sums[j]
         size[i] += size[j]
         size[j] = 0
         members[i] += members[j]
