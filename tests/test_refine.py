@@ -288,24 +288,6 @@ def test_a_mask_that_misses_parts_beyond_the_band_is_refined_in_a_wider_one():
     assert iou(labels == 1, truth) > 0.8
 
 
-@pytest.mark.parametrize(("seed", "least"), [(2, 0.89), (12, 0.92)])
-def test_a_mask_the_wide_band_improved_tries_a_wider_one(seed, least, monkeypatch):
-    """Shrunk by a cell with the square, her mask misses the coat's edge and a boot by
-    more than the wide band reaches: the wide band finds part of them (0.83 and 0.79),
-    the wider try the rest."""
-    import importlib
-
-    refine_module = importlib.import_module("napari_boostseg.refine")
-    image, truth = _street_half()
-    coarse = jittered28(truth, seed, footprint="square").astype(np.int32)
-    labels, (report,) = refine_module.refine_with_report(image, coarse)
-    assert report.widened and not report.fallback
-    assert iou(labels == 1, truth) > least
-    monkeypatch.setattr(refine_module, "WIDER", 1.0)  # the wide band alone
-    once = refine_module.refine(image, coarse)
-    assert iou(labels == 1, truth) > iou(once == 1, truth) + 0.05
-
-
 def test_a_good_mask_and_touching_objects_are_not_widened():
     from napari_boostseg.refine import refine_with_report
 

@@ -384,30 +384,6 @@ CONFIRMED_MOVE = 2.5
 DOUBTED_MOVE = 0.75
 
 
-#: An object that the wide band took in place of its first result, and that
-#: grew by at least :data:`WIDER_GROWTH` there, is flooded once more in a band
-#: this many times ``wide_band``; that result replaces the wide one where it
-#: keeps the core and lies on edges at least as strong. A harsh-jittered
-#: person's mask that lost an arm or a coat's edge to the shrinking gets part
-#: of it back in the wide band and the rest in the wider one. Chosen on CCP
-#: training photos (every 8th of 0001-0800): harsh-jittered people 0.8547 ->
-#: 0.8626 mean IoU, clothing 0.8131 -> 0.8166, jittered clothing 0.8610 ->
-#: 0.8629, people 0.9043 -> 0.9044, oracle-28 masks unchanged (never widened);
-#: 1.5 and 2.5 times gave 0.8605 and 0.8627 (without the growth rule), and
-#: asking the wider result for edges 1.2 times as strong 0.8589. A wide band of
-#: 8 cells for every object (``wide_band=8``) gave harsh people 0.8658 but
-#: widened accurate masks too (oracle-28 people 0.9743 -> 0.9714, one 0.15
-#: below its coarse mask).
-WIDER = 2.0
-#: ... the growth, as a share of the area, that shows a mask missed parts
-#: beyond its bands. On the studio benchmark's training photos (seeds
-#: 1900000-1900059) oracle-28 masks of printed products were widened without
-#: growing, and a wider band took their outlines further onto the prints
-#: (0.981 -> 0.941 -> 0.863); no such mask grew by 3 %. 1.01 to 1.08 gave the
-#: same harsh figures, 1.15 lost a third of the gain (0.8597).
-WIDER_GROWTH = 1.05
-
-
 def _widest(params: RefineParams) -> float:
     """The widest band any object may get, in cells."""
     return max(params.band, params.moved_band, params.wide_band)
@@ -429,10 +405,7 @@ def _widen(image, coarse, guide, boxes, moved, sigma, params: RefineParams, out,
     The objects near it flood again with it, in their own bands, so the
     wider band cannot spill across a neighbour's outline. The wider result
     replaces the first where it keeps the core and its outline lies on
-    edges ``confirm_move`` times as strong as the first one's. Those it
-    replaced and grew (by :data:`WIDER_GROWTH`) try once more, in a band
-    :data:`WIDER` times as wide, which stays where it keeps the core on
-    edges at least as strong.
+    edges ``confirm_move`` times as strong as the first one's.
     """
     ids = [
         k for k, r in reports.items()
@@ -440,34 +413,22 @@ def _widen(image, coarse, guide, boxes, moved, sigma, params: RefineParams, out,
         and r.support < params.keep_edge and windows[k][2] < params.keep_edge
         and not _touches_another(guide[windows[k][0]], k)
     ]
-    for band, gain in ((params.wide_band, params.confirm_move), (WIDER * params.wide_band, 1.0)):
-        if not ids:
-            return
-        if band > _widest(params):  # the wider try looks beyond the objects' windows
-            for k in ids:
-                y1, x1, y2, x2 = _grown(boxes[k - 1], band + 1, 2, guide.shape)
-                windows[k] = ((slice(y1, y2), slice(x1, x2)), *windows[k][1:])
-        near = set(ids)
-        for k in ids:
-            win = windows[k][0]
-            near.update(int(v) for v in np.unique(guide[win]) if v)
-        again = np.where(np.isin(guide, sorted(near)), guide, 0)
-        again_boxes = [box if index + 1 in near else None for index, box in enumerate(boxes)]
-        bands = {k: b for k, b in moved.items() if k in near} | dict.fromkeys(ids, band)
-        flooded = _refined_labels(
-            image, again, again_boxes, bands, sigma, params, moved=[k for k in moved if k in near]
-        )
-        grew = []
-        for k in ids:
-            win, cells, _ = windows[k]
-            kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
-            if _passes(kept, support, coarse_support, params) and support >= gain * reports[k].support:
-                before = np.count_nonzero(out[win] == k)
-                _put(out, win, k, flooded.labels[win] == k, coarse)
-                reports[k] = ObjectReport(k, False, "", kept, support, widened=True)
-                if np.count_nonzero(out[win] == k) >= WIDER_GROWTH * before:
-                    grew.append(k)
-        ids = grew
+    if not ids:
+        return
+    near = set(ids)
+    for k in ids:
+        win = windows[k][0]
+        near.update(int(v) for v in np.unique(guide[win]) if v)
+    again = np.where(np.isin(guide, sorted(near)), guide, 0)
+    again_boxes = [box if index + 1 in near else None for index, box in enumerate(boxes)]
+    bands = {k: band for k, band in moved.items() if k in near} | dict.fromkeys(ids, params.wide_band)
+    flooded = _refined_labels(image, again, again_boxes, bands, sigma, params, moved=[k for k in moved if k in near])
+    for k in ids:
+        win, cells, _ = windows[k]
+        kept, support, coarse_support = _measures(flooded, win, coarse, flooded.labels, k, cells, params)
+        if _passes(kept, support, coarse_support, params) and support >= params.confirm_move * reports[k].support:
+            _put(out, win, k, flooded.labels[win] == k, coarse)
+            reports[k] = ObjectReport(k, False, "", kept, support, widened=True)
 
 
 def _unmoved_tries(image, coarse, coarse_boxes, tries: dict, sigma, params: RefineParams, band: float) -> list:
