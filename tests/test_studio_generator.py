@@ -102,6 +102,24 @@ def test_hard_cases():
         studio.render(cuts, 0, hard="glitter")
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_hard_shadow_is_a_darker_crisper_shadow_on_the_same_scene(seed):
+    cuts = drawn_cutouts()
+    plain = studio.render(cuts, seed, size=900, backdrop="white", lighting="flat")
+    crisp = studio.render(cuts, seed, hard="hard_shadow", size=900, backdrop="white", lighting="flat")
+    # The same products in the same places: the shadow is backdrop, not product.
+    assert np.array_equal(plain.truth, crisp.truth)
+    paper = ~ndi.binary_dilation(plain.truth > 0, iterations=8)
+
+    def shade(photo):
+        grey = ndi.gaussian_filter(photo.image.mean(axis=2), 1.5)
+        return 255 - np.percentile(grey[paper], 1), np.percentile(np.hypot(*np.gradient(grey))[paper], 99.9)
+
+    (dark_plain, slope_plain), (dark_crisp, slope_crisp) = shade(plain), shade(crisp)
+    assert dark_crisp > dark_plain + 25  # levels of 255, the darkest 1 % of the paper
+    assert slope_crisp > 2 * slope_plain  # the shadow's edge, levels per pixel
+
+
 @pytest.mark.shared_data
 @pytest.mark.skipif(not CCP.is_dir(), reason="needs ../shared/data/ccp")
 def test_ccp_cutouts_are_whole_instances_of_the_training_split():

@@ -20,7 +20,7 @@ them (``docs/studio-photos.md`` of the data folder describes the real thing):
   cut by the frame;
 * hard cases (:data:`HARD_CASES`): light products on white or light grey, dark
   on black, thin cords and a hanging tag, a handle with a hole, printed logos
-  with strong inner edges.
+  with strong inner edges, a crisp dark drop shadow (a small or bare light).
 
 The true label image gives product ``k`` every pixel where its visible alpha
 is at least 0.5; soft shadows and the holes of a handle are backdrop.
@@ -70,7 +70,7 @@ __all__ = [
 #: How products are arranged in the frame.
 LAYOUTS = ("single", "set", "touching", "person", "cut")
 #: What makes a photo hard; None is an ordinary photo.
-HARD_CASES = ("light_on_light", "dark_on_dark", "thin", "holes", "prints")
+HARD_CASES = ("light_on_light", "dark_on_dark", "thin", "holes", "prints", "hard_shadow")
 #: Backdrop colours.
 BACKDROPS = ("white", "light_grey", "mid_grey", "black", "colour")
 #: How the backdrop is lit.
@@ -627,7 +627,12 @@ def render(
     shadow = _soft(union, 0.004 * diag) * rng.uniform(0.15, 0.35)
     dy, dx = (rng.uniform(0.004, 0.015, 2) * diag * rng.choice([-1, 1], 2)).astype(int)
     dy = abs(dy) if layout == "person" else dy
-    shadow += _soft(np.roll(union, (dy, dx), axis=(0, 1)), 0.012 * diag) * rng.uniform(0.1, 0.3)
+    spread, strength = 0.012, rng.uniform(0.1, 0.3)
+    if hard == "hard_shadow":
+        # A small or bare light: the drop shadow is crisp and dark.
+        spread, strength = rng.uniform(0.003, 0.006), rng.uniform(0.3, 0.5)
+        dy, dx = (np.sign([dy, dx]) * np.maximum(np.abs([dy, dx]), 0.008 * diag)).astype(int)
+    shadow += _soft(np.roll(union, (dy, dx), axis=(0, 1)), spread * diag) * strength
     photo *= (1 - np.clip(shadow, 0, 0.6))[..., None]
     # Light bounced off the products tints the backdrop near them.
     spill = _soft(union, 0.01 * diag)[..., None] * rng.uniform(0.02, 0.06)
