@@ -63,8 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     cutouts = studio.ccp_cutouts(require(CCP), CUTOUT_IDS[args.split])
-    # The first five hard cases, as when the README's figures were measured.
-    groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", h) for h in studio.HARD_CASES[:5]]
+    groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", h) for h in studio.FIRST_HARD_CASES]
     rows = {(masks, edge): [] for masks in ("true", "refined") for edge in ("hard", "soft")}
     seconds = {"hard": [], "soft": []}
     for i in range(args.photos):

@@ -144,9 +144,8 @@ def studio_products(seeds, split: str):
 
     ids = studio.TRAIN_CUTOUT_IDS if split == "train" else studio.DEV_CUTOUT_IDS
     cutouts = studio.ccp_cutouts(require(CCP), ids)
-    # The first five hard cases: the figures of the README were measured on them
-    # (hard_shadow, added later, is measured by bench_studio.py).
-    groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", hard) for hard in studio.HARD_CASES[:5]]
+    # The README's figures were measured on these (hard_shadow is in bench_studio.py).
+    groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", hard) for hard in studio.FIRST_HARD_CASES]
     for seed in seeds:
         layout, hard = groups[seed % len(groups)]
         photo = studio.render(cutouts, seed, layout=layout, hard=hard)

@@ -105,8 +105,7 @@ class StudioInstances:
 
         rng = np.random.default_rng(self.seed + index)
         layout = self.layouts[index % len(self.layouts)]
-        # The five hard cases the bundled model was trained on; hard_shadow came later.
-        hard = None if rng.random() < 0.75 else str(rng.choice(self.studio.HARD_CASES[:5]))
+        hard = None if rng.random() < 0.75 else str(rng.choice(self.studio.FIRST_HARD_CASES))
         photo = self.studio.render(self.cutouts, self.seed + index, layout=layout, hard=hard, size=self.size)
         n = int(photo.truth.max())
         masks = np.stack([photo.truth == k for k in range(1, n + 1)], axis=2)

@@ -916,6 +916,12 @@ def _striped(sharp: np.ndarray, image: np.ndarray) -> np.ndarray:
     return rows | cols.T
 
 
+def _slope(lum: np.ndarray, sigma: float) -> np.ndarray:
+    """Gradient magnitude (Sobel) of ``lum`` smoothed by a Gaussian of ``sigma`` px."""
+    grey = ndi.gaussian_filter(lum, sigma)
+    return np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1))
+
+
 def _depth(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance of each pixel of ``mask`` to the nearest pixel outside
     it (as ``scipy.ndimage.distance_transform_edt``), computed over the mask's
@@ -1122,8 +1128,7 @@ def backdrop_labels(
     if dark_backdrop:
         shadow_like[:] = False
     seeds = _erode(departs & firm & ~shadow_like) | _erode(textured)
-    grey = ndi.gaussian_filter(lum, 0.7)
-    gradient = np.hypot(ndi.sobel(grey, 0), ndi.sobel(grey, 1))
+    gradient = _slope(lum, 0.7)
     sharp = gradient > 8 * max(level, 2 / 255)
     seeds |= _striped(sharp, small)
     # A departing region with no such seed (a grey product on white, all of it
@@ -1344,8 +1349,7 @@ def _cast_shadows(
         a[box] for a in (regions, kept, product, firm, lum, gradient, sharp))
     regions = np.where(kept, regions, 0)
     # Its outline on the paper's side: a ramp, not a step.
-    wide = ndi.gaussian_filter(lum, _STEP_SIGMA)
-    step = sharp & (gradient > _STEP * np.hypot(ndi.sobel(wide, 0), ndi.sobel(wide, 1)))
+    step = sharp & (gradient > _STEP * _slope(lum, _STEP_SIGMA))
     outline = _dilate(kept & _dilate(~product)) & ~kept & _dilate(kept)
     owner = ndi.maximum_filter(regions, 3)
     steps = np.bincount(owner[outline], weights=step[outline], minlength=n + 1)

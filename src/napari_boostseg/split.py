@@ -737,11 +737,12 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
 
     # The parts each joined part is made of: two parts are as alike as their closest members.
     members = [[i] for i in range(n)]
+    distance = np.linalg.norm(means[:, None] - means[None], axis=2)
 
     while True:
         alike = []
         for (i, j), (m, e) in border.items():
-            colour = min(float(np.linalg.norm(means[a] - means[b])) for a in members[i] for b in members[j])
+            colour = float(distance[np.ix_(members[i], members[j])].min())
             contact = m / np.sqrt(min(size[i], size[j]))
             long_border = contact >= params.short_contact
             barely_apart = colour < params.same_colour and contact >= params.least_contact

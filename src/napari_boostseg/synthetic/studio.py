@@ -58,6 +58,7 @@ __all__ = [
     "StudioPhoto",
     "LAYOUTS",
     "HARD_CASES",
+    "FIRST_HARD_CASES",
     "BACKDROPS",
     "LIGHTING",
     "TRAIN_CUTOUT_IDS",
@@ -71,6 +72,9 @@ __all__ = [
 LAYOUTS = ("single", "set", "touching", "person", "cut")
 #: What makes a photo hard; None is an ordinary photo.
 HARD_CASES = ("light_on_light", "dark_on_dark", "thin", "holes", "prints", "hard_shadow")
+#: The hard cases before ``hard_shadow``: those the bundled product model was
+#: trained on and the README's bench_quality and bench_edges figures measured.
+FIRST_HARD_CASES = HARD_CASES[:5]
 #: Backdrop colours.
 BACKDROPS = ("white", "light_grey", "mid_grey", "black", "colour")
 #: How the backdrop is lit.
