@@ -144,7 +144,7 @@ def studio_products(seeds, split: str):
 
     ids = studio.TRAIN_CUTOUT_IDS if split == "train" else studio.DEV_CUTOUT_IDS
     cutouts = studio.ccp_cutouts(require(CCP), ids)
-    # The README's figures were measured on these (hard_shadow is in bench_studio.py).
+    # The README's figures were measured on these (hard_shadow and knit are in bench_studio.py).
     groups = [(layout, None) for layout in studio.LAYOUTS] + [("single", hard) for hard in studio.FIRST_HARD_CASES]
     for seed in seeds:
         layout, hard = groups[seed % len(groups)]

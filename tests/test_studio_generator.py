@@ -120,6 +120,30 @@ def test_hard_shadow_is_a_darker_crisper_shadow_on_the_same_scene(seed):
     assert slope_crisp > 2 * slope_plain  # the shadow's edge, levels per pixel
 
 
+@pytest.mark.parametrize("seed", [5, 7])
+def test_knit_has_stitches_and_loose_fibres_outside_its_true_mask(seed):
+    cuts = drawn_cutouts()
+
+    def looks(photo):
+        product = photo.truth > 0
+        # Fibres: pixels within 4 px outside the true mask that are partly product, per outline pixel.
+        ring = ndi.binary_dilation(product, iterations=4) & ~product
+        fuzz = ((photo.matte > 0.05) & ring).sum() / (product & ~ndi.binary_erosion(product)).sum()
+        # Stitches: the fine detail inside, levels of 255 from a blur of 1.5 px.
+        grey = photo.image.astype(np.float32).mean(axis=2)
+        detail = np.abs(grey - ndi.gaussian_filter(grey, 1.5))[ndi.binary_erosion(product, iterations=6)].mean()
+        return fuzz, detail
+
+    plain = studio.render(cuts, seed, size=900, backdrop="white", lighting="flat")
+    knit = studio.render(cuts, seed, hard="knit", size=900, backdrop="white", lighting="flat")
+    assert knit.hard == "knit" and knit.kinds == plain.kinds
+    (fuzz_plain, detail_plain), (fuzz_knit, detail_knit) = looks(plain), looks(knit)
+    assert fuzz_knit > 1.5 * fuzz_plain
+    assert detail_knit > 1.5 * detail_plain
+    # The fibres are too thin to count as product: the true mask is still where the matte passes one half.
+    assert ((knit.matte >= 0.5) == (knit.truth > 0)).mean() > 0.999
+
+
 @pytest.mark.shared_data
 @pytest.mark.skipif(not CCP.is_dir(), reason="needs ../shared/data/ccp")
 def test_ccp_cutouts_are_whole_instances_of_the_training_split():

@@ -20,7 +20,9 @@ them (``docs/studio-photos.md`` of the data folder describes the real thing):
   cut by the frame;
 * hard cases (:data:`HARD_CASES`): light products on white or light grey, dark
   on black, thin cords and a hanging tag, a handle with a hole, printed logos
-  with strong inner edges, a crisp dark drop shadow (a small or bare light).
+  with strong inner edges, a crisp dark drop shadow (a small or bare light),
+  a knit in muted colours (rows of stitches, loose fibres standing out of its
+  outline).
 
 The true label image gives product ``k`` every pixel where its visible alpha
 is at least 0.5; soft shadows and the holes of a handle are backdrop.
@@ -71,7 +73,7 @@ __all__ = [
 #: How products are arranged in the frame.
 LAYOUTS = ("single", "set", "touching", "person", "cut")
 #: What makes a photo hard; None is an ordinary photo.
-HARD_CASES = ("light_on_light", "dark_on_dark", "thin", "holes", "prints", "hard_shadow")
+HARD_CASES = ("light_on_light", "dark_on_dark", "thin", "holes", "prints", "hard_shadow", "knit")
 #: The hard cases before ``hard_shadow``: those the bundled product model was
 #: trained on and the README's bench_quality and bench_edges figures measured.
 FIRST_HARD_CASES = HARD_CASES[:5]
@@ -349,6 +351,9 @@ def _prepare(
         rgb = _recolour(rgb, rng.uniform(0.08, 0.18), rng.uniform(0.3, 0.5), rng.uniform(0.2, 0.6))
     elif hard == "prints":
         _add_prints(rgb, inside, rng)
+    elif hard == "knit":
+        rgb = _recolour(rgb, rng.uniform(0.3, 0.75), rng.uniform(0.3, 0.6), rng.uniform(0.0, 0.7))
+        _add_stitches(rgb, th, rng)
     extra = np.zeros_like(fine)
     if hard == "thin":
         _add_cords(extra, fine, rng)
@@ -360,6 +365,8 @@ def _prepare(
         rgb = rgb * (1 - cover) + colour * cover
         fine |= extra
     alpha = fine.reshape(H, 2, W, 2).mean(axis=(1, 3)).astype(np.float32)
+    if hard == "knit":
+        np.maximum(alpha, _fibres(fine, rng), out=alpha)
     alpha = ndi.gaussian_filter(alpha, rng.uniform(0.35, 0.8))
     # Outside the product, repeat its nearest colour so blending never mixes in black.
     _, (iy, ix) = ndi.distance_transform_edt(alpha < 0.02, return_indices=True)
@@ -388,6 +395,44 @@ def _add_prints(rgb: np.ndarray, inside: np.ndarray, rng: np.random.Generator) -
             shape = ((yy - cy) / max(sy, 1)) ** 2 + ((xx - cx) / max(sx, 1)) ** 2 <= 1
         shape &= core
         rgb[shape] = colour
+
+
+def _add_stitches(rgb: np.ndarray, height: int, rng: np.random.Generator) -> None:
+    """A knit's stitches: rows of loops a few pixels apart, and the yarn's own grain (in place)."""
+    h, w = rgb.shape[:2]
+    period = max(2.5, rng.uniform(0.004, 0.008) * height)  # about 3-5 mm on a sweater
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    loops = np.sin(2 * np.pi * xx / period + phase[0]) * np.sin(2 * np.pi * yy / (0.8 * period) + phase[1])
+    grain = ndi.gaussian_filter(rng.standard_normal((h, w)).astype(np.float32), 0.7)
+    rgb *= (1 + rng.uniform(0.08, 0.16) * (0.6 * loops + 0.8 * grain))[..., None]
+    np.clip(rgb, 0, 1, out=rgb)
+
+
+def _fibres(fine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Loose fibres standing out of the outline of ``fine`` (the 2x grid), as cover at output scale.
+
+    A fibre is half an output pixel wide and 1.5-6 px long, so it covers a
+    pixel by half at most and stays out of the true mask (alpha < 0.5) once blurred.
+    """
+    outline = fine & ~ndi.binary_erosion(fine)
+    ys, xs = np.nonzero(outline)
+    cover = np.zeros(fine.shape, np.float32)
+    if ys.size == 0:
+        return cover.reshape(fine.shape[0] // 2, 2, fine.shape[1] // 2, 2).mean(axis=(1, 3))
+    smooth = ndi.gaussian_filter(fine.astype(np.float32), 3)
+    gy, gx = np.gradient(smooth)
+    pick = rng.choice(ys.size, size=ys.size // 5, replace=False)
+    ys, xs = ys[pick], xs[pick]
+    angle = np.arctan2(-gy[ys, xs], -gx[ys, xs]) + rng.uniform(-0.9, 0.9, ys.size)
+    length = rng.uniform(3, 12, ys.size)  # 1.5-6 output px
+    steps = np.arange(-2, 12, 0.7, dtype=np.float32)
+    inside = steps[None, :] <= length[:, None]
+    py = np.rint(ys[:, None] + steps[None, :] * np.sin(angle)[:, None]).astype(int)[inside]
+    px = np.rint(xs[:, None] + steps[None, :] * np.cos(angle)[:, None]).astype(int)[inside]
+    keep = (py >= 0) & (py < fine.shape[0]) & (px >= 0) & (px < fine.shape[1])
+    cover[py[keep], px[keep]] = 1
+    return cover.reshape(fine.shape[0] // 2, 2, fine.shape[1] // 2, 2).mean(axis=(1, 3))
 
 
 def _add_cords(extra: np.ndarray, fine: np.ndarray, rng: np.random.Generator) -> None:
