@@ -412,8 +412,9 @@ def _add_stitches(rgb: np.ndarray, height: int, rng: np.random.Generator) -> Non
 def _fibres(fine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Loose fibres standing out of the outline of ``fine`` (the 2x grid), as cover at output scale.
 
-    A fibre is half an output pixel wide and 1.5-6 px long, so it covers a
-    pixel by half at most and stays out of the true mask (alpha < 0.5) once blurred.
+    A fibre is half an output pixel wide and 1.5-6 px long, so alone it covers a
+    pixel by half at most and stays out of the true mask (alpha < 0.5) once blurred
+    (where fibres cross, a pixel or two may pass one half).
     """
     outline = fine & ~ndi.binary_erosion(fine)
     ys, xs = np.nonzero(outline)
