@@ -419,20 +419,18 @@ def _fibres(fine: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     outline = fine & ~ndi.binary_erosion(fine)
     ys, xs = np.nonzero(outline)
     cover = np.zeros(fine.shape, np.float32)
-    if ys.size == 0:
-        return cover.reshape(fine.shape[0] // 2, 2, fine.shape[1] // 2, 2).mean(axis=(1, 3))
-    smooth = ndi.gaussian_filter(fine.astype(np.float32), 3)
-    gy, gx = np.gradient(smooth)
-    pick = rng.choice(ys.size, size=ys.size // 5, replace=False)
-    ys, xs = ys[pick], xs[pick]
-    angle = np.arctan2(-gy[ys, xs], -gx[ys, xs]) + rng.uniform(-0.9, 0.9, ys.size)
-    length = rng.uniform(3, 12, ys.size)  # 1.5-6 output px
-    steps = np.arange(-2, 12, 0.7, dtype=np.float32)
-    inside = steps[None, :] <= length[:, None]
-    py = np.rint(ys[:, None] + steps[None, :] * np.sin(angle)[:, None]).astype(int)[inside]
-    px = np.rint(xs[:, None] + steps[None, :] * np.cos(angle)[:, None]).astype(int)[inside]
-    keep = (py >= 0) & (py < fine.shape[0]) & (px >= 0) & (px < fine.shape[1])
-    cover[py[keep], px[keep]] = 1
+    if ys.size:
+        gy, gx = np.gradient(ndi.gaussian_filter(fine.astype(np.float32), 3))
+        pick = rng.choice(ys.size, size=ys.size // 5, replace=False)
+        ys, xs = ys[pick], xs[pick]
+        angle = np.arctan2(-gy[ys, xs], -gx[ys, xs]) + rng.uniform(-0.9, 0.9, ys.size)
+        length = rng.uniform(3, 12, ys.size)  # 1.5-6 output px
+        steps = np.arange(-2, 12, 0.7, dtype=np.float32)
+        inside = steps[None, :] <= length[:, None]
+        py = np.rint(ys[:, None] + steps[None, :] * np.sin(angle)[:, None]).astype(int)[inside]
+        px = np.rint(xs[:, None] + steps[None, :] * np.cos(angle)[:, None]).astype(int)[inside]
+        keep = (py >= 0) & (py < fine.shape[0]) & (px >= 0) & (px < fine.shape[1])
+        cover[py[keep], px[keep]] = 1
     return cover.reshape(fine.shape[0] // 2, 2, fine.shape[1] // 2, 2).mean(axis=(1, 3))
 
 
