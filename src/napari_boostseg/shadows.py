@@ -85,6 +85,22 @@ RISE = 3.0
 STRETCH = 2
 
 
+#: States of a pixel of the box before its step is known (steps lie within +-3 ``depth``).
+_FREE_IN = np.int16(32767)  # object pixel not reached yet
+_FREE_OUT = np.int16(32766)  # backdrop pixel not reached yet
+_BLOCKED = np.int16(-32768)  # another object's pixel, or the one-pixel frame around the box
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _reach(steps, v, u, free, value, stretch, qy, qx, qs, tail):  # pragma: no cover - compiled
+    """Give pixel ``(v, u)`` step ``value`` and queue it, if it is ``free``; the new queue length."""
+    if steps[v, u] != free:
+        return tail
+    steps[v, u] = value
+    qy[tail], qx[tail], qs[tail] = v, u, stretch
+    return tail + 1
+
+
 @numba.njit(cache=True, nogil=True)
 def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest, hue, light, darkest, most, rise):
     # pragma: no cover - compiled
@@ -93,33 +109,45 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
     # 1. Signed steps from the outline between the object and the backdrop (-1, -2, ... inside,
     # 1, 2, ... outside), layer by layer, 8- and 4-connected in turn: octagonal distances, within
     # a few per cent of the Euclidean ones. Each pixel belongs to the stretch of outline (a square
-    # of ``side`` px) of the outline pixel it grew from.
-    steps = np.zeros((h, w), np.int16)
-    size = h * w
-    qy = np.empty(size, np.int32)
-    qx = np.empty(size, np.int32)
-    qs = np.empty(size, np.int32)
-    columns = (w + side - 1) // side
+    # of ``side`` px) of the outline pixel it grew from. ``steps`` holds the box with a frame of
+    # one blocked pixel (no bounds to test); until a pixel is reached it holds its state.
+    steps = np.empty((h + 2, w + 2), np.int16)
+    steps[0, :] = _BLOCKED
+    steps[h + 1, :] = _BLOCKED
+    steps[:, 0] = _BLOCKED
+    steps[:, w + 1] = _BLOCKED
     area = 0
-    tail = 0
     for y in range(h):
         for x in range(w):
             own = labels[y0 + y, x0 + x]
             if own == k:
+                steps[y + 1, x + 1] = _FREE_IN
                 area += 1
-            elif own != 0:
+            else:
+                steps[y + 1, x + 1] = _FREE_OUT if own == 0 else _BLOCKED
+    size = h * w
+    qy = np.empty(size, np.int32)  # rows and columns in ``steps``
+    qx = np.empty(size, np.int32)
+    qs = np.empty(size, np.int32)
+    columns = (w + side - 1) // side
+    tail = 0
+    for y in range(1, h + 1):
+        for x in range(1, w + 1):
+            own = steps[y, x]
+            if own == _BLOCKED:
                 continue
-            other = 0 if own == k else k
+            other = _FREE_OUT if own == _FREE_IN else _FREE_IN
             for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1)):
                 v, u = y + dy, x + dx
-                if 0 <= v < h and 0 <= u < w and labels[y0 + v, x0 + u] == other:
-                    steps[y, x] = -1 if own == k else 1
+                if steps[v, u] == other:
                     # An outside seed reads with the object pixel beside it, so that
                     # both sides of the outline fall in one stretch.
-                    sy, sx = (y, x) if own == k else (v, u)
-                    qy[tail], qx[tail], qs[tail] = y, x, (sy // side) * columns + sx // side
+                    sy, sx = (y, x) if own == _FREE_IN else (v, u)
+                    qy[tail], qx[tail], qs[tail] = y, x, ((sy - 1) // side) * columns + (sx - 1) // side
                     tail += 1
                     break
+    for i in range(tail):
+        steps[qy[i], qx[i]] = -1 if steps[qy[i], qx[i]] == _FREE_IN else 1
     head, layer = 0, 1
     while head < tail:
         end = tail
@@ -131,16 +159,21 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
             inside = steps[y, x] < 0
             if layer > (depth if inside else 2 * depth):
                 continue
-            own = k if inside else 0
-            for dy in (-1, 0, 1):
-                for dx in (-1, 0, 1):
-                    if (dy == 0 and dx == 0) or (dy != 0 and dx != 0 and not diagonal):
-                        continue
-                    v, u = y + dy, x + dx
-                    if 0 <= v < h and 0 <= u < w and steps[v, u] == 0 and labels[y0 + v, x0 + u] == own:
-                        steps[v, u] = -layer if inside else layer
-                        qy[tail], qx[tail], qs[tail] = v, u, stretch
-                        tail += 1
+            free = _FREE_IN if inside else _FREE_OUT
+            value = -layer if inside else layer
+            # The neighbours in raster order (the order decides which stretch a pixel joins).
+            if diagonal:
+                tail = _reach(steps, y - 1, x - 1, free, value, stretch, qy, qx, qs, tail)
+            tail = _reach(steps, y - 1, x, free, value, stretch, qy, qx, qs, tail)
+            if diagonal:
+                tail = _reach(steps, y - 1, x + 1, free, value, stretch, qy, qx, qs, tail)
+            tail = _reach(steps, y, x - 1, free, value, stretch, qy, qx, qs, tail)
+            tail = _reach(steps, y, x + 1, free, value, stretch, qy, qx, qs, tail)
+            if diagonal:
+                tail = _reach(steps, y + 1, x - 1, free, value, stretch, qy, qx, qs, tail)
+            tail = _reach(steps, y + 1, x, free, value, stretch, qy, qx, qs, tail)
+            if diagonal:
+                tail = _reach(steps, y + 1, x + 1, free, value, stretch, qy, qx, qs, tail)
     # 2. Per stretch and step, the mean brightness and chromaticities; the paper's colour beyond depth.
     bins = 3 * depth + 1
     count = ((h + side - 1) // side) * columns
@@ -152,24 +185,27 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
     c1 = np.empty(tail, np.float32)
     c2 = np.empty(tail, np.float32)
     for i in range(tail):
-        y, x = qy[i], qx[i]
-        r = photo[y0 + y, x0 + x, 0] * scale
-        g = photo[y0 + y, x0 + x, min(1, c - 1)] * scale
-        b = photo[y0 + y, x0 + x, min(2, c - 1)] * scale
-        light_ = (r + g + b) / 3
-        safe = max(light_, 1.0)
-        lum[i], c1[i], c2[i] = light_, (r - b) / safe, (g - (r + b) / 2) / safe
-        step = steps[y, x]
-        j = step + depth
-        n[qs[i], j] += 1
-        sums[qs[i], j, 0] += lum[i]
-        sums[qs[i], j, 1] += c1[i]
-        sums[qs[i], j, 2] += c2[i]
+        step = steps[qy[i], qx[i]]
+        if 1 < step <= depth:  # read by no profile (only the first step outside is), nor the paper
+            continue
+        y, x = y0 + qy[i] - 1, x0 + qx[i] - 1
+        r = photo[y, x, 0] * scale
+        g = photo[y, x, min(1, c - 1)] * scale
+        b = photo[y, x, min(2, c - 1)] * scale
         if step > depth:
             paper[0] += r
             paper[1] += g
             paper[2] += b
             papers += 1
+            continue
+        light_ = (r + g + b) / 3
+        safe = max(light_, 1.0)
+        lum[i], c1[i], c2[i] = light_, (r - b) / safe, (g - (r + b) / 2) / safe
+        j = step + depth
+        n[qs[i], j] += 1
+        sums[qs[i], j, 0] += lum[i]
+        sums[qs[i], j, 1] += c1[i]
+        sums[qs[i], j, 2] += c2[i]
     if papers < 20:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     pr, pg, pb = paper[0] / papers, paper[1] / papers, paper[2] / papers
@@ -213,7 +249,7 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
             continue
         first = start[s]
         if not edge[s]:
-            fy, fx = qy[i] / side - 0.5, qx[i] / side - 0.5
+            fy, fx = (qy[i] - 1) / side - 0.5, (qx[i] - 1) / side - 0.5
             r0, c0 = int(np.floor(fy)), int(np.floor(fx))
             total, weights = 0.0, 0.0
             for r in (r0, r0 + 1):
@@ -240,7 +276,7 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
     for i in range(tail):
         if give[i] and -steps[qy[i], qx[i]] > deepest:
             give[i] = False
-    return qy[:tail][give] + y0, qx[:tail][give] + x0
+    return qy[:tail][give] + (y0 - 1), qx[:tail][give] + (x0 - 1)
 
 
 def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.ndarray:
