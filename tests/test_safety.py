@@ -8,7 +8,7 @@ import pytest
 from napari_boostseg import RefineParams, refine, refine_with_report, reflood
 from napari_boostseg.coarse import jittered28, oracle28
 from napari_boostseg.metrics import iou
-from napari_boostseg.safety import FALLBACKS, core_kept, core_mask
+from napari_boostseg.safety import FALLBACKS, core_kept, core_mask, outline_support, outline_supports
 from napari_boostseg.synthetic.thin_objects import KINDS, thin_object_photo
 
 
@@ -74,6 +74,30 @@ def test_core_follows_local_thickness():
     body = mask.copy()
     body[:, 141:] = False
     assert core_kept(mask, body, (5.0, 5.0), 1.0) < 1.0
+
+
+def test_outline_support_is_the_mean_edge_on_each_outline_in_the_band():
+    rng = np.random.default_rng(3)
+    edges = rng.random((60, 80), dtype=np.float32)
+    closeness = np.zeros((60, 80), np.float32)
+    closeness[5:55, 5:75] = 0.5  # the band
+    square = np.zeros((60, 80), np.int32)
+    square[10:40, 10:50] = 2
+    shifted = np.roll(square, (3, 4), axis=(0, 1))
+    mask = square == 2  # the same outline as a boolean mask (object 1)
+
+    def by_hand(labels, k):
+        inside = labels == k
+        pad = np.pad(inside, 1, constant_values=True)  # beyond the window counts as inside
+        ring = inside & ~(pad[:-2, 1:-1] & pad[2:, 1:-1] & pad[1:-1, :-2] & pad[1:-1, 2:]) & (closeness > 0)
+        return float(np.mean(edges[ring] - np.float32(0.2) * closeness[ring]))
+
+    both = outline_supports(edges, [square, shifted, square, shifted], 2, closeness, 0.2)
+    assert both == pytest.approx([by_hand(square, 2), by_hand(shifted, 2)] * 2, rel=1e-6)
+    assert both[0] != both[1]
+    assert outline_support(edges, mask, 1, closeness, 0.2) == both[0]
+    # No outline in the band: NaN, not a number made up.
+    assert np.isnan(outline_support(edges, np.zeros_like(square), 1, closeness, 0.2))
 
 
 def test_invalid_safety_parameters_are_refused():

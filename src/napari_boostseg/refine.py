@@ -37,7 +37,7 @@ from .inputs import as_label_image, check_image, compact_ids, image_to_float
 from .markers import UNDECIDED, BandGeometry, band_geometry, labels_from_markers
 from .objects import object_boxes
 from .params import GRID_CELLS, RefineParams, cell_size
-from .safety import ObjectReport, core_kept, outline_support
+from .safety import ObjectReport, core_kept, outline_supports
 from .shadows import trim_shadows
 from .softmask import apply_soft_mask, blur_block, blur_mask
 
@@ -296,10 +296,9 @@ def _measures(
         return (kept, float("nan"), float("nan"), *[float("nan")] * len(others))
     src = (slice(ys.start - fw[0].start, ys.stop - fw[0].start), slice(xs.start - fw[1].start, xs.stop - fw[1].start))
     edges, closeness = flooded.edges[src], flooded.closeness[src]
-    supports = [
-        outline_support(edges, image[ys, xs], label_id, closeness, flooded.prior)
-        for image in (refined, coarse, *others)
-    ]
+    supports = outline_supports(
+        edges, [image[ys, xs] for image in (refined, coarse, *others)], label_id, closeness, flooded.prior
+    )
     return (kept, *supports)
 
 

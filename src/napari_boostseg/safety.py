@@ -21,18 +21,16 @@ made of it: moved or not, and which safer choice it fell back to.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 from scipy import ndimage as ndi
 
-from .markers import signed_distance
-
 __all__ = [
     "FALLBACKS", "DOUBTFUL", "FALLBACK_WORDS", "ObjectReport", "doubtful_objects", "core_kept", "core_mask",
-    "outline_support",
+    "outline_support", "outline_supports",
 ]
 
 #: The safer choices, from the least to the most cautious: refine the
@@ -150,11 +148,16 @@ def _block_side(cells: tuple[float, float]) -> int:
 
 
 def _core_on_blocks(inside: np.ndarray, f: int, cells: tuple[float, float], depth: float) -> np.ndarray:
-    signed = signed_distance(inside, (f / cells[0], f / cells[1]))  # in cells
+    sampling = (f / cells[0], f / cells[1])
+    # Distance inwards from the outline, in cells (0 outside: only the inside is read, and the
+    # deepest point near an inside pixel is at least as deep as the pixel itself).
+    deep = ndi.distance_transform_edt(inside, sampling=sampling).astype(np.float32)
+    deep -= np.float32(0.5) * np.float32(min(sampling))
+    deep[~inside] = 0
     # Local half-thickness: the deepest point within ``depth`` cells.
     reach = max(3, 2 * int(np.ceil(depth * min(cells) / f)) + 1)
-    half = ndi.maximum_filter(signed, size=reach, mode="nearest")
-    return (signed > 0) & (signed >= np.minimum(np.float32(depth), 0.5 * half))
+    half = ndi.maximum_filter(deep, size=reach, mode="nearest")
+    return inside & (deep >= np.minimum(np.float32(depth), 0.5 * half))
 
 
 def core_mask(inside: np.ndarray, cells: tuple[float, float], depth: float) -> tuple[np.ndarray, tuple[int, int]]:
@@ -201,27 +204,42 @@ def core_kept(
     return float(np.count_nonzero(core & (after >= 0.5)) / n) if n else 1.0
 
 
-@numba.njit(cache=True, nogil=True)
-def _outline_sum(labels, label_id, edges, closeness, prior):  # pragma: no cover - compiled
-    """Sum and count of the edge strength on band pixels of ``label_id`` with a 4-neighbour of another label."""
+@numba.njit(inline="always")
+def _on_outline(labels, y, x, label_id):  # pragma: no cover - compiled
+    """Whether pixel (y, x) is of ``label_id`` with a 4-neighbour that is not (beyond the array counts as inside)."""
     h, w = labels.shape
-    total = 0.0
-    n = 0
+    if labels[y, x] != label_id:
+        return False
+    return (
+        (y > 0 and labels[y - 1, x] != label_id)
+        or (y < h - 1 and labels[y + 1, x] != label_id)
+        or (x > 0 and labels[y, x - 1] != label_id)
+        or (x < w - 1 and labels[y, x + 1] != label_id)
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _outline_sums(first, second, third, m, label_id, edges, closeness, prior):  # pragma: no cover - compiled
+    """Sums and counts of the edge strength on the band pixels of each of the first ``m`` label images'
+    outlines of ``label_id``, in one pass over the band."""
+    h, w = first.shape
+    totals = np.zeros(3, np.float64)
+    counts = np.zeros(3, np.int64)
     for y in range(h):
         for x in range(w):
-            if labels[y, x] != label_id or not closeness[y, x] > 0:
+            if not closeness[y, x] > 0:
                 continue
-            # Beyond the array counts as inside: only seen outlines count.
-            edge = (
-                (y > 0 and labels[y - 1, x] != label_id)
-                or (y < h - 1 and labels[y + 1, x] != label_id)
-                or (x > 0 and labels[y, x - 1] != label_id)
-                or (x < w - 1 and labels[y, x + 1] != label_id)
-            )
-            if edge:
-                total += edges[y, x] - prior * closeness[y, x]
-                n += 1
-    return total, n
+            strength = edges[y, x] - prior * closeness[y, x]
+            if _on_outline(first, y, x, label_id):
+                totals[0] += strength
+                counts[0] += 1
+            if m > 1 and _on_outline(second, y, x, label_id):
+                totals[1] += strength
+                counts[1] += 1
+            if m > 2 and _on_outline(third, y, x, label_id):
+                totals[2] += strength
+                counts[2] += 1
+    return totals, counts
 
 
 def outline_support(
@@ -246,8 +264,23 @@ def outline_support(
     The outline is the object's pixels with a 4-neighbour outside it; the
     window's border does not count as outside.
     """
-    labels = np.ascontiguousarray(labels)
-    if labels.dtype == bool:
-        labels = labels.view(np.uint8)
-    total, n = _outline_sum(labels, label_id, edges, closeness, np.float32(prior))
-    return total / n if n else float("nan")
+    return outline_supports(edges, [labels], label_id, closeness, prior)[0]
+
+
+def outline_supports(
+    edges: np.ndarray, images: Sequence[np.ndarray], label_id: int, closeness: np.ndarray, prior: float
+) -> tuple[float, ...]:
+    """:func:`outline_support` of object ``label_id`` in each label image of ``images`` (same window).
+
+    The band is read once for up to three images: the refinement measures
+    the refined, the coarse and the moved outline on the same edges.
+    """
+    arrays = [np.asarray(a) for a in images]
+    arrays = [a.view(np.uint8) if a.dtype == bool else a for a in arrays]
+    supports: list[float] = []
+    for start in range(0, len(arrays), 3):
+        group = arrays[start : start + 3]
+        m = len(group)
+        totals, counts = _outline_sums(*(group + group[:1] * (3 - m)), m, label_id, edges, closeness, np.float32(prior))
+        supports += [float(totals[j] / counts[j]) if counts[j] else float("nan") for j in range(m)]
+    return tuple(supports)
