@@ -464,34 +464,6 @@ def test_products_side_by_side_along_a_very_long_border_stay_two(offset, objects
     assert int(out.max()) == objects
 
 
-@pytest.mark.parametrize(("offset", "objects"), [(0, 1), (50, 2)])
-def test_alike_products_side_by_side_stay_two(offset, objects):
-    """A camouflage jacket against grey trousers: alike colours (about 8 CIELAB units
-    apart), touching along 1.4-1.8 times the square root of one's area, each seen by
-    a detection. Set one lower than the other, the line between them ends in notches
-    and their hulls overlap little: two products. Aligned end to end they are the
-    halves of one garment seen twice, and are joined."""
-    from scipy import ndimage as ndi
-    from skimage.color import rgb2lab
-
-    rng = np.random.default_rng(7)
-    image = np.full((360, 300, 3), 0.95, np.float32)
-    parts = np.zeros((360, 300), np.int32)
-    parts[30:230, 70:140] = 1
-    parts[30 + offset : 230 + offset, 140:210] = 2
-    jacket, trousers = np.array([0.47, 0.46, 0.41]), np.array([0.47, 0.47, 0.47])
-    # Alike (under ``min_colour``), but not nearly one colour (``same_colour``).
-    assert 3 < np.linalg.norm(rgb2lab(jacket) - rgb2lab(trousers)) < 13
-    image[parts == 1], image[parts == 2] = jacket, trousers
-    image += (rng.normal(0, 0.03, image.shape) * (parts > 0)[..., None]).astype(np.float32)  # the cloth's texture
-    masks = np.stack([ndi.binary_erosion(parts == k, iterations=4) for k in (1, 2)])
-    out = split_by_detections(
-        (parts > 0).astype(np.int32), np.clip(image, 0, 1), masks, np.array([0.9, 0.6], np.float32),
-        ["outerwear", "bottom"],
-    )
-    assert int(out.max()) == objects
-
-
 def test_a_small_product_against_a_large_one_is_split_off():
     """A pair of socks (7 % of the region) laid against a coat, each seen by a sure
     detection: two objects."""

@@ -550,17 +550,6 @@ class DetectionSplitParams:
     front with the shirt and its right front. On 100 training photos at
     2400 px and 100 at 1400 px (single, set, touching, person and cut-by-frame
     layouts, seeds 1 899 880 on) no label changed.
-
-    Alike parts with a long border stay apart where they are shaped as two
-    products side by side (``min_notch``, ``max_hull_overlap``) and are not of
-    nearly one colour (``same_colour``): of the 24 touching training photos of
-    ``bench_studio.py --split train --first-seed 1899880``, a camouflage
-    jacket against grey trousers (6.2 CIELAB units apart, meeting along 1.53
-    times the square root, notches of 0.31, hulls overlapping by 0.10) had been
-    joined into one. With the shape test they are two; on 224 other training
-    photos (the five layouts and seven hard cases, 6 photos each at 2400 px from seed
-    1 930 000 and at 1400 px from 1 930 003, and 40 touching photos at each size
-    from 1 940 000 and 1 940 003) no label changed.
     """
 
     min_score: float = 0.3
@@ -708,10 +697,7 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
     Two detections on one product (the two legs of a pair of trousers, a
     jacket seen whole and by its upper half) give two parts of one colour
     that share a long border; they become one, while the region's other
-    products stay apart; but alike parts that are not of nearly one colour
-    (``same_colour``) and are shaped as two products side by side (see below)
-    stay apart however long their border (a camouflage jacket against grey
-    trousers). Two alike parts that meet along a short line (less
+    products stay apart. Two alike parts that meet along a short line (less
     than ``short_contact`` times the square root of the smaller one's area)
     are two products laid against each other and stay apart, unless they are
     of nearly one colour (``same_colour``) and meet along more than a brief
@@ -761,13 +747,10 @@ def _merge_alike(parts: np.ndarray, lab: np.ndarray, gradient: np.ndarray, param
             long_border = contact >= params.short_contact
             barely_apart = colour < params.same_colour and contact >= params.least_contact
             alike_apart = e > strong * m
-            # The shape is measured only where the colours alone do not decide.
-            nearly_one_colour = colour < params.same_colour
-            if (
-                colour < params.min_colour
-                and not alike_apart
-                and (barely_apart or (long_border and (nearly_one_colour or not side_by_side(i, j))))
-            ) or (contact >= params.one_product_contact and not side_by_side(i, j)):
+            # The shape is measured only where the colours alone do not join them.
+            if (colour < params.min_colour and (long_border or barely_apart) and not alike_apart) or (
+                contact >= params.one_product_contact and not side_by_side(i, j)
+            ):
                 alike.append((colour, i, j))
         if not alike:
             break
