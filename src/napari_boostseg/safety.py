@@ -28,6 +28,8 @@ import numba
 import numpy as np
 from scipy import ndimage as ndi
 
+from .markers import signed_distance
+
 __all__ = [
     "FALLBACKS", "DOUBTFUL", "FALLBACK_WORDS", "ObjectReport", "doubtful_objects", "core_kept", "core_mask",
     "outline_support", "outline_supports",
@@ -148,12 +150,9 @@ def _block_side(cells: tuple[float, float]) -> int:
 
 
 def _core_on_blocks(inside: np.ndarray, f: int, cells: tuple[float, float], depth: float) -> np.ndarray:
-    sampling = (f / cells[0], f / cells[1])
-    # Distance inwards from the outline, in cells (0 outside: only the inside is read, and the
-    # deepest point near an inside pixel is at least as deep as the pixel itself).
-    deep = ndi.distance_transform_edt(inside, sampling=sampling).astype(np.float32)
-    deep -= np.float32(0.5) * np.float32(min(sampling))
-    deep[~inside] = 0
+    # Depth inside the outline, in cells; the outside is never read (the deepest point near an
+    # inside pixel is at least as deep as the pixel itself).
+    deep = signed_distance(inside, (f / cells[0], f / cells[1]), outside=False)
     # Local half-thickness: the deepest point within ``depth`` cells.
     reach = max(3, 2 * int(np.ceil(depth * min(cells) / f)) + 1)
     half = ndi.maximum_filter(deep, size=reach, mode="nearest")
