@@ -197,6 +197,7 @@ class _Flooded:
     closeness: np.ndarray  # the same
     prior: float
     window: tuple[slice, slice]
+    crop: tuple[slice, slice]  # ``labels`` is 0 outside it (full-image coordinates)
 
 
 def _refined_labels(
@@ -223,7 +224,8 @@ def _refined_labels(
     shape = guide.shape
     labels = np.zeros(shape, dtype=np.int32)
     none = np.zeros((0, 0), np.float32)
-    nothing = _Flooded(labels, none, none, params.prior, (slice(0, 0), slice(0, 0)))
+    empty = (slice(0, 0), slice(0, 0))
+    nothing = _Flooded(labels, none, none, params.prior, empty, empty)
     # Filters need context beyond the band: the Gaussian's reach.
     reach = int(4 * params.edge_sigma) + 2
     f = blur_block(sigma)
@@ -245,7 +247,7 @@ def _refined_labels(
     pulls = _pulls(bands if moved is None else moved, params)
     geometry = band_geometry(part, band, params.ridge, bands, local, pulls)
     markers = geometry.markers
-    flooded = nothing
+    flooded = _Flooded(labels, none, none, params.prior, empty, crop)
     if geometry.box != (0, 0, 0, 0):
         window = _padded(geometry.box, reach, part.shape)
         soft = blur_mask(part > 0, sigma, window)
@@ -258,7 +260,7 @@ def _refined_labels(
             slice(window[0].start + y1, window[0].stop + y1),
             slice(window[1].start + x1, window[1].stop + x1),
         )
-        flooded = _Flooded(labels, edges, closeness, params.prior, whole)
+        flooded = _Flooded(labels, edges, closeness, params.prior, whole, crop)
     markers -= 1
     np.maximum(markers, 0, out=labels[crop])
     return flooded
@@ -483,21 +485,27 @@ def _checked(
     sigma: float,
     params: RefineParams,
     first: _Flooded,
-) -> tuple[np.ndarray, tuple[ObjectReport, ...]]:
-    """Check each refined object of ``first`` and fall back where it fails (see :func:`refine`)."""
+) -> tuple[np.ndarray, tuple[ObjectReport, ...], tuple[slice, slice] | None]:
+    """Check each refined object of ``first`` and fall back where it fails (see :func:`refine`).
+
+    Returns the labels, the reports and a box outside which the labels are 0
+    (``first``'s crop and the windows that fallbacks may write to).
+    """
     out = first.labels
     shape = coarse.shape
     reports: dict[int, ObjectReport] = {}
     failed: dict[int, tuple] = {}
     windows: dict[int, tuple] = {}  # objects refined in the first flood: (window, cells, coarse support)
     widest = _widest(params)
-    reached = object_boxes(out)
+    reached = object_boxes(out, first.crop)
+    region = first.crop if first.crop[0].stop != 0 else None
     for index, box in enumerate(_union(a, b) for a, b in zip(coarse_boxes, boxes)):
         if box is None or coarse_boxes[index] is None:
             continue
         label_id = index + 1
         y1, x1, y2, x2 = _grown(box, widest + 1, 2, shape)
         win = (slice(y1, y2), slice(x1, x2))
+        region = _union(region, win)
         if index < len(reached) and reached[index] is not None:
             _keep_within(out, win, label_id, reached[index])
         cells = cell_size(coarse_boxes[index])
@@ -550,7 +558,7 @@ def _checked(
     for k, (win, _) in failed.items():
         _put(out, win, k, coarse[win] == k, coarse)
         reports[k] = ObjectReport(k, False, "coarse", 1.0, float("nan"))
-    return out, tuple(reports[k] for k in sorted(reports))
+    return out, tuple(reports[k] for k in sorted(reports)), region
 
 
 def _frozen(markers: np.ndarray, labels: np.ndarray, coarse: np.ndarray, ids, params: RefineParams) -> None:
@@ -604,11 +612,11 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     checks = params.min_core > 0 or params.min_support > 0 or params.keep_edge <= 1
     if not return_intermediates:
         first = _refined_labels(image, guide, boxes, moved, sigma, params)
-        refined, reports = (
+        refined, reports, region = (
             _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first) if checks
-            else (first.labels, ())
+            else (first.labels, (), first.crop)
         )
-        return trim_shadows(image, refined, params.shadow_depth), reports
+        return trim_shadows(image, refined, params.shadow_depth, within=region), reports
     geometry = band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
     shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
@@ -618,8 +626,8 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
     refined = flood(edges, markers)
     reports: tuple[ObjectReport, ...] = ()
     if checks:
-        first = _Flooded(refined, edges, geometry.closeness, params.prior, full)
-        refined, reports = _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
+        first = _Flooded(refined, edges, geometry.closeness, params.prior, full, full)
+        refined, reports, _ = _checked(image, labels, guide, coarse_boxes, boxes, moved, sigma, params, first)
         markers = markers.copy()
         _frozen(markers, refined, labels, [r.label_id for r in reports if r.fallback or r.widened], params)
     trimmed = trim_shadows(image, refined, params.shadow_depth)

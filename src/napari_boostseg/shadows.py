@@ -279,7 +279,9 @@ def _shadow(photo, scale, labels, k, y0, y1, x0, x1, depth, side, drop, steepest
     return qy[:tail][give] + (y0 - 1), qx[:tail][give] + (x0 - 1)
 
 
-def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.ndarray:
+def trim_shadows(
+    image: ArrayLike, labels: ArrayLike, depth: float = 0.5, *, within: tuple[slice, slice] | None = None
+) -> np.ndarray:
     """Labels with the soft shadow along each object's outline given back to the backdrop.
 
     Parameters
@@ -293,6 +295,9 @@ def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.
         Deepest a shadow may reach inside an outline, in cells of the
         object's 28x28 grid (the longer side of its box / 28). 0 gives nothing
         back. Default 0.5.
+    within : (slice, slice), optional
+        A box outside which ``labels`` is known to be 0, so that only it is
+        searched for objects. Default: the whole image.
 
     Returns
     -------
@@ -321,7 +326,7 @@ def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.
     if not depth >= 0:
         raise ValueError(f"depth must be >= 0 cells, got {depth}")
     ids = np.ascontiguousarray(labels, dtype=np.int32)
-    if depth == 0 or not ids.any():
+    if depth == 0:
         return ids
     photo = image[..., :3] if image.ndim == 3 else image[..., None]
     if photo.dtype == np.float16:
@@ -329,7 +334,7 @@ def trim_shadows(image: ArrayLike, labels: ArrayLike, depth: float = 0.5) -> np.
     scale = 255 / intensity_scale(photo.dtype)
     out = ids
     h, w = ids.shape
-    for index, box in enumerate(object_boxes(ids)):
+    for index, box in enumerate(object_boxes(ids, within)):
         if box is None:
             continue
         reach = int(round(depth * max(cell_size(box))))
