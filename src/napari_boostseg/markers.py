@@ -282,14 +282,25 @@ def band_geometry(
     -------
     BandGeometry
     """
-    bands = dict(bands or {})
-    pulls = dict(pulls or {})
-    for width in [band, *bands.values()]:
+    for width in [band, *(bands or {}).values()]:
         if not width > 0:
             raise ValueError(f"band must be > 0 cells, got {width}")
     if not ridge >= 0:
         raise ValueError(f"ridge must be >= 0 cells, got {ridge}")
-    labels = as_label_image(coarse)
+    return _band_geometry(as_label_image(coarse), band, ridge, bands, boxes, pulls)
+
+
+def _band_geometry(
+    labels: np.ndarray,
+    band: float,
+    ridge: float,
+    bands: Mapping[int, float] | None = None,
+    boxes: Sequence[tuple[slice, slice] | None] | None = None,
+    pulls: Mapping[int, float] | None = None,
+) -> BandGeometry:
+    """:func:`band_geometry` of an int32 label image and widths already checked (by ``refine``)."""
+    bands = dict(bands or {})
+    pulls = dict(pulls or {})
     h, w = labels.shape
     markers = np.full(labels.shape, BACKGROUND, dtype=np.int32)
     closeness = np.zeros(labels.shape, dtype=np.float32)

@@ -34,7 +34,7 @@ from .alignment import align_objects, largest_move
 from .edges import edge_map, gradient_in_band, gradient_magnitude
 from .flood import flood, flood_markers
 from .inputs import as_label_image, check_image, compact_ids, image_to_float
-from .markers import UNDECIDED, BandGeometry, band_geometry, labels_from_markers
+from .markers import UNDECIDED, BandGeometry, _band_geometry, labels_from_markers
 from .objects import object_boxes
 from .params import GRID_CELLS, RefineParams, cell_size
 from .safety import ObjectReport, core_kept, outline_supports
@@ -245,7 +245,7 @@ def _refined_labels(
     ]
     part = guide[crop]
     pulls = _pulls(bands if moved is None else moved, params)
-    geometry = band_geometry(part, band, params.ridge, bands, local, pulls)
+    geometry = _band_geometry(part, band, params.ridge, bands, local, pulls)
     markers = geometry.markers
     flooded = _Flooded(labels, none, none, params.prior, empty, crop)
     if geometry.box != (0, 0, 0, 0):
@@ -617,7 +617,7 @@ def _refine(image, coarse, params: RefineParams, return_intermediates: bool):
             else (first.labels, (), first.crop)
         )
         return trim_shadows(image, refined, params.shadow_depth, within=region), reports
-    geometry = band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
+    geometry = _band_geometry(guide, params.band, params.ridge, moved, boxes, _pulls(moved, params))
     shape = labels.shape
     full = (slice(0, shape[0]), slice(0, shape[1]))
     soft = blur_mask(guide > 0, sigma)
