@@ -168,6 +168,32 @@ def test_a_failed_accept_says_so_and_keeps_the_status(make_napari_viewer, qtbot,
     qtbot.waitUntil(lambda: not widget._workers, timeout=WAIT_MS)
 
 
+def test_what_became_of_an_accepted_photo_is_still_said_when_the_next_one_is_shown_later(
+    make_napari_viewer, qtbot, shoot_folders, shown
+):
+    # The photo accepted is saved before the next one is ready: the next one's status must not
+    # wipe out what was saved (here, objects without a class saved under the chosen one).
+    photos, out, _review = shoot_folders
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: 1 in widget._prepared, timeout=WAIT_MS)
+    ready = widget._prepared.pop(1)  # the dress, held back until the save is done
+    widget._prepare = lambda index: None
+    widget.class_name.value = "bag"
+    assert widget.accept() is not None and widget.current == 1
+    qtbot.waitUntil(lambda: not widget._accepting, timeout=WAIT_MS)
+    saved = "2 objects without a class saved as 'bag'."
+    assert saved in widget.status.value
+    widget._prepared_one(ready)
+    assert "dress segmentation" in viewer.layers
+    assert saved in widget.status.value and "dress: " in widget.status.value, widget.status.value
+    assert not widget._verdict_note  # said once
+
+
 def test_a_closed_viewers_detect_widget_is_passed_over(make_napari_viewer, qtbot, shoot_folders, shown):
     from napari_boostseg._napari._widgets import DetectWidget
     from napari_boostseg.models import default_weights

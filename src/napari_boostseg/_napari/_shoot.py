@@ -142,6 +142,7 @@ class ShootWidget(Container):
         self._wanted: int | None = None
         self._shown_coarse: np.ndarray | None = None
         self._accepting: dict[str, Any] = {}  # photo -> its Accept worker
+        self._verdict_note = ""  # what became of the photo left behind, until the next one is shown
         # Edits are written in workers, one write at a time per photo: photo ->
         # (set when its write is done, the newest edits waiting for it).
         self._writing: dict[str, tuple[threading.Event, dict | None]] = {}
@@ -349,7 +350,8 @@ class ShootWidget(Container):
         if index == self._wanted and self.shoot is not None and not self._closed:
             self.progress.visible = True
             self.progress.value = step
-            self.status.value = f"{PREPARE_STEPS[step].capitalize()} {self.shoot.names[index]}…"
+            step_text = f"{PREPARE_STEPS[step].capitalize()} {self.shoot.names[index]}…"
+            self.status.value = f"{self._verdict_note} {step_text}".lstrip()
 
     def _prepared_one(self, prepared: Prepared) -> None:
         if self._closed:
@@ -411,6 +413,9 @@ class ShootWidget(Container):
             self.status.value = (
                 f"{name}: no coarse masks{why}. Run Detect (or paint '{name} coarse'), then Refine."
             )
+        if self._verdict_note:  # the photo left behind was saved while this one was prepared
+            self.status.value = f"{self._verdict_note} {self.status.value}"
+            self._verdict_note = ""
         viewer.reset_view()
         if prepared.note and prepared.coarse is not None:
             self.save()
@@ -576,6 +581,8 @@ class ShootWidget(Container):
                 self.status.value = done + rest
             else:
                 self.status.value = f"{done} {self.status.value.replace(f'Saving {name}… ', '')}".strip()
+                if not self._on_screen():  # the next photo is still being prepared: say it again when shown
+                    self._verdict_note = done
 
     def _report_if_open(self, shoot: Shoot, message: str) -> None:
         if shoot is self.shoot and not self._closed:
