@@ -230,6 +230,7 @@ class ShootWidget(Container):
         self._clear_layers()
         self.shoot, self.current = shoot, None
         self._prepared.clear()
+        self._verdict_note = ""
         if self.refine is None:
             self.refine = RefineWidget(self.viewer)
             self.refine.synchronous = self.synchronous
@@ -581,7 +582,7 @@ class ShootWidget(Container):
                 self.status.value = done + rest
             else:
                 self.status.value = f"{done} {self.status.value.replace(f'Saving {name}… ', '')}".strip()
-                if not self._on_screen():  # the next photo is still being prepared: say it again when shown
+                if self.current is not None and not self._on_screen():  # the next photo is still being prepared
                     self._verdict_note = done
 
     def _report_if_open(self, shoot: Shoot, message: str) -> None:
