@@ -46,6 +46,17 @@ def press(viewer, key) -> None:
     QTest.keyClick(canvas, {"PageDown": Qt.Key.Key_PageDown, "PageUp": Qt.Key.Key_PageUp}[key])
 
 
+def _opened(make_napari_viewer, qtbot, photos, out):
+    """A viewer with the Shoot review widget docked, the sample shoot open at its first photo."""
+    viewer = make_napari_viewer()
+    widget = ShootWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.photos.value, widget.segmented.value = photos, out
+    widget.open_button.clicked.emit()
+    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    return viewer, widget
+
+
 def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
     from napari_boostseg.mrcnn.dataset import InstanceDataset
 
@@ -150,12 +161,7 @@ def test_review_a_shoot(make_napari_viewer, qtbot, shoot_folders, shown):
 
 def test_a_failed_accept_says_so_and_keeps_the_status(make_napari_viewer, qtbot, shoot_folders, shown):
     photos, out, review = shoot_folders
-    viewer = make_napari_viewer()
-    widget = ShootWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.photos.value, widget.segmented.value = photos, out
-    widget.open_button.clicked.emit()
-    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    viewer, widget = _opened(make_napari_viewer, qtbot, photos, out)
     review.mkdir(exist_ok=True)
     (review / "cutouts").write_text("a file where the cut-out folder should be")
     widget.class_name.value = "bag"
@@ -174,12 +180,7 @@ def test_what_became_of_an_accepted_photo_is_still_said_when_the_next_one_is_sho
     # The photo accepted is saved before the next one is ready: the next one's status must not
     # wipe out what was saved (here, objects without a class saved under the chosen one).
     photos, out, _review = shoot_folders
-    viewer = make_napari_viewer()
-    widget = ShootWidget(viewer)
-    viewer.window.add_dock_widget(widget)
-    widget.photos.value, widget.segmented.value = photos, out
-    widget.open_button.clicked.emit()
-    qtbot.waitUntil(lambda: "bag_and_scarf segmentation" in viewer.layers, timeout=WAIT_MS)
+    viewer, widget = _opened(make_napari_viewer, qtbot, photos, out)
     qtbot.waitUntil(lambda: 1 in widget._prepared, timeout=WAIT_MS)
     ready = widget._prepared.pop(1)  # the dress, held back until the save is done
     widget._prepare = lambda index: None
