@@ -531,6 +531,19 @@ def test_a_model_cropped_at_the_head_and_the_knees_is_on_a_backdrop():
     assert found.plain and found.count == 1, found.reason
 
 
+def test_a_product_cut_by_one_side_over_a_fifth_of_the_border_is_on_a_backdrop():
+    # A coat cut by the left side along three quarters of it: 22 % of the border,
+    # more than a backdrop leaves to its products (20 %) when they reach two sides
+    # or more. It was taken for a street photo and went to the garment model.
+    photo = _garment(_paper(), slice(100, 550), slice(0, 200))
+    found = backdrop_labels(np.clip(photo, 0, 255).astype(np.uint8))
+    assert found.plain and found.count == 1, found.reason
+    # The same region reaching the top as well covers 32 % of the border, over two sides.
+    photo = _garment(_paper(), slice(0, 450), slice(0, 200))
+    found = backdrop_labels(np.clip(photo, 0, 255).astype(np.uint8))
+    assert not found.plain and "of the frame's border" in found.reason, found.reason
+
+
 @pytest.mark.parametrize("noise, plain", [(1.5, True), (3.0, True), (5.5, False)])
 def test_a_background_noisier_than_paper_is_not_a_backdrop(noise, plain):
     photo = _garment(_paper(noise=noise), slice(200, 400), slice(120, 280))

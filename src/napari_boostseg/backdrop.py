@@ -307,6 +307,14 @@ _MAX_NOISE = 4.5
 #: rules with ``_MAX_NOISE`` leave 5.
 _MAX_BORDER = 0.2
 _SECOND_SIDE = 0.15
+#: A product cut by one side of the frame alone (it reaches no other side by
+#: as much as this share of it) is a studio shot however much of the border
+#: it covers: ``_MAX_BORDER`` asks it nothing. On the studio benchmark's
+#: training photos of products cut by the frame (seeds 1,930,000 on, 350 at
+#: 1000 px) 17 covered 20-25 % of the border, each reaching one side only,
+#: and went to the model as street photos; of the 800 training street
+#: photos, the 32 that reached this test touched two sides or more.
+_ONE_SIDE = 0.01
 #: A region at most ``_PIECE`` the size of a product and within ``_PIECE_REACH``
 #: of the frame's long side of it is a piece of that product, cut off where a
 #: light part of it was taken for paper (a collar above a white neckline, a
@@ -1309,8 +1317,8 @@ def backdrop_labels(
         small_labels = split_touching(small_labels, small)
     if fraction < 0.2:
         return verdict(False, f"no plain backdrop: only {fraction:.0%} of the frame is backdrop")
-    covered, second = _frame_contact(small_labels > 0)
-    if covered > _MAX_BORDER or second > _SECOND_SIDE:
+    covered, second, sides = _frame_contact(small_labels > 0)
+    if (covered > _MAX_BORDER and sides > 1) or second > _SECOND_SIDE:
         where = f"{covered:.0%} of the frame's border" if covered > _MAX_BORDER else (
             f"{second:.0%} of a second side of the frame")
         return verdict(False, f"no plain backdrop: what stands out from it covers {where} "
@@ -1435,14 +1443,16 @@ def _join_pieces(labels: np.ndarray, reach: float, share: float) -> np.ndarray:
     return relabel[out]
 
 
-def _frame_contact(product: np.ndarray) -> tuple[float, float]:
-    """Share of the frame's border on products, and of the second side of the most
-    covered pair of sides other than the top and the bottom."""
+def _frame_contact(product: np.ndarray) -> tuple[float, float, int]:
+    """Share of the frame's border on products, of the second side of the most
+    covered pair of sides other than the top and the bottom, and the number of
+    sides products reach (more than ``_ONE_SIDE`` of the side)."""
     sides = [product[0], product[-1], product[:, 0], product[:, -1]]
     covered = sum(int(s.sum()) for s in sides) / sum(s.size for s in sides)
-    top, bottom, left, right = (float(s.mean()) for s in sides)
+    top, bottom, left, right = shares = [float(s.mean()) for s in sides]
     pairs = [(top, left), (top, right), (bottom, left), (bottom, right), (left, right)]
-    return float(covered), max(min(pair) for pair in pairs)
+    reached = sum(share > _ONE_SIDE for share in shares)
+    return float(covered), max(min(pair) for pair in pairs), reached
 
 
 def _describe(colour: np.ndarray) -> str:
