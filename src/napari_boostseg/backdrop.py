@@ -44,7 +44,8 @@ as a smooth colour surface and takes what departs from it for product:
    frame (dust, crumbs) are dropped, pinholes are filled, real holes (a bag's
    handle) stay open: enclosed paper-like regions whose rim the product's
    contact shadow darkens (a print's light patch, as bright at its rim as in
-   its middle, stays product). A small region close beside a far larger one (a collar
+   its middle, stays product), and paper in the product's shadow that
+   lightens towards its middle (a gap between a person's legs). A small region close beside a far larger one (a collar
    cut off by a white neckline) is a piece of it and takes its id.
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
@@ -59,7 +60,7 @@ product.
 When the photo has no plain backdrop (a street or lifestyle photo: the frame's
 border does not follow a smooth surface, the background varies more than
 paper does, too little of the frame is backdrop, or what stands out covers
-much of the frame's border), the result says so (``plain`` False, with a
+much of the frame's border along more than one side), the result says so (``plain`` False, with a
 ``reason``) instead of labelling
 the scene.
 
