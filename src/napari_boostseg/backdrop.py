@@ -45,8 +45,9 @@ as a smooth colour surface and takes what departs from it for product:
    handle) stay open: enclosed paper-like regions whose rim the product's
    contact shadow darkens (a print's light patch, as bright at its rim as in
    its middle, stays product), and paper in the product's shadow that
-   lightens towards its middle (a gap between a person's legs). A small region close beside a far larger one (a collar
-   cut off by a white neckline) is a piece of it and takes its id.
+   lightens towards its middle (a gap between a person's legs). A small
+   region close beside a far larger one (a collar cut off by a white
+   neckline) is a piece of it and takes its id.
 
 The result is a coarse mask at the reduced scale, upsampled to the photo:
 :func:`napari_boostseg.refine` then snaps it to the photo's edges at full
@@ -60,9 +61,8 @@ product.
 When the photo has no plain backdrop (a street or lifestyle photo: the frame's
 border does not follow a smooth surface, the background varies more than
 paper does, too little of the frame is backdrop, or what stands out covers
-much of the frame's border along more than one side), the result says so (``plain`` False, with a
-``reason``) instead of labelling
-the scene.
+much of the frame's border along more than one side), the result says so
+(``plain`` False, with a ``reason``) instead of labelling the scene.
 
 Examples
 --------
@@ -1245,12 +1245,12 @@ def backdrop_labels(
         enclosed_hole = (area >= _SHADED_HOLE * h * w) & (_ring_share(holes, k, sharp) > 0.5) & (area < 0.35 * host)
         enclosed_hole[np.unique(holes[border])] = False
         enclosed_hole[0] = False
-        paper_like = paperlike >= 0.5 * area
-        light = enclosed_hole & paper_like & (area >= _LIGHT_HOLE * h * w)
+        mostly_paper = paperlike >= 0.5 * area
+        light = enclosed_hole & mostly_paper & (area >= _LIGHT_HOLE * h * w)
         hole = light.copy()
         if hole.any() and not dark_backdrop:
             hole &= _shaded_rim(holes, k, np.flatnonzero(hole), bright / level)
-        shaded = enclosed_hole & ~paper_like
+        shaded = enclosed_hole & ~mostly_paper
         if shaded.any():
             hole |= _in_shadow(holes, k, np.flatnonzero(shaded), bright / level)
         if hole.any():
